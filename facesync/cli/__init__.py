@@ -1,0 +1,26 @@
+"""The facesync command line: the only layer that prints.
+
+Each command lives in a module of its own and registers itself on `main`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from facesync import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="facesync")
+def main() -> None:
+    """GitOps for the Azure Face API.
+
+    Keep person groups, persons, faces and face lists in git as YAML plus images;
+    `plan` shows what would change on the live Face resource, `apply` makes it so,
+    `drift` fails CI when the live resource was changed by hand.
+    """
+
+
+# Imported for their side effect: each module adds its commands to `main`.
+from facesync.cli import emulator as _emulator  # noqa: E402, F401
+from facesync.cli import validate as _validate  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""`facesync emulator` (filled in by the emulator work)."""

@@ -1,0 +1,1 @@
+"""`facesync validate` and `facesync schema` (filled in by the configuration work)."""

@@ -1,0 +1,248 @@
+"""The resources that both desired state (from config) and live state (from the service) are made of.
+
+Everything here is immutable: desired and live state are values, and the planner only compares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CollectionKind(StrEnum):
+    """The four Face collection kinds; the value is the config key's singular (used in addresses)."""
+
+    PERSON_GROUP = "personGroup"
+    LARGE_PERSON_GROUP = "largePersonGroup"
+    FACE_LIST = "faceList"
+    LARGE_FACE_LIST = "largeFaceList"
+
+    @property
+    def config_key(self) -> str:
+        """Top-level key in the YAML config, e.g. `personGroups`."""
+        return f"{self.value}s"
+
+    @property
+    def path_segment(self) -> str:
+        """URL segment under the API prefix, e.g. `persongroups`."""
+        return f"{self.value.lower()}s"
+
+    @property
+    def id_field(self) -> str:
+        """JSON field that carries the collection id, e.g. `personGroupId`."""
+        return f"{self.value}Id"
+
+    @property
+    def has_persons(self) -> bool:
+        return self in (CollectionKind.PERSON_GROUP, CollectionKind.LARGE_PERSON_GROUP)
+
+    @property
+    def trainable(self) -> bool:
+        # A FaceList is the only collection that is usable without training.
+        return self is not CollectionKind.FACE_LIST
+
+    @property
+    def label(self) -> str:
+        """Human name: `PersonGroup`, `LargeFaceList`, ..."""
+        return self.value[0].upper() + self.value[1:]
+
+
+RECOGNITION_MODELS: tuple[str, ...] = (
+    "recognition_01",
+    "recognition_02",
+    "recognition_03",
+    "recognition_04",
+)
+DETECTION_MODELS: tuple[str, ...] = ("detection_01", "detection_02", "detection_03")
+# What the service uses when a create call names no model.
+SERVICE_DEFAULT_RECOGNITION_MODEL = "recognition_01"
+SERVICE_DEFAULT_DETECTION_MODEL = "detection_01"
+
+API_VERSIONS: tuple[str, ...] = ("v1.0", "v1.2")
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePos:
+    """Where a desired resource was declared: 1-based line and column, as editors show them."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+TargetFace = tuple[int, int, int, int]
+"""A face rectangle `(left, top, width, height)` in image pixels."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Desired state: what the configuration asks for.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredFace:
+    """One face the configuration asks for.
+
+    Exactly one of `image_path`, `url` or `persisted_face_id` is set. `fingerprint` identifies the
+    face on the service (see `facesync.fingerprint`); a `persisted_face_id` entry has no fingerprint:
+    it keeps a live face that no local image describes.
+    """
+
+    fingerprint: str | None
+    image_path: str | None = None
+    url: str | None = None
+    persisted_face_id: str | None = None
+    target_face: TargetFace | None = None
+    detection_model: str = SERVICE_DEFAULT_DETECTION_MODEL
+    user_data: str | None = None
+    """The user's own note, stored beside the fingerprint in the persisted face's userData."""
+    image_sha256: str | None = None
+    pos: SourcePos | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity used in addresses and for matching: fingerprint, or the kept persistedFaceId."""
+        if self.fingerprint is not None:
+            return self.fingerprint
+        assert self.persisted_face_id is not None
+        return self.persisted_face_id
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredPerson:
+    name: str
+    user_data: str | None = None
+    faces: tuple[DesiredFace, ...] = ()
+    pos: SourcePos | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredCollection:
+    kind: CollectionKind
+    id: str
+    name: str
+    user_data: str | None = None
+    recognition_model: str = SERVICE_DEFAULT_RECOGNITION_MODEL
+    ensure: str = "present"
+    """`present` or `absent` (delete the live collection)."""
+    protect: bool = False
+    persons: tuple[DesiredPerson, ...] = ()
+    """Only for person groups (PG/LPG)."""
+    faces: tuple[DesiredFace, ...] = ()
+    """Only for face lists (FL/LFL)."""
+    pos: SourcePos | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.ensure == "present"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """The config's `service:` block. Never holds the key: that comes from flags or environment."""
+
+    endpoint: str | None = None
+    api_version: str = "v1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    collections: tuple[DesiredCollection, ...] = ()
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    prune: bool = False
+    """When true, live collections the config does not declare are deleted (needs --force)."""
+    files: tuple[str, ...] = ()
+    """The config files the state was loaded from, in load order."""
+
+    def collection(self, kind: CollectionKind, collection_id: str) -> DesiredCollection | None:
+        for c in self.collections:
+            if c.kind is kind and c.id == collection_id:
+                return c
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Live state: what the service holds.
+# ---------------------------------------------------------------------------------------------
+
+
+class TrainingStatus(StrEnum):
+    NOT_TRAINED = "nottrained"
+    """The service answered 404 *NotTrained: training was never requested."""
+    NOT_STARTED = "notstarted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @classmethod
+    def parse(cls, raw: str) -> TrainingStatus:
+        """Service spelling differs per API version (`nonstarted`, `notstarted`, `notStarted`)."""
+        value = raw.strip().lower()
+        if value in ("nonstarted", "notstarted"):
+            return cls.NOT_STARTED
+        return cls(value)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTraining:
+    status: TrainingStatus
+    message: str | None = None
+    last_action: str | None = None
+    last_successful: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFace:
+    persisted_face_id: str
+    user_data: str | None
+    fingerprint: str | None
+    """Parsed from user_data; None for a face facesync did not write (or whose data is unknown)."""
+    note: str | None = None
+    """The user's part of user_data, beside the fingerprint."""
+
+
+@dataclass(frozen=True, slots=True)
+class LivePerson:
+    person_id: str
+    name: str
+    user_data: str | None = None
+    faces: tuple[LiveFace, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCollection:
+    kind: CollectionKind
+    id: str
+    name: str
+    user_data: str | None = None
+    recognition_model: str = SERVICE_DEFAULT_RECOGNITION_MODEL
+    persons: tuple[LivePerson, ...] = ()
+    faces: tuple[LiveFace, ...] = ()
+    training: LiveTraining | None = None
+    """None for a FaceList (no training) or when not read."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSummary:
+    """A collection the service holds that facesync only lists (unmanaged or not targeted)."""
+
+    kind: CollectionKind
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    collections: tuple[LiveCollection, ...] = ()
+    """Fully read collections: the ones the configuration declares (and targets)."""
+    others: tuple[LiveSummary, ...] = ()
+    """Every other collection on the service."""
+
+    def collection(self, kind: CollectionKind, collection_id: str) -> LiveCollection | None:
+        for c in self.collections:
+            if c.kind is kind and c.id == collection_id:
+                return c
+        return None
