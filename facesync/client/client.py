@@ -1,0 +1,474 @@
+"""The async Face client: every collection operation facesync needs, under one rate limiter.
+
+Retries follow what each call can bear: a 429 is always safe to retry (the service did nothing);
+a 5xx or a timeout is retried only where a replay cannot duplicate anything. Creating a person
+or adding a face is never replayed blindly: the error says `uncertain` and the caller looks first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from facesync.client.endpoint import Endpoint, build_transport
+from facesync.client.errors import FaceAPIError
+from facesync.client.models import (
+    CollectionInfo,
+    FaceListDetail,
+    PersistedFace,
+    Person,
+    TrainingResult,
+)
+from facesync.client.ratelimit import TokenBucket
+from facesync.model import CollectionKind, TargetFace
+
+PAGE_SIZE = 1000
+_RETRY_AFTER_TEXT = re.compile(r"(?:try again in|retry after)\s+(\d+(?:\.\d+)?)\s*second", re.IGNORECASE)
+_RETRYABLE_5XX = frozenset({500, 502, 503, 504})
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        """Capped exponential backoff with full jitter (attempt counts from 1)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def retry_after_seconds(response: httpx.Response, message: str | None) -> float | None:
+    """The wait the service asked for: `Retry-After` header, else the number in the message text."""
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+    if message:
+        match = _RETRY_AFTER_TEXT.search(message)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
+    """Face error envelope, tolerant of the older gateway shape with `statusCode` for `code`."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, response.text[:200] or response.reason_phrase
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, str(body)[:200]
+    code = error.get("code", error.get("statusCode"))
+    return (str(code) if code is not None else None), str(error.get("message") or "")
+
+
+class FaceClient:
+    """One client per run. Use as `async with FaceClient(endpoint) as client:`."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        api_version: str = "v1.0",
+        rate_limit: float | None = 10.0,
+        parallelism: int = 8,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        base_url, transport = build_transport(endpoint)
+        headers = {"User-Agent": "facesync"}
+        if endpoint.key:
+            headers["Ocp-Apim-Subscription-Key"] = endpoint.key
+        self._http = httpx.AsyncClient(
+            base_url=f"{base_url}/face/{api_version}",
+            transport=transport,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+        )
+        self.endpoint = endpoint
+        self.api_version = api_version
+        self._limiter = TokenBucket(rate_limit) if rate_limit else None
+        self._slots = asyncio.Semaphore(parallelism)
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self.calls: Counter[str] = Counter()
+        """Requests sent, by operation (retries included): benchmarks and tests read it."""
+
+    async def __aenter__(self) -> FaceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    # -- transport ------------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        idempotent: bool,
+        ok_after_uncertain: frozenset[int] = frozenset(),
+    ) -> httpx.Response | None:
+        """Send with rate limiting and retries; None when `ok_after_uncertain` absorbed a replay."""
+        headers = {}
+        if content is not None:
+            headers["Content-Type"] = "application/octet-stream"
+        uncertain_before = False
+        attempt = 0
+        while True:
+            attempt += 1
+            last_try = attempt >= self._retry.max_attempts
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            self.calls[op] += 1
+            try:
+                async with self._slots:
+                    response = await self._http.request(
+                        method, path, params=params, json=json_body, content=content, headers=headers
+                    )
+            except httpx.TransportError as exc:
+                # A request that may have reached the service is uncertain unless replay is harmless.
+                if (idempotent or not _may_have_been_sent(exc)) and not last_try:
+                    uncertain_before = uncertain_before or _may_have_been_sent(exc)
+                    await self._sleep(self._retry.backoff(attempt))
+                    continue
+                raise FaceAPIError(
+                    status=None,
+                    code=None,
+                    message=f"{type(exc).__name__}: the service did not answer",
+                    method=method,
+                    path=path,
+                    uncertain=_may_have_been_sent(exc) and not idempotent,
+                ) from None
+            if response.status_code < 400:
+                return response
+            code, message = _error_fields(response)
+            request_id = response.headers.get("apim-request-id")
+            if uncertain_before and response.status_code in ok_after_uncertain:
+                return None
+            if response.status_code == 429 and not last_try:
+                wait = retry_after_seconds(response, message)
+                if wait is None:
+                    wait = self._retry.backoff(attempt)
+                if self._limiter is not None:
+                    self._limiter.penalise(wait)
+                await self._sleep(wait)
+                continue
+            retry_5xx = response.status_code in _RETRYABLE_5XX
+            if retry_5xx and idempotent and not last_try:
+                uncertain_before = True
+                await self._sleep(self._retry.backoff(attempt))
+                continue
+            if code == "ConcurrentOperationConflict" and not last_try:
+                await self._sleep(self._retry.backoff(attempt))
+                continue
+            raise FaceAPIError(
+                status=response.status_code,
+                code=code,
+                message=message,
+                method=method,
+                path=path,
+                request_id=request_id,
+                uncertain=retry_5xx and not idempotent,
+            )
+
+    async def _json(self, op: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        response = await self._send(op, "GET", path, params=params, idempotent=True)
+        assert response is not None
+        return response.json()
+
+    async def _paged(
+        self, op: str, path: str, id_field: str, extra: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a start/top list: pages of PAGE_SIZE until a short page."""
+        items: list[dict[str, Any]] = []
+        start = ""
+        while True:
+            params = {"top": PAGE_SIZE, **(extra or {})}
+            if start:
+                params["start"] = start
+            page = await self._json(op, path, params)
+            items.extend(page)
+            if len(page) < PAGE_SIZE:
+                return items
+            start = page[-1][id_field]
+
+    @staticmethod
+    def _face_params(
+        user_data: str | None, target_face: TargetFace | None, detection_model: str | None
+    ) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if user_data:
+            params["userData"] = user_data
+        if target_face:
+            params["targetFace"] = ",".join(str(v) for v in target_face)
+        if detection_model:
+            params["detectionModel"] = detection_model
+        return params
+
+    # -- collections ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _collection_info(kind: CollectionKind, raw: dict[str, Any]) -> dict[str, Any]:
+        return {**raw, "id": raw[kind.id_field]}
+
+    async def list_collections(self, kind: CollectionKind) -> list[CollectionInfo]:
+        path = f"/{kind.path_segment}"
+        params = {"returnRecognitionModel": "true"}
+        if kind is CollectionKind.FACE_LIST:
+            raw = await self._json(f"{kind.label}.List", path, params)
+        else:
+            raw = await self._paged(f"{kind.label}.List", path, kind.id_field, params)
+        return [CollectionInfo.model_validate(self._collection_info(kind, r)) for r in raw]
+
+    async def get_collection(self, kind: CollectionKind, collection_id: str) -> CollectionInfo:
+        raw = await self._json(
+            f"{kind.label}.Get", f"/{kind.path_segment}/{collection_id}", {"returnRecognitionModel": "true"}
+        )
+        return CollectionInfo.model_validate(self._collection_info(kind, raw))
+
+    async def get_face_list(self, face_list_id: str) -> FaceListDetail:
+        kind = CollectionKind.FACE_LIST
+        raw = await self._json(
+            "FaceList.Get", f"/{kind.path_segment}/{face_list_id}", {"returnRecognitionModel": "true"}
+        )
+        return FaceListDetail.model_validate(self._collection_info(kind, raw))
+
+    async def create_collection(
+        self,
+        kind: CollectionKind,
+        collection_id: str,
+        *,
+        name: str,
+        user_data: str | None,
+        recognition_model: str,
+    ) -> None:
+        body: dict[str, Any] = {"name": name, "recognitionModel": recognition_model}
+        if user_data is not None:
+            body["userData"] = user_data
+        # A replayed create answers 409 *Exists: after an uncertain attempt that is our own create.
+        await self._send(
+            f"{kind.label}.Create",
+            "PUT",
+            f"/{kind.path_segment}/{collection_id}",
+            json_body=body,
+            idempotent=True,
+            ok_after_uncertain=frozenset({409}),
+        )
+
+    async def update_collection(
+        self, kind: CollectionKind, collection_id: str, *, name: str | None, user_data: str | None
+    ) -> None:
+        await self._send(
+            f"{kind.label}.Update",
+            "PATCH",
+            f"/{kind.path_segment}/{collection_id}",
+            json_body=_patch_body(name=name, userData=user_data),
+            idempotent=True,
+        )
+
+    async def delete_collection(self, kind: CollectionKind, collection_id: str) -> None:
+        await self._send(
+            f"{kind.label}.Delete",
+            "DELETE",
+            f"/{kind.path_segment}/{collection_id}",
+            idempotent=True,
+            ok_after_uncertain=frozenset({404}),
+        )
+
+    async def train(self, kind: CollectionKind, collection_id: str) -> None:
+        # A replayed train finds the first one running (409 *TrainingNotFinished): that is success.
+        await self._send(
+            f"{kind.label}.Train",
+            "POST",
+            f"/{kind.path_segment}/{collection_id}/train",
+            idempotent=True,
+            ok_after_uncertain=frozenset({409}),
+        )
+
+    async def get_training(self, kind: CollectionKind, collection_id: str) -> TrainingResult | None:
+        """The training status, or None when the collection was never trained (404 *NotTrained)."""
+        try:
+            raw = await self._json(
+                f"{kind.label}.GetTrainingStatus", f"/{kind.path_segment}/{collection_id}/training"
+            )
+        except FaceAPIError as exc:
+            if exc.status == 404 and (exc.code or "").endswith("NotTrained"):
+                return None
+            raise
+        return TrainingResult.model_validate(raw)
+
+    # -- persons (PersonGroup, LargePersonGroup) ------------------------------------------------
+
+    def _persons_path(self, kind: CollectionKind, group_id: str) -> str:
+        return f"/{kind.path_segment}/{group_id}/persons"
+
+    async def list_persons(self, kind: CollectionKind, group_id: str) -> list[Person]:
+        raw = await self._paged(f"{kind.label}Person.List", self._persons_path(kind, group_id), "personId")
+        return [Person.model_validate(r) for r in raw]
+
+    async def get_person(self, kind: CollectionKind, group_id: str, person_id: str) -> Person:
+        raw = await self._json(f"{kind.label}Person.Get", f"{self._persons_path(kind, group_id)}/{person_id}")
+        return Person.model_validate(raw)
+
+    async def create_person(
+        self, kind: CollectionKind, group_id: str, *, name: str, user_data: str | None
+    ) -> str:
+        body: dict[str, Any] = {"name": name}
+        if user_data is not None:
+            body["userData"] = user_data
+        response = await self._send(
+            f"{kind.label}Person.Create",
+            "POST",
+            self._persons_path(kind, group_id),
+            json_body=body,
+            idempotent=False,
+        )
+        assert response is not None
+        return str(response.json()["personId"])
+
+    async def update_person(
+        self, kind: CollectionKind, group_id: str, person_id: str, *, name: str | None, user_data: str | None
+    ) -> None:
+        await self._send(
+            f"{kind.label}Person.Update",
+            "PATCH",
+            f"{self._persons_path(kind, group_id)}/{person_id}",
+            json_body=_patch_body(name=name, userData=user_data),
+            idempotent=True,
+        )
+
+    async def delete_person(self, kind: CollectionKind, group_id: str, person_id: str) -> None:
+        await self._send(
+            f"{kind.label}Person.Delete",
+            "DELETE",
+            f"{self._persons_path(kind, group_id)}/{person_id}",
+            idempotent=True,
+            ok_after_uncertain=frozenset({404}),
+        )
+
+    # -- faces ----------------------------------------------------------------------------------
+
+    def _faces_path(self, kind: CollectionKind, collection_id: str, person_id: str | None) -> str:
+        if kind.has_persons:
+            if person_id is None:
+                raise ValueError(f"a {kind.label} face needs a person id")
+            return f"{self._persons_path(kind, collection_id)}/{person_id}/persistedfaces"
+        return f"/{kind.path_segment}/{collection_id}/persistedfaces"
+
+    async def add_face(
+        self,
+        kind: CollectionKind,
+        collection_id: str,
+        person_id: str | None = None,
+        *,
+        image: bytes | None = None,
+        url: str | None = None,
+        user_data: str | None = None,
+        target_face: TargetFace | None = None,
+        detection_model: str | None = None,
+    ) -> str:
+        """Add one face from image bytes or a URL; returns its persistedFaceId.
+
+        Never replayed on an uncertain failure: the error says `uncertain`, and the caller looks
+        for the face (by its fingerprint in userData) before adding it again.
+        """
+        if (image is None) == (url is None):
+            raise ValueError("add_face needs exactly one of image or url")
+        response = await self._send(
+            f"{kind.label}{'Person' if kind.has_persons else ''}.AddFace",
+            "POST",
+            self._faces_path(kind, collection_id, person_id),
+            params=self._face_params(user_data, target_face, detection_model),
+            content=image,
+            json_body={"url": url} if url is not None else None,
+            idempotent=False,
+        )
+        assert response is not None
+        return str(response.json()["persistedFaceId"])
+
+    async def get_face(
+        self, kind: CollectionKind, collection_id: str, persisted_face_id: str, person_id: str | None = None
+    ) -> PersistedFace:
+        if kind is CollectionKind.FACE_LIST:
+            raise ValueError("a FaceList has no get-face call; read its faces with get_face_list")
+        raw = await self._json(
+            f"{kind.label}{'Person' if kind.has_persons else ''}.GetFace",
+            f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}",
+        )
+        return PersistedFace.model_validate(raw)
+
+    async def update_face(
+        self,
+        kind: CollectionKind,
+        collection_id: str,
+        persisted_face_id: str,
+        *,
+        user_data: str,
+        person_id: str | None = None,
+    ) -> None:
+        if kind is CollectionKind.FACE_LIST:
+            raise ValueError("a FaceList face cannot be updated; delete and add it again")
+        await self._send(
+            f"{kind.label}{'Person' if kind.has_persons else ''}.UpdateFace",
+            "PATCH",
+            f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}",
+            json_body={"userData": user_data},
+            idempotent=True,
+        )
+
+    async def delete_face(
+        self, kind: CollectionKind, collection_id: str, persisted_face_id: str, person_id: str | None = None
+    ) -> None:
+        await self._send(
+            f"{kind.label}{'Person' if kind.has_persons else ''}.DeleteFace",
+            "DELETE",
+            f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}",
+            idempotent=True,
+            ok_after_uncertain=frozenset({404}),
+        )
+
+    async def list_large_face_list_faces(self, large_face_list_id: str) -> list[PersistedFace]:
+        kind = CollectionKind.LARGE_FACE_LIST
+        raw = await self._paged(
+            "LargeFaceList.ListFaces",
+            f"/{kind.path_segment}/{large_face_list_id}/persistedfaces",
+            "persistedFaceId",
+        )
+        return [PersistedFace.model_validate(r) for r in raw]
+
+
+def _patch_body(**fields: str | None) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _may_have_been_sent(exc: httpx.TransportError) -> bool:
+    """Whether the request could have reached the service (so a create may have happened)."""
+    return not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)

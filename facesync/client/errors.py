@@ -1,0 +1,50 @@
+"""Errors raised by the Face client. None of them ever carries the subscription key."""
+
+from __future__ import annotations
+
+
+class FaceClientError(Exception):
+    """Base class for every error the client raises."""
+
+
+class EndpointError(FaceClientError):
+    """No usable endpoint was given, or it is malformed."""
+
+
+class FaceAPIError(FaceClientError):
+    """The service answered with an error (after any retries).
+
+    `uncertain` is true when the request may have been carried out although it failed
+    (a timeout, a lost connection or a 5xx on a call that creates something): the caller must
+    look before it retries, or it may create a duplicate.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int | None,
+        code: str | None,
+        message: str,
+        method: str,
+        path: str,
+        request_id: str | None = None,
+        uncertain: bool = False,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.uncertain = uncertain
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        code = f" {self.code}" if self.code else ""
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"{self.method} {self.path}: {status}{code}: {self.message}{rid}"
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404 and bool(self.code) and self.code.endswith("NotFound")

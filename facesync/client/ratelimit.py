@@ -1,0 +1,38 @@
+"""A token bucket shared by every call of one run, so the whole run stays under the service's rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+class TokenBucket:
+    """At most `rate` acquisitions per second on average, with bursts of up to `burst`.
+
+    The bucket starts with one token, not a full burst: the service counts calls per second, and a
+    full initial burst followed by the steady rate would overrun its window.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._tokens = 1.0
+        self._updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+
+    def penalise(self, seconds: float) -> None:
+        """The service asked us to wait: drain the bucket so every caller backs off, not just one."""
+        self._tokens = min(self._tokens, 1.0 - seconds * self.rate)
