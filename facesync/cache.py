@@ -1,0 +1,71 @@
+"""Local cache of persisted-face userData, so a no-op plan need not GET every face.
+
+Faces are immutable on the service except for their userData, which only facesync (or a hand
+edit) changes. The cache maps persistedFaceId → userData per endpoint; it only saves calls and is
+never needed for correctness: `--refresh=full` ignores it, and a corrupt file is just rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+_FORMAT = 1
+
+
+class FaceCache:
+    def __init__(self, path: Path | None, endpoint: str) -> None:
+        self.path = path
+        self._scope = hashlib.sha256(endpoint.encode()).hexdigest()[:16]
+        self._entries: dict[str, str | None] = {}
+        self._dirty = False
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if not isinstance(raw, dict) or raw.get("format") != _FORMAT or raw.get("scope") != self._scope:
+            return
+        faces = raw.get("faces")
+        if isinstance(faces, dict):
+            self._entries = {str(k): (v if isinstance(v, str) else None) for k, v in faces.items()}
+
+    def get(self, persisted_face_id: str) -> tuple[bool, str | None]:
+        """(hit, userData)."""
+        if persisted_face_id in self._entries:
+            return True, self._entries[persisted_face_id]
+        return False, None
+
+    def put(self, persisted_face_id: str, user_data: str | None) -> None:
+        if self._entries.get(persisted_face_id, ...) != user_data:
+            self._entries[persisted_face_id] = user_data
+            self._dirty = True
+
+    def forget(self, persisted_face_id: str) -> None:
+        if self._entries.pop(persisted_face_id, ...) is not ...:
+            self._dirty = True
+
+    def retain(self, live_face_ids: set[str]) -> None:
+        """Drop entries for faces the service no longer has (deleted by hand or by a replace)."""
+        stale = [k for k in self._entries if k not in live_face_ids]
+        for key in stale:
+            del self._entries[key]
+        self._dirty = self._dirty or bool(stale)
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"format": _FORMAT, "scope": self._scope, "faces": self._entries})
+        # Write then rename: an interrupted run must not leave a half-written cache behind.
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".faces-", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(payload)
+        os.replace(tmp, self.path)
+        self._dirty = False
