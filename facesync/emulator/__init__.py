@@ -1,7 +1,7 @@
 """A local emulator of the Azure Face API collection surface (docs/emulator.md).
 
-    from facesync.emulator import EmulatorSettings, create_app
-    app = create_app(EmulatorSettings(data=":memory:"))
+from facesync.emulator import EmulatorSettings, create_app
+app = create_app(EmulatorSettings(data=":memory:"))
 """
 
 from facesync.emulator.app import Emulator, create_app

@@ -54,7 +54,7 @@ START_MAX = 64
 URL_TIMEOUT = 5.0
 JSON_TYPE = "application/json; charset=utf-8"
 DOWNLOAD_FAILED = (
-    'Invalid image URL or error downloading from target server. Remote server error returned: '
+    "Invalid image URL or error downloading from target server. Remote server error returned: "
     '"An error occurred while sending the request."'
 )
 
@@ -219,9 +219,7 @@ def empty_response(status: int = 200, headers: dict[str, str] | None = None) -> 
 def error_response(exc: ApiError, new_style: bool) -> Response:
     if exc.status == 429:
         # Byte-for-byte like the recording (note the space after "message":).
-        body = (
-            '{"error":{"code":"429","message": ' + json.dumps(exc.message) + "}}"
-        ).encode()
+        body = ('{"error":{"code":"429","message": ' + json.dumps(exc.message) + "}}").encode()
         content_type = "application/json"
     else:
         body = json.dumps(
@@ -239,9 +237,7 @@ def error_response(exc: ApiError, new_style: bool) -> Response:
 # ---- routing -----------------------------------------------------------------------------
 
 
-def _resolve(
-    path: str, method: str
-) -> tuple[str | None, tuple[str, Handler, dict[str, str]] | None]:
+def _resolve(path: str, method: str) -> tuple[str | None, tuple[str, Handler, dict[str, str]] | None]:
     """(version, (operationId, handler, params)) for a Face path; None parts when unknown."""
     parts = [p for p in path.split("/") if p]
     if len(parts) < 3 or parts[0].lower() != "face":
@@ -484,9 +480,7 @@ async def h_train(emu: Emulator, call: Call) -> Response:
     _check_id(call)
     emu.store.train(call.kind, call.cid, emu.settings.train_seconds, time.time())
     url = call.request.url
-    location = (
-        f"{url.scheme}://{url.netloc}/face/{call.version}/{SEGMENT_OF[call.kind]}/{call.cid}/training"
-    )
+    location = f"{url.scheme}://{url.netloc}/face/{call.version}/{SEGMENT_OF[call.kind]}/{call.cid}/training"
     return empty_response(
         202,
         {"Operation-Location": location, "Access-Control-Expose-Headers": "Operation-Location"},
@@ -495,9 +489,7 @@ async def h_train(emu: Emulator, call: Call) -> Response:
 
 async def h_training(emu: Emulator, call: Call) -> Response:
     _check_id(call)
-    return json_response(
-        emu.store.training_status(call.kind, call.cid, time.time(), call.new_style)
-    )
+    return json_response(emu.store.training_status(call.kind, call.cid, time.time(), call.new_style))
 
 
 async def h_create_person(emu: Emulator, call: Call) -> Response:

@@ -19,9 +19,7 @@ ACCESS_DENIED = (
 class ApiError(Exception):
     """An error answered as `{"error": {"code", "message"}}`."""
 
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code

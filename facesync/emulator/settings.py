@@ -99,8 +99,7 @@ class EmulatorSettings:
                     raise ValueError("seed must be an integer or null")
             elif name == "limits":
                 if not isinstance(value, dict) or any(
-                    k not in LIMIT_NAMES or not isinstance(v, int) or v < 0
-                    for k, v in value.items()
+                    k not in LIMIT_NAMES or not isinstance(v, int) or v < 0 for k, v in value.items()
                 ):
                     raise ValueError(f"limits must map names in {LIMIT_NAMES} to integers >= 0")
             else:

@@ -104,17 +104,17 @@ class Store:
             raise errors.not_found(kind)
         return row
 
-    def create_collection(
-        self, kind: str, cid: str, name: str, user_data: str | None, model: str
-    ) -> None:
+    def create_collection(self, kind: str, cid: str, name: str, user_data: str | None, model: str) -> None:
         with self.tx() as c:
-            if c.execute(
-                "SELECT 1 FROM collections WHERE kind=? AND id=?", (kind, cid)
-            ).fetchone():
+            if c.execute("SELECT 1 FROM collections WHERE kind=? AND id=?", (kind, cid)).fetchone():
                 raise errors.exists(kind)
             count = c.execute("SELECT COUNT(*) FROM collections WHERE kind=?", (kind,)).fetchone()[0]
-            limit_name = {"pg": "persongroups", "lpg": "largepersongroups",
-                          "fl": "facelists", "lfl": "largefacelists"}[kind]
+            limit_name = {
+                "pg": "persongroups",
+                "lpg": "largepersongroups",
+                "fl": "facelists",
+                "lfl": "largefacelists",
+            }[kind]
             if count >= self.limit(limit_name):
                 label = KINDS[kind][1]
                 raise errors.quota(f"{label} number reached subscription level limit.")
@@ -159,15 +159,11 @@ class Store:
         with self.read() as c:
             return [self._collection_json(kind, r, with_model) for r in c.execute(sql, args)]
 
-    def update_collection(
-        self, kind: str, cid: str, fields: dict[str, str | None]
-    ) -> None:
+    def update_collection(self, kind: str, cid: str, fields: dict[str, str | None]) -> None:
         with self.tx() as c:
             self._collection(c, kind, cid)
             for column, value in fields.items():
-                c.execute(
-                    f"UPDATE collections SET {column}=? WHERE kind=? AND id=?", (value, kind, cid)
-                )
+                c.execute(f"UPDATE collections SET {column}=? WHERE kind=? AND id=?", (value, kind, cid))
 
     def delete_collection(self, kind: str, cid: str, now: float) -> None:
         with self.tx() as c:
@@ -190,9 +186,7 @@ class Store:
             row = self._collection(c, kind, cid)
             if self._in_progress(row, now):
                 raise errors.training_not_finished(kind)
-            faces = c.execute(
-                "SELECT COUNT(*) FROM faces WHERE kind=? AND cid=?", (kind, cid)
-            ).fetchone()[0]
+            faces = c.execute("SELECT COUNT(*) FROM faces WHERE kind=? AND cid=?", (kind, cid)).fetchone()[0]
             failure = None
             if kind in GROUP_KINDS:
                 persons = c.execute(
@@ -226,9 +220,7 @@ class Store:
                 ),
             )
 
-    def training_status(
-        self, kind: str, cid: str, now: float, camel_not_started: bool
-    ) -> dict[str, Any]:
+    def training_status(self, kind: str, cid: str, now: float, camel_not_started: bool) -> dict[str, Any]:
         with self.read() as c:
             row = self._collection(c, kind, cid)
         start = row["train_start"]
@@ -264,9 +256,7 @@ class Store:
 
     def _person(self, c: sqlite3.Connection, kind: str, cid: str, pid: str) -> sqlite3.Row:
         self._collection(c, kind, cid)
-        row = c.execute(
-            "SELECT * FROM persons WHERE kind=? AND cid=? AND pid=?", (kind, cid, pid)
-        ).fetchone()
+        row = c.execute("SELECT * FROM persons WHERE kind=? AND cid=? AND pid=?", (kind, cid, pid)).fetchone()
         if row is None:
             raise errors.person_not_found()
         return row
@@ -275,9 +265,9 @@ class Store:
         pid = str(uuid.uuid4())
         with self.tx() as c:
             self._collection(c, kind, cid)
-            count = c.execute(
-                "SELECT COUNT(*) FROM persons WHERE kind=? AND cid=?", (kind, cid)
-            ).fetchone()[0]
+            count = c.execute("SELECT COUNT(*) FROM persons WHERE kind=? AND cid=?", (kind, cid)).fetchone()[
+                0
+            ]
             limit_name = "persons_per_persongroup" if kind == "pg" else "persons_per_largepersongroup"
             if count >= self.limit(limit_name):
                 label = KINDS[kind][1].lower()
@@ -339,9 +329,7 @@ class Store:
             else:
                 self._collection(c, kind, cid)
 
-    def add_face(
-        self, kind: str, cid: str, pid: str, user_data: str | None, rect: tuple[int, ...]
-    ) -> str:
+    def add_face(self, kind: str, cid: str, pid: str, user_data: str | None, rect: tuple[int, ...]) -> str:
         fid = str(uuid.uuid4())
         with self.tx() as c:
             if pid:

@@ -17,9 +17,7 @@ from facesync.emulator.settings import EmulatorSettings
 
 
 @contextlib.contextmanager
-def serve(
-    settings: EmulatorSettings | Starlette | None = None, host: str = "127.0.0.1"
-) -> Iterator[str]:
+def serve(settings: EmulatorSettings | Starlette | None = None, host: str = "127.0.0.1") -> Iterator[str]:
     """Run uvicorn in a background thread on a free port; yields "http://127.0.0.1:PORT".
 
     Accepts settings (a fresh app is built) or an app made with `create_app`.
