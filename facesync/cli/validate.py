@@ -1,1 +1,103 @@
-"""`facesync validate` and `facesync schema` (filled in by the configuration work)."""
+"""`facesync validate` and `facesync schema`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from facesync.cli import main
+from facesync.config.errors import Diagnostic
+from facesync.config.models import json_schema_text
+from facesync.desired import DEFAULT_CONFIG, validate_config
+from facesync.model import API_VERSIONS, DesiredState
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command (`::error file=…,line=…,col=…::message`)."""
+    props = [f"file={_escape_property(d.file)}"]
+    if d.line > 0:
+        props += [f"line={d.line}", f"col={d.column}"]
+    return f"::{d.severity} {','.join(props)}::{_escape_data(d.message)}"
+
+
+def _summary(state: DesiredState) -> str:
+    persons = sum(len(c.persons) for c in state.collections)
+    faces = sum(len(c.faces) + sum(len(p.faces) for p in c.persons) for c in state.collections)
+    return (
+        f"{', '.join(state.files)}: valid: {_plural(len(state.collections), 'collection')}, "
+        f"{_plural(persons, 'person')}, {_plural(faces, 'face')}"
+    )
+
+
+@main.command("validate")
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Config file, or a directory whose *.yaml/*.yml files are merged.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for CI annotations.",
+)
+@click.option(
+    "--api-version",
+    type=click.Choice(API_VERSIONS),
+    default=None,
+    help="Face API version whose rules apply [default: service.apiVersion, else v1.0].",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(["F0", "S0"]),
+    default="S0",
+    show_default=True,
+    help="Pricing tier whose quotas apply.",
+)
+def validate_command(path: Path, fmt: str, api_version: str | None, tier: str) -> None:
+    """Check the configuration without calling the service.
+
+    Reports every problem at once, each at its file:line:column. Exit 0 when valid
+    (warnings allowed), 1 otherwise.
+    """
+    result = validate_config(path, api_version=api_version, tier=tier)
+    if fmt == "json":
+        click.echo(json.dumps([d.to_dict() for d in result.diagnostics], indent=2))
+    elif fmt == "github":
+        for d in result.diagnostics:
+            click.echo(github_annotation(d))
+    else:
+        for d in result.diagnostics:
+            click.echo(str(d))
+        if result.state is not None:
+            click.echo(_summary(result.state))
+        click.echo(
+            f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}"
+        )
+    raise SystemExit(0 if result.ok else 1)
+
+
+@main.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the configuration format."""
+    click.echo(json_schema_text(), nl=False)

@@ -1,0 +1,184 @@
+"""Image probing without decoding: format by magic bytes, dimensions from the header, SHA-256.
+
+`ImageCache` remembers, per absolute path, size and mtime_ns, what a probe found, in
+`<cache_dir>/cache/images.json`. A missing, corrupt or foreign cache is ignored and rewritten;
+the cache only saves work, it never changes a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MIN_IMAGE_BYTES = 1024
+MAX_IMAGE_BYTES = 6 * 1024 * 1024
+MIN_IMAGE_SIDE = 36
+MAX_IMAGE_SIDE = 4096
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+
+CACHE_FORMAT = "facesync-image-cache/1"
+
+
+class ImageError(Exception):
+    """The file is not an image the Face API accepts; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    sha256: str
+    format: str
+    """JPEG, PNG, GIF or BMP."""
+    width: int
+    height: int
+    size: int
+    """Bytes."""
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The image format named by the first bytes, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    return None
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise ImageError("PNG without an IHDR header")
+    return struct.unpack(">II", data[16:24])
+
+
+def _gif_size(data: bytes) -> tuple[int, int]:
+    if len(data) < 10:
+        raise ImageError("truncated GIF header")
+    return struct.unpack("<HH", data[6:10])
+
+
+def _bmp_size(data: bytes) -> tuple[int, int]:
+    if len(data) < 26:
+        raise ImageError("truncated BMP header")
+    (header_size,) = struct.unpack("<I", data[14:18])
+    if header_size == 12:  # OS/2 BITMAPCOREHEADER
+        width, height = struct.unpack("<HH", data[18:22])
+    else:
+        width, height = struct.unpack("<ii", data[18:26])
+    return abs(width), abs(height)
+
+
+# Start-of-frame markers: SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_JPEG_NO_LENGTH = {0x01, *range(0xD0, 0xDA)}  # TEM, RSTn, SOI, EOI
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            raise ImageError("corrupt JPEG: marker expected")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _JPEG_NO_LENGTH:
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if marker in _JPEG_SOF:
+            if i + 9 > n:
+                break
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        if marker == 0xDA:  # start of scan before any frame header
+            break
+        i += 2 + length
+    raise ImageError("JPEG without a frame header")
+
+
+_SIZE_READERS = {"PNG": _png_size, "GIF": _gif_size, "BMP": _bmp_size, "JPEG": _jpeg_size}
+
+
+def probe_bytes(data: bytes) -> ImageInfo:
+    """Identify `data` by content and read its dimensions from the header (nothing is decoded)."""
+    fmt = sniff_format(data[:16])
+    if fmt is None:
+        raise ImageError("not a JPEG, PNG, GIF or BMP image (judged by its content)")
+    try:
+        width, height = _SIZE_READERS[fmt](data)
+    except struct.error as exc:
+        raise ImageError(f"truncated {fmt} header") from exc
+    return ImageInfo(hashlib.sha256(data).hexdigest(), fmt, width, height, len(data))
+
+
+class ImageCache:
+    """Stat-keyed probe results: absolute path + size + mtime_ns → ImageInfo."""
+
+    def __init__(self, file: Path | None) -> None:
+        self.file = file
+        self.entries: dict[str, list[object]] = {}
+        self.dirty = False
+        self.hashed = 0
+        """How many files this run actually read and hashed (the cache missed)."""
+        if file is not None:
+            self._read()
+
+    def _read(self) -> None:
+        assert self.file is not None
+        try:
+            raw = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(raw, dict) and raw.get("format") == CACHE_FORMAT:
+            entries = raw.get("entries")
+            if isinstance(entries, dict):
+                self.entries = entries
+
+    def probe(self, path: Path, st: os.stat_result) -> ImageInfo:
+        """Probe `path` (whose stat is `st`), reading it only when the cache has no fresh entry."""
+        key = str(path)
+        entry = self.entries.get(key)
+        if (
+            isinstance(entry, list)
+            and len(entry) == 6
+            and entry[0] == st.st_size
+            and entry[1] == st.st_mtime_ns
+        ):
+            _, _, sha, fmt, width, height = entry
+            if isinstance(sha, str) and isinstance(fmt, str) and isinstance(width, int):
+                return ImageInfo(sha, fmt, width, int(height), st.st_size)  # type: ignore[arg-type]
+        data = path.read_bytes()
+        self.hashed += 1
+        info = probe_bytes(data)
+        self.entries[key] = [
+            st.st_size, st.st_mtime_ns, info.sha256, info.format, info.width, info.height
+        ]
+        self.dirty = True
+        return info
+
+    def save(self) -> None:
+        """Write the cache if anything changed; failures are ignored (the cache is optional)."""
+        if self.file is None or not self.dirty:
+            return
+        payload = json.dumps({"format": CACHE_FORMAT, "entries": self.entries}, separators=(",", ":"))
+        with contextlib.suppress(OSError):
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".images-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(payload)
+                os.replace(tmp, self.file)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        self.dirty = False

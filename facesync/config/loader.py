@@ -1,0 +1,197 @@
+"""YAML loading that remembers where every key and value was written.
+
+PyYAML's loaders keep the last of two equal keys without a word; this loader reports the
+second one instead. Values are plain Python data (dict, list, str, int, float, bool, None);
+`Positions` maps each path (a tuple of keys and list indexes) to 1-based line and column.
+`${VAR}` references in string values are expanded here (see `facesync.config.env`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from facesync.config.env import expand
+from facesync.config.errors import Diagnostic
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+YamlPath = tuple[Any, ...]
+Pos = tuple[int, int]
+KeyLabel = Callable[[YamlPath, Any], str]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class PositionLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader used only to compose nodes; construction is done by `_Builder`."""
+
+
+@dataclass(slots=True)
+class Positions:
+    """Where each mapping key and each value of one YAML document starts."""
+
+    values: dict[YamlPath, Pos] = field(default_factory=dict)
+    keys: dict[YamlPath, Pos] = field(default_factory=dict)
+
+    def value(self, path: YamlPath) -> Pos:
+        """Start of the value at `path`, or of the nearest enclosing value that was recorded."""
+        for i in range(len(path), -1, -1):
+            pos = self.values.get(path[:i])
+            if pos is not None:
+                return pos
+        return (1, 1)
+
+    def key(self, path: YamlPath) -> Pos:
+        """Start of the key that names `path` (falls back to the value's start)."""
+        pos = self.keys.get(path)
+        return pos if pos is not None else self.value(path)
+
+
+@dataclass(slots=True)
+class YamlDocument:
+    file: str
+    """The file as shown in messages (relative to the working directory when inside it)."""
+    path: Path
+    """Absolute path."""
+    data: Any
+    positions: Positions
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies inside it, else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def _pos(node: Node) -> Pos:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _describe_key(path: YamlPath, key: Any) -> str:
+    return f"key {key!r}"
+
+
+class _Builder:
+    def __init__(self, file: str, environ: Mapping[str, str], key_label: KeyLabel) -> None:
+        self.file = file
+        self.environ = environ
+        self.key_label = key_label
+        self.positions = Positions()
+        self.diagnostics: list[Diagnostic] = []
+        self.constructor = SafeConstructor()
+        self._active: set[int] = set()
+
+    def error(self, pos: Pos, message: str) -> None:
+        self.diagnostics.append(Diagnostic(self.file, pos[0], pos[1], message))
+
+    def scalar(self, node: ScalarNode, *, is_key: bool) -> Any:
+        if node.tag == _TIMESTAMP_TAG:
+            return node.value  # a date-looking value stays text
+        if node.tag == _STR_TAG:
+            value: Any = node.value
+        else:
+            try:
+                value = self.constructor.construct_object(node)
+            except yaml.YAMLError as exc:
+                self.error(_pos(node), f"cannot read value: {getattr(exc, 'problem', exc)}")
+                return None
+        if isinstance(value, str) and not is_key and "${" in value:
+            value, missing = expand(value, self.environ)
+            for name in missing:
+                self.error(
+                    _pos(node),
+                    f"environment variable '{name}' is not set "
+                    f"(write ${{{name}:-default}} to give a default)",
+                )
+        return value
+
+    def build(self, node: Node, path: YamlPath) -> Any:
+        self.positions.values[path] = _pos(node)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, is_key=False)
+        if id(node) in self._active:
+            self.error(_pos(node), "recursive YAML alias")
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+        self.error(_pos(node), f"unsupported YAML node {node.tag}")  # pragma: no cover
+        return None
+
+    def mapping(self, node: MappingNode, path: YamlPath) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        first_seen: dict[Any, Pos] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                for source in sources:
+                    if not isinstance(source, MappingNode):
+                        self.error(_pos(source), "a '<<' merge needs a mapping")
+                        continue
+                    for k, v in self.mapping(source, path).items():
+                        merged.setdefault(k, v)
+                self.positions.values[path] = _pos(node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.error(_pos(key_node), "a mapping key must be a plain value")
+                continue
+            key = self.scalar(key_node, is_key=True)
+            if key in first_seen:
+                line, column = first_seen[key]
+                self.error(
+                    _pos(key_node),
+                    f"duplicate {self.key_label(path, key)} (first defined at line {line}, "
+                    f"column {column}); YAML keeps only one of them",
+                )
+                continue
+            first_seen[key] = _pos(key_node)
+            self.positions.keys[(*path, key)] = _pos(key_node)
+            result[key] = self.build(value_node, (*path, key))
+        for k, v in merged.items():
+            result.setdefault(k, v)
+        return result
+
+
+def load_yaml(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    key_label: KeyLabel = _describe_key,
+) -> tuple[YamlDocument | None, list[Diagnostic]]:
+    """Parse one YAML file. Returns the document (None when it cannot be parsed) and diagnostics."""
+    file = display_path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic(file, 0, 0, f"cannot read file: {exc.strerror or exc}")]
+    try:
+        node = yaml.compose(text, Loader=PositionLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        parts = [p for p in (exc.context, exc.problem) if p]
+        return None, [Diagnostic(file, line, column, "YAML syntax error: " + ", ".join(parts))]
+    except yaml.YAMLError as exc:
+        return None, [Diagnostic(file, 1, 1, f"YAML error: {exc}")]
+    builder = _Builder(file, os.environ if environ is None else environ, key_label)
+    data = None if node is None else builder.build(node, ())
+    return YamlDocument(file, path.resolve(), data, builder.positions), builder.diagnostics

@@ -1,0 +1,290 @@
+"""The configuration format as pydantic models: the source of the JSON Schema and of type checks.
+
+Face API rules that depend on flags (API version, tier) or on files (images) are checked in
+`facesync.config.validate` and `facesync.desired`; what the schema can say, it says here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
+from facesync.model import API_VERSIONS, DETECTION_MODELS, RECOGNITION_MODELS
+
+SCHEMA_ID = "https://facesync.dev/schemas/facesync.schema.json"
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+ID_PATTERN = r"^[a-z0-9-_]+$"
+ID_MAX_LENGTH = 64
+NAME_MAX_LENGTH = 128
+USER_DATA_MAX_LENGTH = 16384
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+URL_PATTERN = r"^https?://\S+$"
+ENDPOINT_PATTERN = r"^(https?://\S+|local:.*)$"
+
+CollectionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+]
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH)]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX_LENGTH, description="Display name (1-128 characters)."),
+]
+UserData = Annotated[
+    str,
+    Field(max_length=USER_DATA_MAX_LENGTH, description="Free text stored on the service (16 KB)."),
+]
+RecognitionModel = Annotated[
+    str,
+    Field(
+        description="Recognition model; fixed when the collection is created.",
+        json_schema_extra={"enum": list(RECOGNITION_MODELS)},
+    ),
+]
+DetectionModel = Annotated[
+    str,
+    Field(
+        description="Detection model used when a face is added.",
+        json_schema_extra={"enum": list(DETECTION_MODELS)},
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class FaceSpec(_Model):
+    """A face in long form: exactly one of `image`, `url` or `persistedFaceId`."""
+
+    model_config = ConfigDict(
+        title="Face",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["image"]},
+                {"required": ["url"]},
+                {"required": ["persistedFaceId"]},
+            ]
+        },
+    )
+
+    image: str | None = Field(
+        None, min_length=1, description="Image file, relative to this YAML file."
+    )
+    url: str | None = Field(
+        None, pattern=URL_PATTERN, description="http(s) URL the service fetches the image from."
+    )
+    persisted_face_id: str | None = Field(
+        None,
+        alias="persistedFaceId",
+        pattern=UUID_PATTERN,
+        description="Keep this live face, which no local image describes.",
+    )
+    target_face: tuple[int, int, int, int] | None = Field(
+        None,
+        alias="targetFace",
+        description="Face rectangle [left, top, width, height] in image pixels.",
+    )
+    detection_model: DetectionModel | None = Field(None, alias="detectionModel")
+    user_data: str | None = Field(
+        None,
+        alias="userData",
+        max_length=MAX_FACE_NOTE_LENGTH,
+        description="Note stored beside facesync's fingerprint in the face's 1 KB userData.",
+    )
+
+    @field_validator("target_face", mode="before")
+    @classmethod
+    def _target_face_shape(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            if len(value) != 4:
+                raise ValueError(
+                    f"'targetFace' must be [left, top, width, height]: 4 integers, "
+                    f"not {len(value)}"
+                )
+        elif isinstance(value, str) and value.count(",") == 3:
+            return [v.strip() for v in value.split(",")]
+        return value
+
+    @field_validator("target_face", mode="after")
+    @classmethod
+    def _target_face_values(
+        cls, value: tuple[int, int, int, int] | None
+    ) -> tuple[int, int, int, int] | None:
+        if value is not None:
+            left, top, width, height = value
+            if left < 0 or top < 0:
+                raise ValueError("'targetFace' left and top must not be negative")
+            if width <= 0 or height <= 0:
+                raise ValueError("'targetFace' width and height must be positive")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FaceSpec:
+        given = [
+            key
+            for key, value in (
+                ("image", self.image),
+                ("url", self.url),
+                ("persistedFaceId", self.persisted_face_id),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            got = "none" if not given else " and ".join(f"'{g}'" for g in given)
+            raise ValueError(
+                f"a face needs exactly one of 'image', 'url' or 'persistedFaceId' (got {got})"
+            )
+        if self.persisted_face_id is not None and (
+            self.target_face is not None or self.detection_model is not None
+        ):
+            raise ValueError(
+                "a 'persistedFaceId' entry keeps an existing face: "
+                "'targetFace' and 'detectionModel' do not apply to it"
+            )
+        return self
+
+
+def _face_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "path"
+    if isinstance(value, dict | FaceSpec):
+        return "mapping"
+    return None
+
+
+FacePath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        title="FacePath",
+        description="Image path, glob or directory, relative to this YAML file.",
+    ),
+]
+Face = Annotated[
+    Annotated[FacePath, Tag("path")] | Annotated[FaceSpec, Tag("mapping")],
+    Discriminator(
+        _face_kind,
+        custom_error_type="face_type",
+        custom_error_message=(
+            "a face is a path or glob (text) or a mapping with 'image', 'url' or 'persistedFaceId'"
+        ),
+    ),
+]
+
+
+class PersonModel(_Model):
+    model_config = ConfigDict(title="Person")
+
+    user_data: UserData | None = Field(None, alias="userData")
+    faces: list[Face] = Field(default_factory=list, description="The person's faces (≤ 248).")
+
+
+class _CollectionModel(_Model):
+    name: Name | None = Field(None, description="Required unless ensure is absent.")
+    user_data: UserData | None = Field(None, alias="userData")
+    recognition_model: RecognitionModel | None = Field(None, alias="recognitionModel")
+    ensure: Literal["present", "absent"] = Field(
+        "present", description="absent deletes the live collection."
+    )
+    protect: bool = Field(False, description="Refuse to delete or replace it without --force.")
+
+
+class PersonGroupModel(_CollectionModel):
+    """A PersonGroup or LargePersonGroup: persons keyed by name."""
+
+    model_config = ConfigDict(title="PersonGroup")
+
+    persons: dict[PersonName, PersonModel] = Field(
+        default_factory=dict, description="Persons keyed by name, unique within the group."
+    )
+
+
+class FaceListModel(_CollectionModel):
+    """A FaceList or LargeFaceList: faces without persons."""
+
+    model_config = ConfigDict(title="FaceList")
+
+    faces: list[Face] = Field(default_factory=list)
+
+
+class ServiceModel(_Model):
+    """Where the Face resource is. The key never goes here: pass it by flag or environment."""
+
+    model_config = ConfigDict(title="Service")
+
+    endpoint: str | None = Field(
+        None, pattern=ENDPOINT_PATTERN, description="https://<name>.cognitiveservices.azure.com"
+    )
+    api_version: Literal[API_VERSIONS] | None = Field(None, alias="apiVersion")  # type: ignore[valid-type]
+
+
+class DefaultsModel(_Model):
+    model_config = ConfigDict(title="Defaults")
+
+    recognition_model: RecognitionModel | None = Field(None, alias="recognitionModel")
+    detection_model: DetectionModel | None = Field(None, alias="detectionModel")
+
+
+class ConfigModel(_Model):
+    """A facesync configuration file."""
+
+    model_config = ConfigDict(title="facesync configuration")
+
+    version: Literal[1] = Field(description="Format version: 1.")
+    service: ServiceModel | None = None
+    defaults: DefaultsModel | None = None
+    prune: bool = Field(False, description="Delete live collections the config does not declare.")
+    person_groups: dict[CollectionId, PersonGroupModel] = Field(
+        default_factory=dict, alias="personGroups"
+    )
+    large_person_groups: dict[CollectionId, PersonGroupModel] = Field(
+        default_factory=dict, alias="largePersonGroups"
+    )
+    face_lists: dict[CollectionId, FaceListModel] = Field(default_factory=dict, alias="faceLists")
+    large_face_lists: dict[CollectionId, FaceListModel] = Field(
+        default_factory=dict, alias="largeFaceLists"
+    )
+
+
+class _SchemaGenerator(GenerateJsonSchema):
+    """Optional keys are simply left out in YAML: describe them without `null`."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        result = super().default_schema(schema)
+        if result.get("default", ...) is None:
+            del result["default"]
+        return result
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ConfigModel.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    schema["$schema"] = SCHEMA_DRAFT
+    schema["$id"] = SCHEMA_ID
+    schema["title"] = "facesync configuration"
+    return schema
+
+
+def json_schema_text() -> str:
+    """The JSON Schema as committed in `schemas/facesync.schema.json`."""
+    return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

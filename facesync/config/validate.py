@@ -1,0 +1,318 @@
+"""Validation rules: schema errors mapped back to YAML positions, and the Face API's rules.
+
+Image rules (existence, format, size, dimensions, targetFace) are applied where faces are
+resolved, in `facesync.desired`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Union
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from facesync.config.errors import Diagnostic, Severity
+from facesync.config.loader import YamlDocument, YamlPath
+from facesync.config.models import ID_MAX_LENGTH, ID_PATTERN, NAME_MAX_LENGTH
+from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
+from facesync.model import API_VERSIONS, DETECTION_MODELS, RECOGNITION_MODELS, CollectionKind
+
+DEFAULT_API_VERSION = "v1.0"
+TIERS = ("F0", "S0")
+FACES_PER_PERSON = 248
+
+# Model names each API version accepts (digest §7). Add a row for a new version.
+MODELS_BY_API_VERSION: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "v1.0": (RECOGNITION_MODELS, DETECTION_MODELS),
+    "v1.2": (RECOGNITION_MODELS, DETECTION_MODELS),
+}
+assert set(MODELS_BY_API_VERSION) == set(API_VERSIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-tier quotas (digest §6): `None` means no practical limit for one config."""
+
+    persons_per_group: dict[CollectionKind, int]
+    faces_per_list: dict[CollectionKind, int]
+    collections: dict[CollectionKind, int]
+
+
+LIMITS: dict[str, Limits] = {
+    "S0": Limits(
+        persons_per_group={
+            CollectionKind.PERSON_GROUP: 10_000,
+            CollectionKind.LARGE_PERSON_GROUP: 1_000_000,
+        },
+        faces_per_list={
+            CollectionKind.FACE_LIST: 1_000,
+            CollectionKind.LARGE_FACE_LIST: 1_000_000,
+        },
+        collections={
+            CollectionKind.PERSON_GROUP: 1_000_000,
+            CollectionKind.LARGE_PERSON_GROUP: 1_000_000,
+            CollectionKind.FACE_LIST: 64,
+            CollectionKind.LARGE_FACE_LIST: 1_000_000,
+        },
+    ),
+    "F0": Limits(
+        persons_per_group={
+            CollectionKind.PERSON_GROUP: 1_000,
+            CollectionKind.LARGE_PERSON_GROUP: 1_000,
+        },
+        faces_per_list={
+            CollectionKind.FACE_LIST: 1_000,
+            CollectionKind.LARGE_FACE_LIST: 1_000,
+        },
+        collections={
+            CollectionKind.PERSON_GROUP: 1_000,
+            CollectionKind.LARGE_PERSON_GROUP: 1_000,
+            CollectionKind.FACE_LIST: 64,
+            CollectionKind.LARGE_FACE_LIST: 64,
+        },
+    ),
+}
+
+_ID_RE = re.compile(ID_PATTERN)
+
+
+class Reporter:
+    """Collects diagnostics for one run."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def add(self, file: str, pos: tuple[int, int], message: str, severity: Severity = "error") -> None:
+        self.diagnostics.append(Diagnostic(file, pos[0], pos[1], message, severity))
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics.extend(diagnostics)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema errors → positions
+# ---------------------------------------------------------------------------------------------
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated/Optional/unions down to a model, dict or list type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)]
+            tp = models[0] if models else args[0]
+        else:
+            return tp
+
+
+def _field_by_alias(model: type[BaseModel], key: Any) -> Any:
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == key:
+            return info.annotation
+    return None
+
+
+def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Keys the mapping at `loc` (a pydantic error location inside `model`) accepts."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            annotation = _field_by_alias(current, part)
+            if annotation is not None:
+                current = annotation
+            # else: a union tag in the location, not a key
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [info.alias or name for name, info in current.model_fields.items()]
+    return []
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> YamlPath:
+    """The part of a pydantic location that addresses the data (union tags dropped)."""
+    path: list[Any] = []
+    current = data
+    for i, part in enumerate(loc):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
+            path.append(part)
+            current = current[part]
+        elif i == len(loc) - 1 and isinstance(part, str) and not isinstance(current, list):
+            path.append(part)  # a missing key
+    return tuple(path)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"boolean {value!r}".lower()
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, str):
+        return f"text {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _field_label(path: YamlPath) -> str:
+    tail: list[str] = []
+    for part in reversed(path):
+        if isinstance(part, int):
+            tail.insert(0, f"[{part}]")
+        else:
+            tail.insert(0, str(part))
+            break
+    return "".join(tail) or "configuration"
+
+
+def _message(err: Any, path: YamlPath, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    label = _field_label(path)
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        candidates = allowed_keys(model, loc[:-1])
+        if key == "persons" and "faces" in candidates:
+            return (
+                "unknown key 'persons': face lists hold faces, not persons "
+                "(use personGroups or largePersonGroups for persons)"
+            )
+        if key == "faces" and "persons" in candidates:
+            return "unknown key 'faces': a person group holds faces under its persons"
+        if path[:1] == ("service",) and str(key).lower() in ("key", "apikey", "subscriptionkey"):
+            return (
+                f"'service.{key}' is not allowed: never put the Face key in the config; "
+                "pass it with --key or the FACESYNC_KEY environment variable"
+            )
+        close = difflib.get_close_matches(str(key), candidates, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}"
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", err["msg"]))
+    if kind == "string_too_long":
+        limit = ctx.get("max_length")
+        if label == "userData" and limit == MAX_FACE_NOTE_LENGTH:
+            return (
+                f"face 'userData' is {len(value)} characters; at most {limit} fit beside "
+                "facesync's fingerprint in the face's 1 KB userData"
+            )
+        return f"'{label}' is {len(value)} characters long; at most {limit} are allowed"
+    if kind == "string_too_short":
+        return f"'{label}' must not be empty"
+    if kind == "string_pattern_mismatch":
+        what = {
+            "url": "an http:// or https:// URL",
+            "persistedFaceId": "a UUID",
+            "endpoint": "an https:// URL (or local:PATH for the emulator)",
+        }.get(label, f"text matching {ctx.get('pattern')}")
+        return f"'{label}' must be {what}, not {value!r}"
+    if kind == "literal_error":
+        return f"'{label}' must be {ctx.get('expected')}, not {_describe(value)}"
+    if kind == "face_type":
+        return f"{err['msg']}, not {_describe(value)}"
+    if kind in ("model_type", "dict_type") and not path:
+        return f"the configuration must be a mapping of keys, not {_describe(value)}"
+    msg = err["msg"]
+    return f"'{label}': {msg[0].lower()}{msg[1:]}, not {_describe(value)}"
+
+
+def schema_check(
+    adapter: TypeAdapter[Any],
+    model: type[BaseModel],
+    data: Any,
+    doc: YamlDocument,
+    prefix: YamlPath,
+    report: Reporter,
+) -> Any | None:
+    """Validate `data` (found at `prefix` in `doc`); report errors at their positions."""
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            path = _data_path(data, loc)
+            if err["type"] in ("extra_forbidden", "missing"):
+                full = (*prefix, *path)
+                pos = doc.positions.key(full) if err["type"] == "extra_forbidden" else (
+                    doc.positions.key(full[:-1]) if full[:-1] else (1, 1)
+                )
+            else:
+                pos = doc.positions.value((*prefix, *path))
+            report.add(doc.file, pos, _message(err, (*prefix, *path), model, loc))
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Face API rules
+# ---------------------------------------------------------------------------------------------
+
+
+def id_problem(collection_id: Any) -> str | None:
+    if not isinstance(collection_id, str):
+        return f"collection id {collection_id!r} must be text (quote it)"
+    if not collection_id:
+        return "collection id must not be empty"
+    if len(collection_id) > ID_MAX_LENGTH:
+        return (
+            f"collection id '{collection_id[:20]}…' is {len(collection_id)} characters long; "
+            f"at most {ID_MAX_LENGTH} are allowed"
+        )
+    if not _ID_RE.match(collection_id):
+        return (
+            f"collection id {collection_id!r} may hold only lowercase letters, digits, "
+            f"'-' and '_' ({ID_PATTERN})"
+        )
+    return None
+
+
+def person_name_problem(name: Any) -> str | None:
+    if not isinstance(name, str):
+        return f"person name {name!r} must be text (quote it)"
+    if not name:
+        return "person name must not be empty"
+    if len(name) > NAME_MAX_LENGTH:
+        return (
+            f"person name '{name[:20]}…' is {len(name)} characters long; "
+            f"at most {NAME_MAX_LENGTH} are allowed"
+        )
+    return None
+
+
+def model_problem(kind: str, value: str, api_version: str) -> str | None:
+    """`kind` is 'recognition' or 'detection'."""
+    recognition, detection = MODELS_BY_API_VERSION[api_version]
+    valid = recognition if kind == "recognition" else detection
+    if value in valid:
+        return None
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (
+        f"{kind} model {value!r} is not valid for API {api_version}: "
+        f"use one of {', '.join(valid)}{hint}"
+    )
