@@ -17,12 +17,13 @@ _FORMAT = 1
 
 
 class FaceCache:
-    def __init__(self, path: Path | None, endpoint: str) -> None:
+    def __init__(self, path: Path | None, endpoint: str, *, load: bool = True) -> None:
+        """`load=False` starts empty (a full refresh) but still saves what this run learns."""
         self.path = path
         self._scope = hashlib.sha256(endpoint.encode()).hexdigest()[:16]
         self._entries: dict[str, str | None] = {}
         self._dirty = False
-        if path is not None:
+        if path is not None and load:
             self._load(path)
 
     def _load(self, path: Path) -> None:

@@ -80,6 +80,7 @@ def _collection_fields(name: str | None, user_data: str | None, model: str) -> d
 
 @dataclass
 class _Differ:
+    pending_training: Collection[tuple[CollectionKind, str]] = ()
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stats: list[CollectionStats] = field(default_factory=list)
@@ -162,6 +163,8 @@ class _Differ:
         elif reason is None and status is TrainingStatus.FAILED:
             message = live.training.message if live is not None and live.training else None
             reason = "last training failed" + (f": {message}" if message else "")
+        if reason is None and (desired.kind, desired.id) in self.pending_training:
+            reason = "an earlier apply changed it and did not see it trained"
         if reason is None:
             return
         self.add(
@@ -387,8 +390,15 @@ def _best_twin(want: DesiredPerson, candidates: list[LivePerson]) -> LivePerson:
     return min(candidates, key=score)
 
 
-def diff(desired: DesiredState, live: LiveState, *, targets: Collection[str] | None = None) -> Plan:
-    differ = _Differ()
+def diff(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    targets: Collection[str] | None = None,
+    pending_training: Collection[tuple[CollectionKind, str]] = (),
+) -> Plan:
+    """`pending_training`: collections an interrupted apply wrote to but never saw trained."""
+    differ = _Differ(pending_training=pending_training)
     for want in sorted(desired.collections, key=lambda c: (_KIND_ORDER[c.kind], c.id)):
         if targets and want.id not in targets:
             continue

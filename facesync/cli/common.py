@@ -1,0 +1,200 @@
+"""Options and helpers shared by the commands that talk to the service (plan, drift, apply)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from facesync.client import EndpointError, FaceClient, FaceClientError, resolve_endpoint
+from facesync.client.endpoint import Endpoint
+from facesync.model import API_VERSIONS, DesiredState
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Exit(Exception):
+    """Leave the command with this code after the message (if any) went to stderr."""
+
+    def __init__(self, code: int, message: str | None = None) -> None:
+        super().__init__(message or "")
+        self.code = code
+        self.message = message
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> Exit:
+    return Exit(code, message)
+
+
+def service_options(func: F) -> F:
+    """Where the service is and how hard to drive it."""
+    options = [
+        click.option(
+            "-f",
+            "--file",
+            "config_path",
+            default="facesync.yaml",
+            show_default=True,
+            type=click.Path(path_type=Path),
+            help="Config file, or a directory of *.yaml files.",
+        ),
+        click.option(
+            "--endpoint",
+            help="Face endpoint URL, or local:PATH for the embedded emulator. "
+            "Else FACESYNC_ENDPOINT, else the config's service.endpoint.",
+        ),
+        click.option(
+            "--key",
+            help="Face key. Prefer the FACESYNC_KEY environment variable: "
+            "flags are visible to other users of the machine.",
+        ),
+        click.option(
+            "--api-version",
+            type=click.Choice(API_VERSIONS),
+            default=None,
+            help="Face API version (default: the config's service.apiVersion, else v1.0).",
+        ),
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="ID",
+            help="Only read and plan this collection (repeatable).",
+        ),
+        click.option(
+            "--rate-limit",
+            type=float,
+            default=10.0,
+            show_default=True,
+            help="Calls per second, shared by all calls (S0 allows 10; F0 about 0.33).",
+        ),
+        click.option(
+            "--parallelism",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--refresh",
+            type=click.Choice(["cached", "full"]),
+            default="cached",
+            show_default=True,
+            help="`full` ignores the local face cache and reads every face from the service.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def output_options(func: F) -> F:
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "json", "markdown"]),
+            default="text",
+            show_default=True,
+            help="How to render the plan on stdout.",
+        ),
+        click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR)."),
+        click.option(
+            "--out",
+            "out_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Also write the JSON plan to this file.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def use_color(no_color: bool) -> bool:
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def handle_errors(func: F) -> F:
+    """Turn known failures into a message on stderr and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from facesync.config.errors import ConfigError
+
+        try:
+            return func(*args, **kwargs)
+        except Exit as exc:
+            if exc.message:
+                click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(exc.code)
+        except ConfigError as exc:
+            for diagnostic in exc.diagnostics:
+                click.echo(str(diagnostic), err=True)
+            click.echo(
+                f"Error: the configuration has {len(exc.errors)} error(s); nothing was sent to the service.",
+                err=True,
+            )
+            sys.exit(EXIT_ERROR)
+        except (EndpointError, FaceClientError) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    desired: DesiredState
+    endpoint: Endpoint
+    api_version: str
+    warnings: list[str]
+
+
+def load(
+    config_path: Path,
+    endpoint: str | None,
+    key: str | None,
+    api_version: str | None,
+    targets: tuple[str, ...],
+) -> Loaded:
+    """Config → desired state (every error at once), then the endpoint; no call is made here."""
+    from facesync.desired import load_desired_state
+    from facesync.planner import check_targets
+
+    if not config_path.exists():
+        raise fail(f"configuration {config_path} not found (give one with -f PATH)")
+    desired, diagnostics = load_desired_state(config_path, api_version=api_version)
+    unknown = check_targets(desired, targets)
+    if unknown:
+        raise fail(f"--target {', '.join(unknown)}: not declared in the configuration")
+    resolved = resolve_endpoint(endpoint, key, desired.service.endpoint)
+    version = api_version or desired.service.api_version or "v1.0"
+    return Loaded(desired, resolved, version, [str(d) for d in diagnostics])
+
+
+def make_client(loaded: Loaded, rate_limit: float, parallelism: int) -> FaceClient:
+    return FaceClient(
+        loaded.endpoint,
+        api_version=loaded.api_version,
+        rate_limit=rate_limit if rate_limit > 0 else None,
+        parallelism=parallelism,
+    )
+
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)

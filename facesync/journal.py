@@ -1,0 +1,66 @@
+"""Collections an apply has written to but not yet seen trained.
+
+Apply records a collection here (durably) before its first write and clears it once training
+succeeded. A run that dies in between leaves the entry behind, and the next plan trains the
+collection even though its contents already match. The journal lives beside the configuration in
+`.facesync/`; a run on another machine does not see it (see docs/apply.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from facesync.model import CollectionKind
+
+
+class TrainingJournal:
+    def __init__(self, path: Path | None, endpoint: str) -> None:
+        self.path = path
+        self._endpoint = endpoint
+        self._pending: set[str] = set()
+        if path is not None:
+            try:
+                raw = json.loads(path.read_text())
+                self._pending = set(raw.get(endpoint, []))
+            except (OSError, ValueError, AttributeError, TypeError):
+                self._pending = set()
+
+    @staticmethod
+    def _key(kind: CollectionKind, collection_id: str) -> str:
+        return f"{kind.value}.{collection_id}"
+
+    def pending(self, kind: CollectionKind, collection_id: str) -> bool:
+        return self._key(kind, collection_id) in self._pending
+
+    def mark(self, kind: CollectionKind, collection_id: str) -> None:
+        key = self._key(kind, collection_id)
+        if key not in self._pending:
+            self._pending.add(key)
+            self._save()
+
+    def clear(self, kind: CollectionKind, collection_id: str) -> None:
+        key = self._key(kind, collection_id)
+        if key in self._pending:
+            self._pending.discard(key)
+            self._save()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = json.loads(self.path.read_text())
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        data[self._endpoint] = sorted(self._pending)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".journal-", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)

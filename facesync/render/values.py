@@ -1,0 +1,61 @@
+"""Readable values and before/after differences, shared by the text and Markdown renderers."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from deepdiff import DeepDiff
+
+_FINGERPRINT = re.compile(r"fs1:([0-9a-f]{12})[0-9a-f]{52}")
+
+
+def short_fingerprints(text: str) -> str:
+    """Addresses carry 64-hex fingerprints; 12 are plenty for a reader."""
+    return _FINGERPRINT.sub(r"fs1:\1…", text)
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict | list) else None
+    return None
+
+
+def _path_label(field: str, path: list[Any]) -> str:
+    label = field
+    for part in path:
+        label += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return label
+
+
+def field_differences(field: str, before: Any, after: Any) -> list[tuple[str, Any, Any]]:
+    """(label, before, after) lines for one field; JSON userData is compared key by key."""
+    if before == after:
+        return []
+    old, new = _as_json(before), _as_json(after)
+    if old is None or new is None:
+        return [(field, before, after)]
+    lines: list[tuple[str, Any, Any]] = []
+    for change_type, items in DeepDiff(old, new, view="tree").items():
+        for item in items:
+            label = _path_label(field, item.path(output_format="list"))
+            if change_type.endswith("_added"):
+                lines.append((label, None, item.t2))
+            elif change_type.endswith("_removed"):
+                lines.append((label, item.t1, None))
+            else:
+                lines.append((label, item.t1, item.t2))
+    return sorted(lines, key=lambda line: line[0]) or [(field, before, after)]
