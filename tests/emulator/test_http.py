@@ -1,0 +1,174 @@
+"""Over real HTTP (uvicorn via `serve`) and in-process via `asgi_client`: durability, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
+import httpx
+import pytest
+from conftest import OCTET, png
+
+from facesync.emulator import EmulatorSettings, create_app
+from facesync.emulator.testing import asgi_client, serve
+
+
+def test_serve_roundtrip_and_chunked_upload():
+    with (
+        serve(EmulatorSettings(key="k")) as base,
+        httpx.Client(base_url=base, headers={"Ocp-Apim-Subscription-Key": "k"}) as c,
+    ):
+        assert base.startswith("http://127.0.0.1:")
+        assert c.put("/face/v1.2/largefacelists/l", json={"name": "L"}).status_code == 200
+        data = png(4)
+
+        def chunks():
+            for i in range(0, len(data), 512):
+                yield data[i : i + 512]
+
+        r = c.post("/face/v1.2/largefacelists/l/persistedfaces", content=chunks(), headers=OCTET)
+        assert r.status_code == 200, r.text
+        r = c.post("/face/v1.2/largefacelists/l/train")
+        assert r.status_code == 202
+        assert r.headers["operation-location"] == f"{base}/face/v1.2/largefacelists/l/training"
+        assert r.headers["content-length"] == "0"
+        r = httpx.get(f"{base}/face/v1.2/largefacelists")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "401"
+
+
+def test_serve_accepts_an_app():
+    app = create_app(EmulatorSettings())
+    with serve(app) as base:
+        httpx.put(f"{base}/face/v1.0/persongroups/g", json={"name": "n"})
+    assert app.state.emulator.stats()["operations"] == {"PersonGroup_Create": 1}
+
+
+def test_restart_durability(tmp_path):
+    path = str(tmp_path / "emu.sqlite")
+    with serve(EmulatorSettings(data=path, train_seconds=0)) as base, httpx.Client(base_url=base) as c:
+        c.put(
+            "/face/v1.0/persongroups/g",
+            json={"name": "G", "userData": "u", "recognitionModel": "recognition_03"},
+        )
+        pid = c.post("/face/v1.0/persongroups/g/persons", json={"name": "P"}).json()["personId"]
+        fid = c.post(
+            f"/face/v1.0/persongroups/g/persons/{pid}/persistedfaces?userData=f",
+            content=png(1),
+            headers=OCTET,
+        ).json()["persistedFaceId"]
+        c.put("/face/v1.0/facelists/fl", json={"name": "F"})
+        c.post("/face/v1.0/facelists/fl/persistedfaces", content=png(2), headers=OCTET)
+        assert c.post("/face/v1.0/persongroups/g/train").status_code == 202
+        before = c.get("/face/v1.0/persongroups/g/training").json()
+    with serve(EmulatorSettings(data=path)) as base, httpx.Client(base_url=base) as c:
+        assert c.get("/face/v1.0/persongroups/g?returnRecognitionModel=true").json() == {
+            "personGroupId": "g",
+            "name": "G",
+            "userData": "u",
+            "recognitionModel": "recognition_03",
+        }
+        assert c.get(f"/face/v1.0/persongroups/g/persons/{pid}").json()["persistedFaceIds"] == [fid]
+        assert (
+            c.get(f"/face/v1.0/persongroups/g/persons/{pid}/persistedfaces/{fid}").json()["userData"] == "f"
+        )
+        assert len(c.get("/face/v1.0/facelists/fl").json()["persistedFaces"]) == 1
+        assert c.get("/face/v1.0/persongroups/g/training").json() == before
+        assert before["status"] == "succeeded"
+
+
+def test_concurrent_writes_over_http():
+    with serve(EmulatorSettings()) as base:
+        httpx.put(f"{base}/face/v1.0/largepersongroups/g", json={"name": "n"})
+
+        def create(i):
+            with httpx.Client(base_url=base) as c:
+                return [
+                    c.post("/face/v1.0/largepersongroups/g/persons", json={"name": f"p{i}"}).status_code
+                    for _ in range(10)
+                ]
+
+        with ThreadPoolExecutor(8) as pool:
+            results = [code for codes in pool.map(create, range(8)) for code in codes]
+        assert results == [200] * 80
+        persons = httpx.get(f"{base}/face/v1.0/largepersongroups/g/persons").json()
+        assert len(persons) == 80 and len({p["personId"] for p in persons}) == 80
+
+
+def test_asgi_client_concurrency():
+    app = create_app(EmulatorSettings())
+
+    async def main():
+        async with asgi_client(app) as client:
+            assert str(client.base_url) == "http://emulator.local"
+            await client.put("/face/v1.2/largefacelists/l", json={"name": "n"})
+            results = await asyncio.gather(
+                *(
+                    client.post("/face/v1.2/largefacelists/l/persistedfaces", content=png(i), headers=OCTET)
+                    for i in range(12)
+                )
+            )
+            assert [r.status_code for r in results] == [200] * 12
+            r = await client.post("/face/v1.2/largefacelists/l/train")
+            assert (
+                r.headers["operation-location"] == "http://emulator.local/face/v1.2/largefacelists/l/training"
+            )
+            faces = (await client.get("/face/v1.2/largefacelists/l/persistedfaces")).json()
+            assert len(faces) == 12
+
+    anyio.run(main)
+
+
+def test_cli_help():
+    from click.testing import CliRunner
+
+    from facesync.cli import main
+
+    result = CliRunner().invoke(main, ["emulator", "--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--data",
+        "--key",
+        "--rate-limit",
+        "--latency",
+        "--fault-rate",
+        "--lost-response-rate",
+        "--tier",
+    ):
+        assert option in result.output
+
+
+def test_cli_serves(tmp_path, monkeypatch):
+    """The command runs uvicorn with the configured app and prints one line (never the key)."""
+    import uvicorn
+    from click.testing import CliRunner
+
+    from facesync.cli import main
+
+    captured = {}
+
+    def fake_run(app, host, port, **kwargs):
+        captured.update(app=app, host=host, port=port)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setenv("FACESYNC_EMULATOR_KEY", "topsecret")
+    data = tmp_path / "sub" / "e.sqlite"
+    result = CliRunner().invoke(main, ["emulator", "--port", "5123", "--data", str(data), "--tier", "F0"])
+    assert result.exit_code == 0, result.output
+    assert "topsecret" not in result.output
+    assert "http://127.0.0.1:5123" in result.output and str(data) in result.output
+    settings = captured["app"].state.emulator.settings
+    assert settings.key == "topsecret" and settings.tier == "F0" and settings.data == str(data)
+    assert data.exists()
+
+
+@pytest.mark.parametrize("garbage", [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
+def test_root_is_json_404(garbage):
+    with serve(EmulatorSettings()) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(garbage)
+            reply = s.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 404")
+        assert b'"error"' in reply

@@ -1,0 +1,166 @@
+"""Knobs: key, rate limit, latency, faults, lost responses; the /_emulator endpoints."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from conftest import OCTET, assert_error, make_person, png
+
+from facesync.emulator.errors import ACCESS_DENIED
+
+
+def test_key(client, app):
+    app.state.emulator.settings.key = "secret"
+    r = client.get("/face/v1.0/persongroups")
+    assert_error(r, 401, "401", ACCESS_DENIED)
+    assert_error(
+        client.get("/face/v1.0/persongroups", headers={"Ocp-Apim-Subscription-Key": "no"}), 401, "401"
+    )
+    assert_error(client.get("/face/v1.0/unknown"), 401, "401")
+    ok = client.get("/face/v1.0/persongroups", headers={"Ocp-Apim-Subscription-Key": "secret"})
+    assert ok.status_code == 200
+    # the special routes need no key
+    assert client.get("/_emulator/stats").json()["statuses"] == {"401": 3, "200": 1}
+
+
+def test_rate_limit(client, app):
+    app.state.emulator.settings.rate_limit = 2
+    codes = [client.get("/face/v1.0/persongroups").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    r = client.get("/face/v1.0/persongroups")
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "1"
+    assert r.headers["content-type"] == "application/json"
+    assert (
+        r.content == b'{"error":{"code":"429","message": "Rate limit is exceeded. Try again in 1 seconds."}}'
+    )
+    assert "x-ms-error-code" not in r.headers
+    assert client.get("/face/v1.2/persongroups").headers["x-ms-error-code"] == "429"
+    time.sleep(0.55)
+    assert client.get("/face/v1.0/persongroups").status_code == 200
+    # special routes are never limited nor counted
+    for _ in range(5):
+        assert client.get("/_emulator/stats").status_code == 200
+    stats = client.get("/_emulator/stats").json()
+    assert stats["total"] == 6 and stats["statuses"] == {"200": 3, "429": 3}
+
+
+def test_rate_limit_retry_after_grows_with_slow_rate(client, app):
+    app.state.emulator.settings.rate_limit = 0.2
+    assert client.get("/face/v1.0/persongroups").status_code == 200
+    r = client.get("/face/v1.0/persongroups")
+    assert r.status_code == 429 and r.headers["retry-after"] == "5"
+    assert "Try again in 5 seconds." in r.json()["error"]["message"]
+
+
+def test_latency(client, app):
+    app.state.emulator.settings.latency_ms = 80
+    t0 = time.monotonic()
+    client.get("/face/v1.0/persongroups")
+    assert time.monotonic() - t0 >= 0.08
+    t0 = time.monotonic()
+    client.get("/_emulator/stats")
+    assert time.monotonic() - t0 < 0.08
+
+
+def test_faults_are_seeded_and_happen_before_anything(app, client):
+    emu = app.state.emulator
+    emu.update_settings({"fault_rate": 0.5, "seed": 42})
+    codes = [client.put(f"/face/v1.0/persongroups/g{i}", json={"name": "n"}).status_code for i in range(40)]
+    assert {500, 503} <= set(codes) and 200 in codes
+    created = {g["personGroupId"] for g in _list_all(client)}
+    assert len(created) == codes.count(200)
+    for c in codes:
+        assert c in (200, 500, 503)
+    # same seed, same sequence
+    client.post("/_emulator/reset")
+    again = [client.put(f"/face/v1.0/persongroups/g{i}", json={"name": "n"}).status_code for i in range(40)]
+    assert again == codes
+
+
+def _list_all(client):
+    emu_settings = client.app.state.emulator.settings
+    rate = emu_settings.fault_rate
+    emu_settings.fault_rate = 0
+    try:
+        return client.get("/face/v1.0/persongroups").json()
+    finally:
+        emu_settings.fault_rate = rate
+
+
+def test_fault_body(client, app):
+    app.state.emulator.update_settings({"fault_rate": 1.0})
+    r = client.get("/face/v1.2/persongroups")
+    assert r.status_code in (500, 503)
+    assert r.headers["x-ms-error-code"] == r.json()["error"]["code"]
+    assert r.json()["error"]["code"] in ("InternalServerError", "ServiceUnavailable")
+
+
+def test_lost_response(client, app):
+    app.state.emulator.update_settings({"lost_response_rate": 1.0})
+    r = client.put("/face/v1.0/persongroups/g", json={"name": "n"})
+    assert_error(r, 500, "InternalServerError")
+    assert client.get("/face/v1.0/persongroups/g").status_code == 200  # GETs are never lost
+    r = client.post("/face/v1.0/persongroups/g/persons", json={"name": "p"})
+    assert r.status_code == 500
+    assert len(client.get("/face/v1.0/persongroups/g/persons").json()) == 1
+    # failing writes are not turned into lost responses
+    assert_error(client.put("/face/v1.0/persongroups/g", json={"name": "n"}), 409, "PersonGroupExists")
+
+
+def test_lost_response_seeded(client, app):
+    app.state.emulator.update_settings({"lost_response_rate": 0.5, "seed": 7})
+    codes = [client.put(f"/face/v1.0/facelists/f{i}", json={"name": "n"}).status_code for i in range(20)]
+    assert set(codes) == {200, 500}
+    app.state.emulator.settings.lost_response_rate = 0
+    assert len(client.get("/face/v1.0/facelists").json()) == 20
+
+
+def test_stats_and_reset(client):
+    pid = make_person(client)
+    client.post(f"/face/v1.0/persongroups/g/persons/{pid}/persistedfaces", content=png(1), headers=OCTET)
+    client.get("/face/v1.0/largefacelists/x/persistedfaces")
+    client.get("/face/v1.0/persongroups/g/training")
+    client.get("/face/v1.0/nothing")
+    stats = client.get("/_emulator/stats").json()
+    assert stats == {
+        "total": 6,
+        "mutating": 3,
+        "operations": {
+            "PersonGroup_Create": 1,
+            "PersonGroupPerson_Create": 1,
+            "PersonGroupPerson_AddFaceFromStream": 1,
+            "LargeFaceList_ListFaces": 1,
+            "PersonGroup_GetTrainingStatus": 1,
+        },
+        "statuses": {"200": 3, "404": 3},
+    }
+    assert client.post("/_emulator/reset").status_code == 200
+    assert client.get("/_emulator/stats").json() == {
+        "total": 0,
+        "mutating": 0,
+        "operations": {},
+        "statuses": {},
+    }
+    assert client.get("/face/v1.0/persongroups").json() == []
+
+
+def test_settings_endpoint(client, app):
+    got = client.get("/_emulator/settings").json()
+    assert "data" not in got
+    assert got["tier"] == "S0" and got["key"] is None
+    r = client.patch("/_emulator/settings", json={"key": "k", "rate_limit": 100, "tier": "F0"})
+    assert r.status_code == 200
+    assert r.json()["key"] == "***" and r.json()["rate_limit"] == 100
+    assert app.state.emulator.settings.key == "k"
+    # a round trip of GET output does not overwrite the key with the mask
+    assert client.patch("/_emulator/settings", json=r.json()).status_code == 200
+    assert app.state.emulator.settings.key == "k"
+    for bad in ({"data": "x"}, {"tier": "E0"}, {"fault_rate": 2}, {"nope": 1}, {"limits": {"x": 1}}):
+        r = client.patch("/_emulator/settings", json=bad)
+        assert_error(r, 400, "BadArgument")
+    r = client.patch("/_emulator/settings", content=b"[]")
+    assert r.status_code == 400
+    assert client.patch("/_emulator/settings", content=json.dumps({"key": None})).status_code == 200
+    assert client.get("/face/v1.0/persongroups").status_code == 200
