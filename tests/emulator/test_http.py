@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
-import pytest
 from conftest import OCTET, png
 
 from facesync.emulator import EmulatorSettings, create_app
@@ -163,12 +161,8 @@ def test_cli_serves(tmp_path, monkeypatch):
     assert data.exists()
 
 
-@pytest.mark.parametrize("garbage", [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
-def test_root_is_json_404(garbage):
+def test_root_is_json_404():
     with serve(EmulatorSettings()) as base:
-        host, port = base.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port))) as s:
-            s.sendall(garbage)
-            reply = s.recv(4096)
-        assert reply.startswith(b"HTTP/1.1 404")
-        assert b'"error"' in reply
+        r = httpx.get(f"{base}/")
+        assert r.status_code == 404
+        assert r.json() == {"error": {"code": "404", "message": "Resource not found"}}
