@@ -29,10 +29,11 @@ from facesync.config.images import (
     ImageError,
     ImageInfo,
 )
-from facesync.config.loader import YamlDocument, YamlPath, display_path, load_yaml
+from facesync.config.loader import ENV_UNSET, YamlDocument, YamlPath, display_path, load_yaml
 from facesync.config.models import (
     ConfigModel,
     DefaultsModel,
+    Face,
     FaceListModel,
     FaceSpec,
     PersonGroupModel,
@@ -72,6 +73,7 @@ _ROOT = TypeAdapter(ConfigModel)
 _GROUP = TypeAdapter(PersonGroupModel)
 _PERSON = TypeAdapter(PersonModel)
 _LIST = TypeAdapter(FaceListModel)
+_FACES = TypeAdapter(list[Face])
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +136,20 @@ def validate_config(
         raise ValueError(f"unknown tier {tier!r}: use one of {', '.join(LIMITS)}")
     builder = _Builder(Path(path), api_version, tier, cache_dir, environ)
     state = builder.run()
-    diagnostics = sorted(builder.report.diagnostics)
+    diagnostics = _without_env_noise(builder.report.diagnostics)
     if any(d.is_error for d in diagnostics):
         state = None
     return ValidationResult(state, diagnostics, builder.cache.hashed if builder.cache else 0)
+
+
+def _without_env_noise(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Sorted diagnostics, minus those at a value whose variable was unset (already reported)."""
+    unset = {(d.file, d.line, d.column) for d in diagnostics if d.message.startswith(ENV_UNSET)}
+    return sorted(
+        d
+        for d in diagnostics
+        if d.message.startswith(ENV_UNSET) or (d.file, d.line, d.column) not in unset
+    )
 
 
 def _key_label(path: YamlPath, key: Any) -> str:
@@ -157,8 +169,10 @@ class _Collection:
     id: str
     doc: YamlDocument
     path: YamlPath
-    model: PersonGroupModel | FaceListModel
+    model: PersonGroupModel | FaceListModel | None
+    """None when the collection's own keys are invalid (its persons and faces are still checked)."""
     persons: list[tuple[str, PersonModel, YamlPath]]
+    faces: list[str | FaceSpec]
 
 
 class _Builder:
@@ -234,7 +248,8 @@ class _Builder:
         self.default_detection = defaults.detection_model or SERVICE_DEFAULT_DETECTION_MODEL
         self.api_version = api_version
 
-        desired = [self._collection(c, default_recognition) for c in collections]
+        built = [self._collection(c, default_recognition) for c in collections]
+        desired = [c for c in built if c is not None]
         self._check_collection_counts(collections)
         if self.cache is not None:
             self.cache.save()
@@ -318,10 +333,24 @@ class _Builder:
     ) -> _Collection | None:
         if value is None:
             value = {}
+        if not isinstance(value, dict):
+            if kind.has_persons:
+                schema_check(_GROUP, PersonGroupModel, value, doc, path, self.report)
+            else:
+                schema_check(_LIST, FaceListModel, value, doc, path, self.report)
+            return None
         if not kind.has_persons:
-            model = schema_check(_LIST, FaceListModel, value, doc, path, self.report)
-            return None if model is None else _Collection(kind, cid, doc, path, model, [])
-        raw_persons = value.get("persons") if isinstance(value, dict) else None
+            raw_faces = value.get("faces")
+            if not isinstance(raw_faces, list):
+                model = schema_check(_LIST, FaceListModel, value, doc, path, self.report)
+                faces = list(model.faces) if model else []
+                return _Collection(kind, cid, doc, path, model, [], faces)
+            shell = {**value, "faces": []}
+            model = schema_check(_LIST, FaceListModel, shell, doc, path, self.report)
+            faces_path = (*path, "faces")
+            faces = schema_check(_FACES, list[Face], raw_faces, doc, faces_path, self.report)
+            return _Collection(kind, cid, doc, path, model, [], faces or [])
+        raw_persons = value.get("persons")
         shell = value
         if isinstance(raw_persons, dict):
             shell = {**value, "persons": {}}
@@ -338,7 +367,7 @@ class _Builder:
             )
             if person is not None:
                 persons.append((name, person, person_path))
-        return None if group is None else _Collection(kind, cid, doc, path, group, persons)
+        return _Collection(kind, cid, doc, path, group, persons, [])
 
     # -- rules and resolution --------------------------------------------------------------
 
@@ -353,11 +382,18 @@ class _Builder:
                 if problem is not None:
                     self.report.add(doc.file, doc.positions.value((*path, key)), problem)
 
-    def _collection(self, c: _Collection, default_recognition: str) -> DesiredCollection:
+    def _collection(self, c: _Collection, default_recognition: str) -> DesiredCollection | None:
         doc, model = c.doc, c.model
         pos = doc.positions.key(c.path)
-        self._check_models(doc, c.path, model, self.api_version)
         label = f"{c.kind.value} '{c.id}'"
+        if model is None:
+            # Its own keys were reported; still check its persons and faces.
+            if c.kind.has_persons:
+                self._persons(c, label)
+            else:
+                self._faces(doc, c.faces, (*c.path, "faces"), label)
+            return None
+        self._check_models(doc, c.path, model, self.api_version)
         present = model.ensure == "present"
         if present and model.name is None:
             self.report.add(
@@ -366,7 +402,7 @@ class _Builder:
         persons: list[DesiredPerson] = []
         faces: tuple[DesiredFace, ...] = ()
         if not present:
-            if c.persons or getattr(model, "faces", None):
+            if c.persons or c.faces:
                 self.report.add(
                     doc.file,
                     pos,
@@ -376,8 +412,7 @@ class _Builder:
         elif c.kind.has_persons:
             persons = self._persons(c, label)
         else:
-            assert isinstance(model, FaceListModel)
-            faces = self._faces(doc, model.faces, (*c.path, "faces"), label)
+            faces = self._faces(doc, c.faces, (*c.path, "faces"), label)
             limit = self.limits.faces_per_list[c.kind]
             if len(faces) > limit:
                 self.report.add(
@@ -429,7 +464,7 @@ class _Builder:
                     self.report.add(
                         doc.file,
                         (face.pos.line, face.pos.column) if face.pos else pos,
-                        f"{_face_label(face)} is also a face of person '{owner[0]}' "
+                        f"{_face_label(face, doc)} is also a face of person '{owner[0]}' "
                         f"(line {owner[1].pos.line if owner[1].pos else '?'}): the same image "
                         "on two persons blurs who is who",
                         "warning",
@@ -495,7 +530,7 @@ class _Builder:
                 self.report.add(
                     doc.file,
                     (face.pos.line, face.pos.column),
-                    f"{_face_label(face)} is the same face as {_face_label(earlier)} "
+                    f"{_face_label(face, doc)} is the same face as {_face_label(earlier, doc)} "
                     f"(line {earlier.pos.line}) on {owner}: a face may appear only once",
                 )
         return tuple(faces)
@@ -537,7 +572,7 @@ class _Builder:
         return full
 
     def _probe(self, doc: YamlDocument, file: Path, pos: tuple[int, int]) -> ImageInfo | None:
-        shown = display_path(file)
+        shown = _relative(file, doc)
         try:
             st = file.stat()
         except FileNotFoundError:
@@ -612,7 +647,7 @@ class _Builder:
                     doc.file,
                     doc.positions.value((*face_path, "targetFace")),
                     f"targetFace [{left}, {top}, {width}, {height}] reaches outside the image "
-                    f"'{display_path(file)}' ({info.width}×{info.height} px)",
+                    f"'{_relative(file, doc)}' ({info.width}×{info.height} px)",
                 )
                 return None
         detection = detection or self.default_detection
@@ -640,9 +675,17 @@ class _Builder:
                 )
 
 
-def _face_label(face: DesiredFace) -> str:
+def _relative(file: Path, doc: YamlDocument) -> str:
+    """An image path as the user would write it: relative to the YAML file that names it."""
+    try:
+        return os.path.relpath(file, doc.path.parent)
+    except ValueError:
+        return str(file)
+
+
+def _face_label(face: DesiredFace, doc: YamlDocument) -> str:
     if face.image_path is not None:
-        return f"image '{display_path(Path(face.image_path))}'"
+        return f"image '{_relative(Path(face.image_path), doc)}'"
     if face.url is not None:
         return f"url '{face.url}'"
     return f"persistedFaceId '{face.persisted_face_id}'"

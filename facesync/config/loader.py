@@ -21,6 +21,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from facesync.config.env import expand
 from facesync.config.errors import Diagnostic
 
+ENV_UNSET = "environment variable"
+"""How an unset-variable diagnostic starts (later checks of that value are noise beside it)."""
+
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 YamlPath = tuple[Any, ...]
@@ -113,7 +116,7 @@ class _Builder:
             for name in missing:
                 self.error(
                     _pos(node),
-                    f"environment variable '{name}' is not set "
+                    f"{ENV_UNSET} '{name}' is not set "
                     f"(write ${{{name}:-default}} to give a default)",
                 )
         return value

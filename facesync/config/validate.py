@@ -124,8 +124,8 @@ def _field_by_alias(model: type[BaseModel], key: Any) -> Any:
     return None
 
 
-def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Keys the mapping at `loc` (a pydantic error location inside `model`) accepts."""
+def allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Keys the mapping at `loc` (a pydantic error location inside type `model`) accepts."""
     current: Any = model
     for part in loc:
         current = _unwrap(current)
@@ -188,7 +188,7 @@ def _field_label(path: YamlPath) -> str:
     return "".join(tail) or "configuration"
 
 
-def _message(err: Any, path: YamlPath, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+def _message(err: Any, path: YamlPath, model: Any, loc: tuple[Any, ...]) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input")
@@ -244,13 +244,16 @@ def _message(err: Any, path: YamlPath, model: type[BaseModel], loc: tuple[Any, .
 
 def schema_check(
     adapter: TypeAdapter[Any],
-    model: type[BaseModel],
+    model: Any,
     data: Any,
     doc: YamlDocument,
     prefix: YamlPath,
     report: Reporter,
 ) -> Any | None:
-    """Validate `data` (found at `prefix` in `doc`); report errors at their positions."""
+    """Validate `data` (found at `prefix` in `doc`) with `adapter`, a TypeAdapter of type `model`.
+
+    Errors are reported at their YAML positions; returns None when there were any.
+    """
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
