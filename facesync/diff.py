@@ -154,8 +154,8 @@ class _Differ:
     def train(self, desired: DesiredCollection, live: LiveCollection | None, reason: str | None) -> None:
         if not desired.kind.trainable:
             return
-        # The service fails training on an empty collection: training it would only fail again.
-        if not (desired.persons if desired.kind.has_persons else desired.faces):
+        # The service fails training without faces (or persons): training it would only fail again.
+        if not (any(p.faces for p in desired.persons) if desired.kind.has_persons else desired.faces):
             return
         status = live.training.status if live is not None and live.training is not None else None
         if reason is None and status is TrainingStatus.NOT_TRAINED:

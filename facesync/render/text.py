@@ -38,7 +38,8 @@ def summary_line(plan: Plan) -> str:
 def _detail_lines(change: Change) -> list[tuple[str, Any, Any]]:
     before, after = change.before or {}, change.after or {}
     if change.action is Action.CREATE:
-        return [(k, None, v) for k, v in after.items() if v is not None]
+        # A face's fingerprint is already in its address.
+        return [(k, None, v) for k, v in after.items() if v is not None and k != "fingerprint"]
     if change.action is Action.DELETE:
         return [(k, v, None) for k, v in before.items() if v is not None]
     if change.action is Action.TRAIN:

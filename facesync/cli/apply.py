@@ -1,0 +1,297 @@
+"""`facesync apply`: plan, show, approve, then make the live service match."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
+from facesync.cli import main
+from facesync.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REFUSED,
+    Exit,
+    Loaded,
+    fail,
+    handle_errors,
+    load,
+    make_client,
+    run_async,
+    service_options,
+    use_color,
+)
+from facesync.plan import Plan, SafetyPolicy, safety_refusals
+from facesync.planner import LocalState, build_plan
+from facesync.render import render_json, render_text
+from facesync.render.text import SYMBOLS
+from facesync.render.values import short_fingerprints
+
+
+def _reviewed_checksum(plan_file: Path | None, checksum: str | None) -> str | None:
+    if plan_file is None:
+        return checksum
+    try:
+        reviewed = json.loads(plan_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read plan file {plan_file}: {exc}") from None
+    if not isinstance(reviewed, dict) or "checksum" not in reviewed:
+        raise fail(f"{plan_file} is not a facesync plan (no checksum): write one with `plan --out FILE`")
+    if checksum and checksum != reviewed["checksum"]:
+        raise fail(f"--checksum {checksum} differs from the checksum in {plan_file}")
+    return str(reviewed["checksum"])
+
+
+class _Reporter:
+    """Progress: a bar on a terminal, a line per step in CI, one JSON object per line with --format json."""
+
+    def __init__(self, fmt: str, total: int, color: bool) -> None:
+        self.fmt = fmt
+        self.color = color
+        self.total = total
+        self.count = 0
+        self.started = time.monotonic()
+        self.progress: Any = None
+        self.task: Any = None
+        if fmt == "text" and sys.stdout.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                TextColumn("Applying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.1f} changes/s"),
+                TimeElapsedColumn(),
+            )
+            self.task = self.progress.add_task("apply", total=total, rate=0.0)
+            self.progress.start()
+
+    def event(self, event: ApplyEvent) -> None:
+        if event.type == "change" or event.status in ("succeeded", "failed"):
+            self.count += 1
+        if self.fmt == "json":
+            payload: dict[str, Any] = {"event": event.type, "status": event.status, "address": event.address}
+            if event.change is not None:
+                payload["action"] = event.change.action.value
+            if event.message:
+                payload["message"] = event.message
+            click.echo(json.dumps(payload, sort_keys=True))
+            return
+        if self.progress is not None:
+            rate = self.count / max(1e-6, time.monotonic() - self.started)
+            self.progress.update(self.task, completed=min(self.count, self.total), rate=rate)
+            if event.status == "failed":
+                self.progress.console.print(
+                    f"[red]failed[/red] {short_fingerprints(event.address)}: {event.message}"
+                )
+            return
+        symbol = SYMBOLS[event.change.action][0] if event.change is not None else "*"
+        label = "train" if event.type == "training" else event.status
+        if event.type == "training":
+            label = f"training {event.status}"
+        line = f"{label:<18} {symbol} {short_fingerprints(event.address)}"
+        if event.message:
+            line += f": {event.message}"
+        click.echo(line)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _summary(result: ApplyResult) -> str:
+    parts = [f"{len(result.done)} done", f"{len(result.failed)} failed", f"{len(result.skipped)} skipped"]
+    text = "Apply complete: " if result.ok else "Apply finished with errors: "
+    text += ", ".join(parts) + "."
+    if result.trained:
+        text += f" Trained: {', '.join(result.trained)}."
+    if result.training_started:
+        text += f" Training started (not waited for): {', '.join(result.training_started)}."
+    return text
+
+
+def _raise_on_sigterm() -> None:
+    # CI systems stop jobs with SIGTERM: unwind like Ctrl-C so the cache and journal are saved.
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@main.command("apply")
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@service_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
+@click.option("--checksum", help="Apply only if the fresh plan has this checksum (from `plan`).")
+@click.option("--force", is_flag=True, help="Accept a plan the safety gates would refuse.")
+@click.option(
+    "--delete-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.30,
+    show_default=True,
+    help="Largest share of a collection's persons or faces to delete without --force.",
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed change.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for training to finish.")
+@click.option(
+    "--train-timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait for training."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="`json` streams one event per line.",
+)
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
+@handle_errors
+def apply_command(
+    plan_file: Path | None,
+    config_path: Path,
+    endpoint: str | None,
+    key: str | None,
+    api_version: str | None,
+    targets: tuple[str, ...],
+    rate_limit: float,
+    parallelism: int,
+    refresh: str,
+    auto_approve: bool,
+    checksum: str | None,
+    force: bool,
+    delete_threshold: float,
+    fail_fast: bool,
+    wait: bool,
+    train_timeout: float,
+    fmt: str,
+    no_color: bool,
+) -> None:
+    """Make the live Face resource match the configuration.
+
+    With PLANFILE (from `plan --out`) or --checksum, the fresh plan must equal the reviewed one,
+    else nothing changes and the exit code is 3. Running apply again finishes an interrupted or
+    partly failed run. Exit codes: 0 success, 1 error, 3 refused.
+    """
+    reviewed = _reviewed_checksum(plan_file, checksum)
+    loaded = load(config_path, endpoint, key, api_version, targets)
+    for message in loaded.warnings:
+        click.echo(message, err=True)
+    _raise_on_sigterm()
+    run_async(
+        _apply(
+            loaded,
+            config_path,
+            targets,
+            refresh,
+            rate_limit,
+            parallelism,
+            reviewed,
+            auto_approve,
+            force,
+            delete_threshold,
+            ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout),
+            fmt,
+            no_color,
+        )
+    )
+
+
+async def _apply(
+    loaded: Loaded,
+    config_path: Path,
+    targets: tuple[str, ...],
+    refresh: str,
+    rate_limit: float,
+    parallelism: int,
+    reviewed: str | None,
+    auto_approve: bool,
+    force: bool,
+    delete_threshold: float,
+    options: ApplyOptions,
+    fmt: str,
+    no_color: bool,
+) -> None:
+    color = use_color(no_color)
+    state = LocalState.open(config_path, loaded.endpoint.url, full_refresh=refresh == "full")
+    async with make_client(loaded, rate_limit, parallelism) as client:
+        plan, _ = await build_plan(client, loaded.desired, state=state, targets=targets)
+        _show(plan, fmt, color, loaded.endpoint.display)
+        if reviewed is not None and reviewed != plan.checksum:
+            raise Exit(
+                EXIT_REFUSED,
+                f"the plan changed since it was reviewed (reviewed {reviewed}, now "
+                f"{plan.checksum}); nothing was applied. Review the new plan and apply again",
+            )
+        refusals = safety_refusals(plan, SafetyPolicy(delete_threshold=delete_threshold))
+        if refusals and not force:
+            for reason in refusals:
+                click.echo(f"Refused: {reason}", err=True)
+            raise Exit(EXIT_REFUSED, "the plan needs --force (see the reasons above); nothing was applied")
+        if plan.empty:
+            raise Exit(EXIT_OK)
+        if reviewed is None and not auto_approve:
+            _ask_approval()
+        reporter = _Reporter(fmt, len(plan.changes), color)
+        try:
+            result = await apply_plan(
+                client,
+                plan,
+                options=options,
+                cache=state.cache,
+                journal=state.journal,
+                on_event=reporter.event,
+            )
+        finally:
+            reporter.close()
+    for change, message in result.failed:
+        click.echo(f"Failed: {short_fingerprints(change.address)}: {message}", err=True)
+    for address, message in result.training_failed:
+        click.echo(f"Failed: training {address}: {message}", err=True)
+    summary = _summary(result)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "event": "summary",
+                    "ok": result.ok,
+                    "done": len(result.done),
+                    "failed": len(result.failed),
+                    "skipped": len(result.skipped),
+                    "trained": result.trained,
+                    "message": summary,
+                },
+                sort_keys=True,
+            )
+        )
+    else:
+        click.echo(summary)
+    if not result.ok:
+        raise Exit(EXIT_ERROR, "some changes failed; fix the cause and run apply again to finish")
+
+
+def _show(plan: Plan, fmt: str, color: bool, endpoint: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps({"event": "plan", "plan": json.loads(render_json(plan))}, sort_keys=True))
+    else:
+        click.echo(render_text(plan, color=color, endpoint=endpoint), nl=False)
+
+
+def _ask_approval() -> None:
+    if not sys.stdin.isatty():
+        raise Exit(
+            EXIT_REFUSED,
+            "no terminal to ask for approval: review the plan and pass --auto-approve "
+            "(or apply a reviewed plan file)",
+        )
+    answer = click.prompt(
+        "\nDo you want to apply these changes? Only 'yes' will be accepted", default="", show_default=False
+    )
+    if answer.strip() != "yes":
+        raise Exit(EXIT_ERROR, "apply cancelled; nothing was changed")
