@@ -302,7 +302,23 @@ class Store:
                 "SELECT * FROM persons WHERE kind=? AND cid=? AND pid>? ORDER BY pid LIMIT ?",
                 (kind, cid, start, top),
             ).fetchall()
-            return [self._person_json(c, r) for r in rows]
+            if not rows:
+                return []
+            faces: dict[str, list[str]] = {r["pid"]: [] for r in rows}
+            for pid, fid in c.execute(
+                "SELECT pid, fid FROM faces WHERE kind=? AND cid=? AND pid>? AND pid<=? ORDER BY seq",
+                (kind, cid, start, rows[-1]["pid"]),
+            ):
+                if pid in faces:
+                    faces[pid].append(fid)
+            out = []
+            for r in rows:
+                person: dict[str, Any] = {"personId": r["pid"], "name": r["name"]}
+                if r["user_data"] is not None:
+                    person["userData"] = r["user_data"]
+                person["persistedFaceIds"] = faces[r["pid"]]
+                out.append(person)
+            return out
 
     def update_person(self, kind: str, cid: str, pid: str, fields: dict[str, str | None]) -> None:
         with self.tx() as c:
