@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from facesync.config.env import expand
+from facesync.config.loader import load_yaml
+
+
+def _load(tmp_path: Path, text: str, environ: dict[str, str] | None = None):
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    return load_yaml(path, environ=environ or {})
+
+
+def test_positions_of_keys_and_values(tmp_path: Path) -> None:
+    doc, diags = _load(tmp_path, "version: 1\npersonGroups:\n  staff:\n    name: Staff\n    faces: [a, b]\n")
+    assert not diags and doc is not None
+    assert doc.data["personGroups"]["staff"]["name"] == "Staff"
+    assert doc.positions.key(("personGroups", "staff")) == (3, 3)
+    assert doc.positions.value(("personGroups", "staff", "name")) == (4, 11)
+    assert doc.positions.value(("personGroups", "staff", "faces", 1)) == (5, 16)
+    # An unknown path falls back to the nearest recorded parent.
+    assert doc.positions.value(("personGroups", "staff", "nope")) == (4, 5)
+
+
+def test_duplicate_keys_are_reported_at_the_second(tmp_path: Path) -> None:
+    doc, diags = _load(tmp_path, "a: 1\nb:\n  c: 1\n  c: 2\na: 3\n")
+    assert doc is not None
+    assert doc.data == {"a": 1, "b": {"c": 1}}  # the first one is kept
+    assert [(d.line, d.column) for d in diags] == [(4, 3), (5, 1)]
+    assert "duplicate key 'c' (first defined at line 3, column 3)" in diags[0].message
+
+
+def test_syntax_error_has_a_position(tmp_path: Path) -> None:
+    doc, diags = _load(tmp_path, "a: [1, 2\nb: 3\n")
+    assert doc is None
+    assert len(diags) == 1 and diags[0].message.startswith("YAML syntax error")
+    assert diags[0].line == 2
+
+
+def test_env_expansion(tmp_path: Path) -> None:
+    text = "a: ${X}\nb: ${Y:-fallback}\nc: pre-${X}-post\nd: $${X}\ne: ${MISSING}\n${X}: keys stay\n"
+    doc, diags = _load(tmp_path, text, {"X": "ex"})
+    assert doc is not None
+    assert doc.data == {
+        "a": "ex",
+        "b": "fallback",
+        "c": "pre-ex-post",
+        "d": "${X}",
+        "e": "",
+        "${X}": "keys stay",
+    }
+    assert [(d.line, d.column) for d in diags] == [(5, 4)]
+    assert "environment variable 'MISSING' is not set" in diags[0].message
+
+
+def test_env_default_applies_to_empty_values() -> None:
+    assert expand("${E:-d}", {"E": ""}) == ("d", [])
+    assert expand("${E}", {"E": ""}) == ("", [])
+    assert expand("no vars", {}) == ("no vars", [])
+
+
+def test_dates_stay_text_and_merge_keys_work(tmp_path: Path) -> None:
+    doc, diags = _load(tmp_path, "base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\nd: 2024-01-01\n")
+    assert not diags and doc is not None
+    assert doc.data["c"] == {"x": 1, "y": 3}
+    assert doc.data["d"] == "2024-01-01"
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    doc, diags = load_yaml(tmp_path / "absent.yaml")
+    assert doc is None and diags[0].line == 0 and "cannot read file" in diags[0].message
