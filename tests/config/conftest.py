@@ -18,9 +18,7 @@ def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WriteConfig
     """`write_config(yaml_text, images={"a.png": seed_or_bytes}, name="facesync.yaml")`."""
     monkeypatch.chdir(tmp_path)
 
-    def write(
-        text: str, images: dict[str, int | bytes] | None = None, name: str = "facesync.yaml"
-    ) -> Path:
+    def write(text: str, images: dict[str, int | bytes] | None = None, name: str = "facesync.yaml") -> Path:
         for rel, content in (images or {}).items():
             target = tmp_path / rel
             target.parent.mkdir(parents=True, exist_ok=True)

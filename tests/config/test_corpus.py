@@ -47,9 +47,7 @@ def test_broken_config(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     expected = _expected(case)
     shown = "\n".join(f"{f}:{ln}:{c}: {s}: {m}" for f, ln, c, s, m in got)
     assert len(got) == len(expected), f"{name}: got\n{shown}"
-    for (gfile, gline, gcol, gsev, gmsg), (efile, eline, ecol, esev, emsg) in zip(
-        got, expected, strict=True
-    ):
+    for (gfile, gline, gcol, gsev, gmsg), (efile, eline, ecol, esev, emsg) in zip(got, expected, strict=True):
         assert (gline, gcol, gsev) == (eline, ecol, esev), f"{name}: got\n{shown}"
         assert emsg in gmsg, f"{name}: got\n{shown}"
         if efile is not None:

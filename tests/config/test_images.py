@@ -74,9 +74,7 @@ def test_stale_entry_with_wrong_shape_is_ignored(tmp_path: Path) -> None:
     a.write_bytes(face_image(4))
     st = a.stat()
     cache_file = tmp_path / "images.json"
-    cache_file.write_text(
-        json.dumps({"format": "facesync-image-cache/1", "entries": {str(a): [st.st_size]}})
-    )
+    cache_file.write_text(json.dumps({"format": "facesync-image-cache/1", "entries": {str(a): [st.st_size]}}))
     cache = ImageCache(cache_file)
     cache.probe(a, st)
     assert cache.hashed == 1
