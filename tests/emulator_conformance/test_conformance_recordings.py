@@ -21,6 +21,7 @@ Mapping and substitutions:
   the collection surface). A snapshot *apply* is replaced by recreating the snapshot's source
   collection under the target id over the API (same bodies, new ids mapped), so that the later
   recorded GETs of the target can be replayed.
+* every recording is replayed twice: in-process (`asgi`) and over real HTTP (`http`, uvicorn);
 * The 429 in python/test_snapshot.yaml answers a GET /operations/{id} poll (a snapshot call),
   so it is skipped with the snapshot exchanges; the rate-limit answer itself is checked against
   that recording in `test_rate_limit_429_matches_recording` (rate limit turned on).
@@ -354,15 +355,22 @@ class Replayer:
             i += 1
 
 
-@pytest.fixture
-def client():
+@pytest.fixture(params=["asgi", "http"])
+def client(request):
+    """A fresh emulator, in-process (TestClient) or over real HTTP (uvicorn via `serve()`)."""
+    import httpx
     from starlette.testclient import TestClient
 
     from facesync.emulator import EmulatorSettings, create_app
+    from facesync.emulator.testing import serve
 
-    app = create_app(EmulatorSettings(train_seconds=0.05))
-    with TestClient(app) as test_client:
-        yield test_client
+    settings = EmulatorSettings(train_seconds=0.05)
+    if request.param == "asgi":
+        with TestClient(create_app(settings)) as test_client:
+            yield test_client
+    else:
+        with serve(settings) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+            yield http
 
 
 @pytest.mark.parametrize("recording", RECORDING_FILES)
