@@ -496,12 +496,10 @@ class _Builder:
             self._check_models(doc, face_path, spec, self.api_version)
             detection = spec.detection_model or self.default_detection
             if spec.image is not None:
-                file = self._single(doc, spec.image, pos)
-                face = None
-                if file is not None:
-                    face = self._image_face(
-                        doc, file, source, spec.target_face, detection, spec.user_data, face_path
-                    )
+                file = self._join(doc, spec.image)
+                face = self._image_face(
+                    doc, file, source, spec.target_face, detection, spec.user_data, face_path
+                )
             elif spec.url is not None:
                 face = DesiredFace(
                     fingerprint=face_fingerprint(url_digest(spec.url), spec.target_face, detection),
@@ -536,21 +534,27 @@ class _Builder:
         return tuple(faces)
 
     # -- images ----------------------------------------------------------------------------
+    # Paths are plain strings here: with 50,000 images, pathlib's overhead is most of the time.
 
-    def _expand(self, doc: YamlDocument, pattern: str, pos: tuple[int, int]) -> list[Path]:
+    def _join(self, doc: YamlDocument, name: str) -> str:
+        """An image path from the config, made absolute against the YAML file's directory."""
+        return os.path.normpath(os.path.join(doc.path.parent, os.path.expanduser(name)))
+
+    def _expand(self, doc: YamlDocument, pattern: str, pos: tuple[int, int]) -> list[str]:
         """A face string: a path, a glob, or a directory (every image in it)."""
-        full = doc.path.parent / os.path.expanduser(pattern)
+        full = self._join(doc, pattern)
         if glob.has_magic(pattern):
-            matches = sorted(
-                Path(m) for m in glob.glob(str(full), recursive=True) if not os.path.isdir(m)
-            )
+            matches = sorted(m for m in glob.glob(full, recursive=True) if not os.path.isdir(m))
             if not matches:
                 self.report.add(doc.file, pos, f"glob '{pattern}' matches no file")
             return matches
-        if full.is_dir():
-            images = sorted(
-                p for p in full.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-            )
+        if os.path.isdir(full):
+            with os.scandir(full) as entries:
+                images = sorted(
+                    e.path
+                    for e in entries
+                    if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file()
+                )
             if not images:
                 self.report.add(
                     doc.file,
@@ -560,62 +564,50 @@ class _Builder:
             return images
         return [full]
 
-    def _single(self, doc: YamlDocument, image: str, pos: tuple[int, int]) -> Path | None:
-        full = doc.path.parent / os.path.expanduser(image)
-        if full.is_dir():
-            self.report.add(
-                doc.file,
-                pos,
-                f"'image: {image}' is a directory; list a directory or glob as a face string",
-            )
-            return None
-        return full
+    def _probe(self, doc: YamlDocument, file: str, pos: tuple[int, int]) -> ImageInfo | None:
+        def fail(message: str) -> None:
+            self.report.add(doc.file, pos, message.format(shown=_relative(file, doc)))
 
-    def _probe(self, doc: YamlDocument, file: Path, pos: tuple[int, int]) -> ImageInfo | None:
-        shown = _relative(file, doc)
         try:
-            st = file.stat()
+            st = os.stat(file)
         except FileNotFoundError:
-            self.report.add(doc.file, pos, f"image '{shown}' does not exist")
+            fail("image '{shown}' does not exist")
             return None
         except OSError as exc:
-            self.report.add(doc.file, pos, f"cannot read image '{shown}': {exc.strerror or exc}")
+            fail(f"cannot read image '{{shown}}': {exc.strerror or exc}")
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            fail("'image: {shown}' is a directory; name a directory or glob as a face string")
             return None
         if not stat.S_ISREG(st.st_mode):
-            self.report.add(doc.file, pos, f"'{shown}' is not a regular file")
+            fail("'{shown}' is not a regular file")
             return None
         if st.st_size < MIN_IMAGE_BYTES:
-            self.report.add(
-                doc.file,
-                pos,
-                f"image '{shown}' is {st.st_size:,} bytes; the Face API needs at least "
-                f"{MIN_IMAGE_BYTES:,} bytes (1 KB)",
+            fail(
+                f"image '{{shown}}' is {st.st_size:,} bytes; the Face API needs at least "
+                f"{MIN_IMAGE_BYTES:,} bytes (1 KB)"
             )
             return None
         if st.st_size > MAX_IMAGE_BYTES:
-            self.report.add(
-                doc.file,
-                pos,
-                f"image '{shown}' is {st.st_size / 2**20:.1f} MB ({st.st_size:,} bytes); "
-                f"the Face API accepts at most 6 MB ({MAX_IMAGE_BYTES:,} bytes)",
+            fail(
+                f"image '{{shown}}' is {st.st_size / 2**20:.1f} MB ({st.st_size:,} bytes); "
+                f"the Face API accepts at most 6 MB ({MAX_IMAGE_BYTES:,} bytes)"
             )
             return None
         assert self.cache is not None
         try:
-            info = self.cache.probe(file.resolve(), st)
+            info = self.cache.probe(file, st)
         except ImageError as exc:
-            self.report.add(doc.file, pos, f"'{shown}' is {exc}")
+            fail(f"'{{shown}}' is {exc}")
             return None
         except OSError as exc:
-            self.report.add(doc.file, pos, f"cannot read image '{shown}': {exc.strerror or exc}")
+            fail(f"cannot read image '{{shown}}': {exc.strerror or exc}")
             return None
         for side, value in (("width", info.width), ("height", info.height)):
             if not MIN_IMAGE_SIDE <= value <= MAX_IMAGE_SIDE:
-                self.report.add(
-                    doc.file,
-                    pos,
-                    f"image '{shown}' is {info.width}×{info.height} px; its {side} must be "
-                    f"{MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE:,} px",
+                fail(
+                    f"image '{{shown}}' is {info.width}×{info.height} px; its {side} must be "
+                    f"{MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE:,} px"
                 )
                 return None
         return info
@@ -623,7 +615,7 @@ class _Builder:
     def _image_face(
         self,
         doc: YamlDocument,
-        file: Path,
+        file: str,
         source: SourcePos,
         target: tuple[int, int, int, int] | None,
         detection: str | None,
@@ -631,13 +623,12 @@ class _Builder:
         face_path: YamlPath,
     ) -> DesiredFace | None:
         pos = (source.line, source.column)
-        key = str(file)
-        if key in self.probed:
-            info = self.probed[key]
+        if file in self.probed:
+            info = self.probed[file]
             if info is None:
                 return None  # reported where it was first named
         else:
-            info = self.probed[key] = self._probe(doc, file, pos)
+            info = self.probed[file] = self._probe(doc, file, pos)
             if info is None:
                 return None
         if target is not None:
@@ -653,7 +644,7 @@ class _Builder:
         detection = detection or self.default_detection
         return DesiredFace(
             fingerprint=face_fingerprint(info.sha256, target, detection),
-            image_path=str(file.resolve()),
+            image_path=file,
             target_face=target,
             detection_model=detection,
             user_data=note,
@@ -675,7 +666,7 @@ class _Builder:
                 )
 
 
-def _relative(file: Path, doc: YamlDocument) -> str:
+def _relative(file: str, doc: YamlDocument) -> str:
     """An image path as the user would write it: relative to the YAML file that names it."""
     try:
         return os.path.relpath(file, doc.path.parent)
@@ -685,7 +676,7 @@ def _relative(file: Path, doc: YamlDocument) -> str:
 
 def _face_label(face: DesiredFace, doc: YamlDocument) -> str:
     if face.image_path is not None:
-        return f"image '{_relative(Path(face.image_path), doc)}'"
+        return f"image '{_relative(face.image_path, doc)}'"
     if face.url is not None:
         return f"url '{face.url}'"
     return f"persistedFaceId '{face.persisted_face_id}'"

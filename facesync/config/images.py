@@ -143,8 +143,9 @@ class ImageCache:
             if isinstance(entries, dict):
                 self.entries = entries
 
-    def probe(self, path: Path, st: os.stat_result) -> ImageInfo:
-        """Probe `path` (whose stat is `st`), reading it only when the cache has no fresh entry."""
+    def probe(self, path: str | Path, st: os.stat_result) -> ImageInfo:
+        """Probe `path` (absolute; its stat is `st`), reading it only when the cache has no fresh
+        entry."""
         key = str(path)
         entry = self.entries.get(key)
         if (
@@ -156,7 +157,8 @@ class ImageCache:
             _, _, sha, fmt, width, height = entry
             if isinstance(sha, str) and isinstance(fmt, str) and isinstance(width, int):
                 return ImageInfo(sha, fmt, width, int(height), st.st_size)  # type: ignore[arg-type]
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
         self.hashed += 1
         info = probe_bytes(data)
         self.entries[key] = [
