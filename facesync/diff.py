@@ -138,7 +138,7 @@ class _Differ:
             changed = self.contents(desired, None)
             self.train(desired, None, "replaced collection" if changed else None)
             return
-        if (live.name, live.user_data) != (desired.name, desired.user_data):
+        if (live.name, live.user_data or None) != (desired.name, desired.user_data or None):
             self.add(
                 Action.UPDATE,
                 kind.value,
@@ -227,7 +227,7 @@ class _Differ:
                     person_id=twin.person_id,
                     **ref,
                 )
-            if keep.user_data != want.user_data:
+            if (keep.user_data or None) != (want.user_data or None):
                 self.add(
                     Action.UPDATE,
                     "person",

@@ -99,7 +99,8 @@ class _CollectionReader:
             kind=kind,
             id=info.id,
             name=info.name,
-            user_data=info.user_data,
+            # Clearing userData stores an empty string: the same as none.
+            user_data=info.user_data or None,
             recognition_model=info.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL,
             persons=persons,
             faces=faces,
@@ -126,7 +127,7 @@ class _CollectionReader:
 
         async def person(p: Person) -> LivePerson:
             faces = await asyncio.gather(*(face(p.person_id, fid) for fid in p.persisted_face_ids))
-            return LivePerson(p.person_id, p.name, p.user_data, tuple(faces))
+            return LivePerson(p.person_id, p.name, p.user_data or None, tuple(faces))
 
         return tuple(await asyncio.gather(*(person(p) for p in persons)))
 

@@ -1,0 +1,143 @@
+"""Golden files for the three plan formats, over a plan with every action on every resource kind.
+
+Regenerate after an intended change with `FACESYNC_UPDATE_GOLDEN=1 pytest tests/sync/test_render.py`
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from states import FL, LFL, LPG, TRAINED, group, live_face, live_group, state, want_face
+
+from facesync.diff import diff
+from facesync.model import DesiredCollection, LiveCollection, LivePerson, LiveState, LiveSummary
+from facesync.plan import Plan
+from facesync.render import render_json, render_markdown, render_text
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def every_action_plan() -> Plan:
+    desired = state(
+        group(
+            "staff",
+            {"Alice": [want_face("a1"), want_face("a2")], "Bob": [want_face("b1", note="badge")], "Dana": []},
+            name="Staff",
+            user_data='{"owner": "facilities", "floor": 3}',
+        ),
+        group("visitors", {"V-1": [want_face("v1")]}, kind=LPG, recognition_model="recognition_04"),
+        group("retired", {}, ensure="absent"),
+        DesiredCollection(
+            FL, "vip", "VIP", recognition_model="recognition_04", faces=(want_face("vip", note="new"),)
+        ),
+        DesiredCollection(
+            LFL, "look", "Lookalikes", recognition_model="recognition_04", faces=(want_face("l1"),)
+        ),
+    )
+    live = LiveState(
+        (
+            live_group(
+                "staff",
+                [
+                    LivePerson(
+                        "p-alice", "Alice", None, (live_face("a1", "f-a1"), live_face("old", "f-old"))
+                    ),
+                    LivePerson("p-bob", "Bob", "x", (live_face("b1", "f-b1", "badge"),)),
+                    LivePerson("p-bob2", "Bob", None, ()),
+                    LivePerson("p-carol", "Carol", None, (live_face("c1", "f-c1"),)),
+                ],
+                name="Staff",
+                user_data='{"owner": "security", "floor": 3}',
+            ),
+            live_group(
+                "visitors",
+                [LivePerson("p-v1", "V-1", None, (live_face("v1", "f-v1"),))],
+                kind=LPG,
+                recognition_model="recognition_01",
+            ),
+            live_group("retired", [LivePerson("p-r", "R", None, (live_face("r", "f-r"),))]),
+            LiveCollection(
+                FL,
+                "vip",
+                "VIP",
+                recognition_model="recognition_04",
+                faces=(live_face("vip", "f-vip", "old"),),
+            ),
+            LiveCollection(LFL, "look", "Lookalikes", recognition_model="recognition_04", training=TRAINED),
+        ),
+        others=(LiveSummary(FL, "legacy", "Legacy list"),),
+    )
+    return diff(desired, live)
+
+
+def check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("FACESYNC_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} differs from its golden file"
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return every_action_plan()
+
+
+def test_text_golden(plan: Plan):
+    check("plan.txt", render_text(plan, endpoint="https://contoso.cognitiveservices.azure.com"))
+
+
+def test_text_colour_only_when_asked(plan: Plan):
+    assert "\x1b[" not in render_text(plan)
+    assert "\x1b[" in render_text(plan, color=True)
+
+
+def test_json_golden_and_shape(plan: Plan):
+    text = render_json(plan)
+    check("plan.json", text)
+    data = json.loads(text)
+    assert data["format_version"] == 1
+    assert data["summary"] == {"create": 5, "update": 2, "replace": 2, "delete": 4, "train": 3}
+    assert set(data["changes"][0]) == {"action", "kind", "address", "before", "after", "reason"}
+    assert data["checksum"].startswith("sha256:")
+    assert data["unmanaged"] == [
+        {"address": "faceList.legacy", "id": "legacy", "kind": "faceList", "name": "Legacy list"}
+    ]
+
+
+def test_markdown_golden(plan: Plan):
+    text = render_markdown(plan)
+    check("plan.md", text)
+    assert text.startswith("<!-- facesync-plan -->\n### facesync plan: Plan: 5 to create")
+    assert "> [!WARNING]" in text and "<details>" in text
+
+
+def test_markdown_is_bounded_and_says_so(plan: Plan):
+    text = render_markdown(plan, max_length=1500)
+    assert len(text) <= 1500
+    assert "(cut: the plan is longer than a comment can hold" in text
+    assert text.rstrip().endswith(f"Checksum: `{plan.checksum}`")
+
+
+def test_empty_plan_renders_no_changes():
+    empty = Plan()
+    assert render_text(empty).strip() == "No changes. The live service matches the configuration."
+    assert "No changes." in render_markdown(empty) and "<details>" not in render_markdown(empty)
+    assert json.loads(render_json(empty))["summary"] == {
+        "create": 0,
+        "update": 0,
+        "replace": 0,
+        "delete": 0,
+        "train": 0,
+    }
+
+
+def test_json_plan_matches_its_published_schema(plan: Plan):
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(json.loads(render_json(plan)), schema)
+    jsonschema.validate(json.loads(render_json(Plan())), schema)
