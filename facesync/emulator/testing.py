@@ -22,7 +22,8 @@ def serve(settings: EmulatorSettings | Starlette | None = None, host: str = "127
 
     Accepts settings (a fresh app is built) or an app made with `create_app`.
     """
-    app = settings if isinstance(settings, Starlette) else create_app(settings)
+    owned = not isinstance(settings, Starlette)
+    app = create_app(settings) if owned else settings
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
@@ -42,6 +43,8 @@ def serve(settings: EmulatorSettings | Starlette | None = None, host: str = "127
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        if owned:
+            app.state.emulator.close()
 
 
 @contextlib.asynccontextmanager

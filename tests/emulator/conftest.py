@@ -18,13 +18,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from imagegen import face_image
 
 from facesync.emulator import EmulatorSettings, create_app
-
-PREFIXES = ["/face/v1.0", "/face/v1.0-preview", "/face/v1.1-preview.1", "/face/v1.2-preview.1", "/face/v1.2"]
-NEW_STYLE = {"/face/v1.1-preview.1", "/face/v1.2-preview.1", "/face/v1.2"}
-OCTET = {"Content-Type": "application/octet-stream"}
 
 
 @pytest.fixture
@@ -45,25 +40,6 @@ def client(app) -> Iterator[TestClient]:
         warnings.simplefilter("ignore")
         client = TestClient(app)
     yield client
-
-
-def png(seed: int = 0, **kwargs) -> bytes:
-    return face_image(seed, **kwargs)
-
-
-def make_person(client, prefix: str = "/face/v1.0", kind: str = "persongroups", gid: str = "g"):
-    assert client.put(f"{prefix}/{kind}/{gid}", json={"name": "G"}).status_code == 200
-    r = client.post(f"{prefix}/{kind}/{gid}/persons", json={"name": "P"})
-    assert r.status_code == 200, r.text
-    return r.json()["personId"]
-
-
-def assert_error(response, status: int, code: str, message: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"]["code"] == code, body
-    if message is not None:
-        assert body["error"]["message"] == message, body
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

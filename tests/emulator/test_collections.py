@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import NEW_STYLE, PREFIXES, assert_error
+from emulator_helpers import NEW_STYLE, PREFIXES, assert_error
 
 KINDS = [
     ("persongroups", "personGroupId", "PersonGroup"),

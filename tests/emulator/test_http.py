@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
-from conftest import OCTET, png
+from emulator_helpers import OCTET, png
 
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import asgi_client, serve

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import OCTET, assert_error, make_person, png
+from emulator_helpers import OCTET, assert_error, make_person, png
 from imagegen import face_image
 from PIL import Image
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import OCTET, assert_error, make_person, png
+from emulator_helpers import OCTET, assert_error, make_person, png
 
 from facesync.emulator.errors import ACCESS_DENIED
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import OCTET, assert_error, make_person, png
+from emulator_helpers import OCTET, assert_error, make_person, png
 
 from facesync.emulator import EmulatorSettings
 

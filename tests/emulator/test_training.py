@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import OCTET, PREFIXES, assert_error, make_person, png
+from emulator_helpers import OCTET, PREFIXES, assert_error, make_person, png
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?Z$")
 
