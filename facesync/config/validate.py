@@ -236,8 +236,12 @@ def _message(err: Any, path: YamlPath, model: Any, loc: tuple[Any, ...]) -> str:
         return f"'{label}' must be {ctx.get('expected')}, not {_describe(value)}"
     if kind == "face_type":
         return f"{err['msg']}, not {_describe(value)}"
-    if kind in ("model_type", "dict_type") and not path:
-        return f"the configuration must be a mapping of keys, not {_describe(value)}"
+    if kind in ("model_type", "dict_type"):
+        if not path:
+            return f"the configuration must be a mapping of keys, not {_describe(value)}"
+        return f"'{label}' must be a mapping of keys, not {_describe(value)}"
+    if kind == "list_type":
+        return f"'{label}' must be a list, not {_describe(value)}"
     msg = err["msg"]
     return f"'{label}': {msg[0].lower()}{msg[1:]}, not {_describe(value)}"
 
@@ -278,7 +282,7 @@ def schema_check(
 
 def id_problem(collection_id: Any) -> str | None:
     if not isinstance(collection_id, str):
-        return f"collection id {collection_id!r} must be text (quote it)"
+        return f"collection id must be text, not {_describe(collection_id)}: quote it"
     if not collection_id:
         return "collection id must not be empty"
     if len(collection_id) > ID_MAX_LENGTH:
@@ -296,7 +300,7 @@ def id_problem(collection_id: Any) -> str | None:
 
 def person_name_problem(name: Any) -> str | None:
     if not isinstance(name, str):
-        return f"person name {name!r} must be text (quote it)"
+        return f"person name must be text, not {_describe(name)}: quote it"
     if not name:
         return "person name must not be empty"
     if len(name) > NAME_MAX_LENGTH:
