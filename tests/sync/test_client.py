@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from conftest import Service, Workspace, run, write_staff
+from sync_helpers import Service, Workspace, run, write_staff
 
 from facesync.client import Endpoint, EndpointError, FaceAPIError, FaceClient, RetryPolicy, resolve_endpoint
 from facesync.client import client as client_module

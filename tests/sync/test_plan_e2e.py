@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import STAFF_CONFIG, Service, Workspace, write_staff
+from sync_helpers import STAFF_CONFIG, Service, Workspace, write_staff
 
 
 def applied(ws: Workspace) -> None:
