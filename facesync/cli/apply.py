@@ -20,7 +20,10 @@ from facesync.cli.common import (
     EXIT_REFUSED,
     Exit,
     Loaded,
+    ServiceArgs,
+    enforce_gates,
     fail,
+    gate_options,
     handle_errors,
     load,
     make_client,
@@ -28,7 +31,7 @@ from facesync.cli.common import (
     service_options,
     use_color,
 )
-from facesync.plan import Plan, SafetyPolicy, safety_refusals
+from facesync.plan import Plan
 from facesync.planner import LocalState, build_plan
 from facesync.render import render_json, render_text
 from facesync.render.text import SYMBOLS
@@ -130,14 +133,7 @@ def _raise_on_sigterm() -> None:
 @service_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
 @click.option("--checksum", help="Apply only if the fresh plan has this checksum (from `plan`).")
-@click.option("--force", is_flag=True, help="Accept a plan the safety gates would refuse.")
-@click.option(
-    "--delete-threshold",
-    type=click.FloatRange(0, 1),
-    default=0.30,
-    show_default=True,
-    help="Largest share of a collection's persons or faces to delete without --force.",
-)
+@gate_options
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed change.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for training to finish.")
 @click.option(
@@ -155,14 +151,7 @@ def _raise_on_sigterm() -> None:
 @handle_errors
 def apply_command(
     plan_file: Path | None,
-    config_path: Path,
-    endpoint: str | None,
-    key: str | None,
-    api_version: str | None,
-    targets: tuple[str, ...],
-    rate_limit: float,
-    parallelism: int,
-    refresh: str,
+    service: ServiceArgs,
     auto_approve: bool,
     checksum: str | None,
     force: bool,
@@ -180,36 +169,17 @@ def apply_command(
     partly failed run. Exit codes: 0 success, 1 error, 3 refused.
     """
     reviewed = _reviewed_checksum(plan_file, checksum)
-    loaded = load(config_path, endpoint, key, api_version, targets)
-    for message in loaded.warnings:
-        click.echo(message, err=True)
+    loaded = load(service)
     _raise_on_sigterm()
+    options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
     run_async(
-        _apply(
-            loaded,
-            config_path,
-            targets,
-            refresh,
-            rate_limit,
-            parallelism,
-            reviewed,
-            auto_approve,
-            force,
-            delete_threshold,
-            ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout),
-            fmt,
-            no_color,
-        )
+        _apply(loaded, service, reviewed, auto_approve, force, delete_threshold, options, fmt, no_color)
     )
 
 
 async def _apply(
     loaded: Loaded,
-    config_path: Path,
-    targets: tuple[str, ...],
-    refresh: str,
-    rate_limit: float,
-    parallelism: int,
+    service: ServiceArgs,
     reviewed: str | None,
     auto_approve: bool,
     force: bool,
@@ -219,9 +189,9 @@ async def _apply(
     no_color: bool,
 ) -> None:
     color = use_color(no_color)
-    state = LocalState.open(config_path, loaded.endpoint.url, full_refresh=refresh == "full")
-    async with make_client(loaded, rate_limit, parallelism) as client:
-        plan, _ = await build_plan(client, loaded.desired, state=state, targets=targets)
+    state = LocalState.open(service.config_path, loaded.endpoint.url, full_refresh=service.full_refresh)
+    async with make_client(loaded, service) as client:
+        plan, _ = await build_plan(client, loaded.desired, state=state, targets=service.targets)
         _show(plan, fmt, color, loaded.endpoint.display)
         if reviewed is not None and reviewed != plan.checksum:
             raise Exit(
@@ -229,11 +199,7 @@ async def _apply(
                 f"the plan changed since it was reviewed (reviewed {reviewed}, now "
                 f"{plan.checksum}); nothing was applied. Review the new plan and apply again",
             )
-        refusals = safety_refusals(plan, SafetyPolicy(delete_threshold=delete_threshold))
-        if refusals and not force:
-            for reason in refusals:
-                click.echo(f"Refused: {reason}", err=True)
-            raise Exit(EXIT_REFUSED, "the plan needs --force (see the reasons above); nothing was applied")
+        enforce_gates(plan, force, delete_threshold, "; nothing was applied")
         if plan.empty:
             raise Exit(EXIT_OK)
         if reviewed is None and not auto_approve:

@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ import click
 from facesync.client import EndpointError, FaceClient, FaceClientError, resolve_endpoint
 from facesync.client.endpoint import Endpoint
 from facesync.model import API_VERSIONS, DesiredState
+from facesync.plan import Plan, SafetyPolicy, safety_refusals
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,8 +35,35 @@ def fail(message: str, code: int = EXIT_ERROR) -> Exit:
     return Exit(code, message)
 
 
+@dataclass(frozen=True)
+class ServiceArgs:
+    """The options every command that talks to the service takes, in one value."""
+
+    config_path: Path
+    endpoint: str | None
+    key: str | None
+    api_version: str | None
+    targets: tuple[str, ...]
+    rate_limit: float
+    parallelism: int
+    refresh: str
+
+    @property
+    def full_refresh(self) -> bool:
+        return self.refresh == "full"
+
+
+_SERVICE_FIELDS = tuple(f.name for f in fields(ServiceArgs))
+
+
 def service_options(func: F) -> F:
-    """Where the service is and how hard to drive it."""
+    """Where the service is and how hard to drive it; the command receives `service: ServiceArgs`."""
+
+    @functools.wraps(func)
+    def collect(*args: Any, **kwargs: Any) -> Any:
+        service = ServiceArgs(**{name: kwargs.pop(name) for name in _SERVICE_FIELDS})
+        return func(*args, service=service, **kwargs)
+
     options = [
         click.option(
             "-f",
@@ -91,9 +119,35 @@ def service_options(func: F) -> F:
             help="`full` ignores the local face cache and reads every face from the service.",
         ),
     ]
+    wrapped: Any = collect
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[no-any-return]
+
+
+def gate_options(func: F) -> F:
+    options = [
+        click.option("--force", is_flag=True, help="Accept a plan the safety gates would refuse."),
+        click.option(
+            "--delete-threshold",
+            type=click.FloatRange(0, 1),
+            default=0.30,
+            show_default=True,
+            help="Largest share of a collection's persons or faces to delete without --force.",
+        ),
+    ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def enforce_gates(plan: Plan, force: bool, delete_threshold: float, consequence: str) -> None:
+    """After the plan is shown: refuse (exit 3) what needs --force."""
+    refusals = safety_refusals(plan, SafetyPolicy(delete_threshold=delete_threshold))
+    if refusals and not force:
+        for reason in refusals:
+            click.echo(f"Refused: {reason}", err=True)
+        raise Exit(EXIT_REFUSED, f"the plan needs --force (see the reasons above){consequence}")
 
 
 def output_options(func: F) -> F:
@@ -159,37 +213,32 @@ class Loaded:
     desired: DesiredState
     endpoint: Endpoint
     api_version: str
-    warnings: list[str]
 
 
-def load(
-    config_path: Path,
-    endpoint: str | None,
-    key: str | None,
-    api_version: str | None,
-    targets: tuple[str, ...],
-) -> Loaded:
+def load(service: ServiceArgs) -> Loaded:
     """Config → desired state (every error at once), then the endpoint; no call is made here."""
     from facesync.desired import load_desired_state
     from facesync.planner import check_targets
 
-    if not config_path.exists():
-        raise fail(f"configuration {config_path} not found (give one with -f PATH)")
-    desired, diagnostics = load_desired_state(config_path, api_version=api_version)
-    unknown = check_targets(desired, targets)
+    if not service.config_path.exists():
+        raise fail(f"configuration {service.config_path} not found (give one with -f PATH)")
+    desired, diagnostics = load_desired_state(service.config_path, api_version=service.api_version)
+    unknown = check_targets(desired, service.targets)
     if unknown:
         raise fail(f"--target {', '.join(unknown)}: not declared in the configuration")
-    resolved = resolve_endpoint(endpoint, key, desired.service.endpoint)
-    version = api_version or desired.service.api_version or "v1.0"
-    return Loaded(desired, resolved, version, [str(d) for d in diagnostics])
+    resolved = resolve_endpoint(service.endpoint, service.key, desired.service.endpoint)
+    version = service.api_version or desired.service.api_version or "v1.0"
+    for diagnostic in diagnostics:
+        click.echo(str(diagnostic), err=True)
+    return Loaded(desired, resolved, version)
 
 
-def make_client(loaded: Loaded, rate_limit: float, parallelism: int) -> FaceClient:
+def make_client(loaded: Loaded, service: ServiceArgs) -> FaceClient:
     return FaceClient(
         loaded.endpoint,
         api_version=loaded.api_version,
-        rate_limit=rate_limit if rate_limit > 0 else None,
-        parallelism=parallelism,
+        rate_limit=service.rate_limit if service.rate_limit > 0 else None,
+        parallelism=service.parallelism,
     )
 
 

@@ -10,9 +10,11 @@ from facesync.cli import main
 from facesync.cli.common import (
     EXIT_CHANGES,
     EXIT_OK,
-    EXIT_REFUSED,
     Exit,
     Loaded,
+    ServiceArgs,
+    enforce_gates,
+    gate_options,
     handle_errors,
     load,
     make_client,
@@ -21,22 +23,15 @@ from facesync.cli.common import (
     service_options,
     use_color,
 )
-from facesync.plan import Plan, SafetyPolicy, safety_refusals
+from facesync.plan import Plan
 from facesync.planner import LocalState, build_plan
 from facesync.render import render_json, render_markdown, render_text
 
 
-async def compute_plan(
-    loaded: Loaded,
-    config_path: Path,
-    targets: tuple[str, ...],
-    refresh: str,
-    rate_limit: float,
-    parallelism: int,
-) -> Plan:
-    state = LocalState.open(config_path, loaded.endpoint.url, full_refresh=refresh == "full")
-    async with make_client(loaded, rate_limit, parallelism) as client:
-        plan, _ = await build_plan(client, loaded.desired, state=state, targets=targets)
+async def compute_plan(loaded: Loaded, service: ServiceArgs) -> Plan:
+    state = LocalState.open(service.config_path, loaded.endpoint.url, full_refresh=service.full_refresh)
+    async with make_client(loaded, service) as client:
+        plan, _ = await build_plan(client, loaded.desired, state=state, targets=service.targets)
     return plan
 
 
@@ -54,33 +49,14 @@ def emit_plan(
         out_path.write_text(render_json(plan))
 
 
-def warn(messages: list[str]) -> None:
-    for message in messages:
-        click.echo(message, err=True)
-
-
 @main.command("plan")
 @service_options
 @output_options
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
-@click.option("--force", is_flag=True, help="Accept a plan the safety gates would refuse.")
-@click.option(
-    "--delete-threshold",
-    type=click.FloatRange(0, 1),
-    default=0.30,
-    show_default=True,
-    help="Largest share of a collection's persons or faces to delete without --force.",
-)
+@gate_options
 @handle_errors
 def plan_command(
-    config_path: Path,
-    endpoint: str | None,
-    key: str | None,
-    api_version: str | None,
-    targets: tuple[str, ...],
-    rate_limit: float,
-    parallelism: int,
-    refresh: str,
+    service: ServiceArgs,
     fmt: str,
     no_color: bool,
     out_path: Path | None,
@@ -93,43 +69,23 @@ def plan_command(
     Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error,
     2 changes present (--detailed-exitcode), 3 refused by a safety gate.
     """
-    loaded = load(config_path, endpoint, key, api_version, targets)
-    warn(loaded.warnings)
-    plan = run_async(compute_plan(loaded, config_path, targets, refresh, rate_limit, parallelism))
+    loaded = load(service)
+    plan = run_async(compute_plan(loaded, service))
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display)
-    refusals = safety_refusals(plan, SafetyPolicy(delete_threshold=delete_threshold))
-    if refusals and not force:
-        for reason in refusals:
-            click.echo(f"Refused: {reason}", err=True)
-        raise Exit(EXIT_REFUSED, "the plan needs --force (see the reasons above)")
-    if detailed_exitcode and not plan.empty:
-        raise Exit(EXIT_CHANGES)
-    raise Exit(EXIT_OK)
+    enforce_gates(plan, force, delete_threshold, "")
+    raise Exit(EXIT_CHANGES if detailed_exitcode and not plan.empty else EXIT_OK)
 
 
 @main.command("drift")
 @service_options
 @output_options
 @handle_errors
-def drift_command(
-    config_path: Path,
-    endpoint: str | None,
-    key: str | None,
-    api_version: str | None,
-    targets: tuple[str, ...],
-    rate_limit: float,
-    parallelism: int,
-    refresh: str,
-    fmt: str,
-    no_color: bool,
-    out_path: Path | None,
-) -> None:
+def drift_command(service: ServiceArgs, fmt: str, no_color: bool, out_path: Path | None) -> None:
     """Fail (exit 2) when the live service differs from the configuration. Never writes.
 
     Exit codes: 0 in sync, 1 error, 2 drift found.
     """
-    loaded = load(config_path, endpoint, key, api_version, targets)
-    warn(loaded.warnings)
-    plan = run_async(compute_plan(loaded, config_path, targets, refresh, rate_limit, parallelism))
+    loaded = load(service)
+    plan = run_async(compute_plan(loaded, service))
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, title="facesync drift")
     raise Exit(EXIT_CHANGES if not plan.empty else EXIT_OK)
