@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,15 +100,13 @@ class _Executor:
             self.result.skipped.append(change)
             self._emit("change", "skipped", change.address, change, why)
 
-    async def step(self, change: Change, action: Callable[[], object]) -> bool:
+    async def step(self, change: Change, action: Callable[[], Awaitable[object]]) -> bool:
         """Run one change; record the outcome. False when it failed or was skipped."""
         if self.stopped:
             self.skip([change], "stopped after an earlier failure (--fail-fast)")
             return False
         try:
-            outcome = action()
-            if asyncio.iscoroutine(outcome):
-                await outcome
+            await action()
         except (FaceAPIError, ApplyError, OSError) as exc:
             self.result.failed.append((change, str(exc)))
             self._emit("change", "failed", change.address, change, str(exc))
@@ -144,17 +142,13 @@ class _Executor:
                     [*inner, *([train] if train else [])], f"{head.address} was not {head.action.value}d"
                 )
                 return
-        wrote_before = len(self.result.done)
         if kind.has_persons:
             await self._persons(inner)
         else:
             await self._list_faces(inner)
-        wrote = len(self.result.done) > wrote_before or (
-            head is not None and head.action is not Action.UPDATE
-        )
-        if train is not None or (
-            wrote and kind.trainable and any(c.action is not Action.UPDATE for c in inner)
-        ):
+        # The plan trains every collection whose contents change (and that has faces to train):
+        # train it even when some of its changes failed, so what did land is usable.
+        if train is not None:
             await self.train(kind, cid, train)
 
     async def _write_collection(self, change: Change) -> None:
@@ -162,8 +156,9 @@ class _Executor:
         after = change.after or {}
         self.touch(kind, cid)
         if change.action is Action.UPDATE:
+            # An empty string is how the service clears userData; None would leave it as it is.
             await self.client.update_collection(
-                kind, cid, name=after.get("name"), user_data=after.get("userData")
+                kind, cid, name=after.get("name"), user_data=after.get("userData") or ""
             )
             return
         if change.action is Action.REPLACE:
@@ -223,7 +218,7 @@ class _Executor:
                         person_change.collection_id,
                         person_change.person_id,
                         name=after.get("name"),
-                        user_data=after.get("userData") if after.get("userData") is not None else "",
+                        user_data=after.get("userData") or "",
                     )
 
             created = await self.step(person_change, write)
