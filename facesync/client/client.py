@@ -403,7 +403,7 @@ class FaceClient:
         if (image is None) == (url is None):
             raise ValueError("add_face needs exactly one of image or url")
         response = await self._send(
-            f"{kind.label}{'Person' if kind.has_persons else ''}.AddFace",
+            _face_op(kind, "AddFace"),
             "POST",
             self._faces_path(kind, collection_id, person_id),
             params=self._face_params(user_data, target_face, detection_model),
@@ -420,7 +420,7 @@ class FaceClient:
         if kind is CollectionKind.FACE_LIST:
             raise ValueError("a FaceList has no get-face call; read its faces with get_face_list")
         raw = await self._json(
-            f"{kind.label}{'Person' if kind.has_persons else ''}.GetFace",
+            _face_op(kind, "GetFace"),
             f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}",
         )
         return PersistedFace.model_validate(raw)
@@ -437,7 +437,7 @@ class FaceClient:
         if kind is CollectionKind.FACE_LIST:
             raise ValueError("a FaceList face cannot be updated; delete and add it again")
         await self._send(
-            f"{kind.label}{'Person' if kind.has_persons else ''}.UpdateFace",
+            _face_op(kind, "UpdateFace"),
             "PATCH",
             f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}",
             json_body={"userData": user_data},
@@ -448,7 +448,7 @@ class FaceClient:
         self, kind: CollectionKind, collection_id: str, persisted_face_id: str, person_id: str | None = None
     ) -> None:
         await self._send(
-            f"{kind.label}{'Person' if kind.has_persons else ''}.DeleteFace",
+            _face_op(kind, "DeleteFace"),
             "DELETE",
             f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}",
             idempotent=True,
@@ -463,6 +463,11 @@ class FaceClient:
             "persistedFaceId",
         )
         return [PersistedFace.model_validate(r) for r in raw]
+
+
+def _face_op(kind: CollectionKind, name: str) -> str:
+    """Operation label for `calls`: faces belong to a person in groups, to the list otherwise."""
+    return f"{kind.label}{'Person' if kind.has_persons else ''}.{name}"
 
 
 def _patch_body(**fields: str | None) -> dict[str, str]:
