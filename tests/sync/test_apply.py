@@ -328,3 +328,13 @@ def test_progress_lines_in_ci(workspace: Workspace):
     out = workspace.run("apply", "--auto-approve", "--rate-limit", "0").stdout
     assert 'done               + personGroup.staff/person["Alice Smith"]' in out
     assert "training succeeded * personGroup.staff" in out
+
+
+def test_no_wait_starts_training_and_returns(workspace: Workspace, service: Service):
+    write_staff(workspace)
+    service.knobs(train_seconds=30)
+    result = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--no-wait")
+    assert result.exit_code == 0, result.output
+    assert "Training started (not waited for)" in result.stdout
+    status = service.api.get("/persongroups/staff/training").json()["status"]
+    assert status.lower() in ("notstarted", "running")
