@@ -67,10 +67,6 @@ class ApplyError(Exception):
     pass
 
 
-class _Stop(Exception):
-    """fail_fast tripped: the remaining steps are skipped."""
-
-
 class _Executor:
     def __init__(
         self,

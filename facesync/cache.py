@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from facesync.atomic import write_text_atomically
 
 _FORMAT = 1
 
@@ -62,11 +62,6 @@ class FaceCache:
     def save(self) -> None:
         if self.path is None or not self._dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps({"format": _FORMAT, "scope": self._scope, "faces": self._entries})
-        # Write then rename: an interrupted run must not leave a half-written cache behind.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".faces-", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(payload)
-        os.replace(tmp, self.path)
+        write_text_atomically(self.path, payload)
         self._dirty = False

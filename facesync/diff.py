@@ -394,13 +394,13 @@ def diff(
     desired: DesiredState,
     live: LiveState,
     *,
-    targets: Collection[str] | None = None,
+    targets: Collection[str] = (),
     pending_training: Collection[tuple[CollectionKind, str]] = (),
 ) -> Plan:
     """`pending_training`: collections an interrupted apply wrote to but never saw trained."""
     differ = _Differ(pending_training=pending_training)
     for want in sorted(desired.collections, key=lambda c: (_KIND_ORDER[c.kind], c.id)):
-        if targets and want.id not in targets:
+        if not want.targeted(targets):
             continue
         differ.collection(want, live.collection(want.kind, want.id))
     if desired.prune and not targets:

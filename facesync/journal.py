@@ -9,10 +9,9 @@ collection even though its contents already match. The journal lives beside the 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from facesync.atomic import write_text_atomically
 from facesync.model import CollectionKind
 
 
@@ -50,7 +49,6 @@ class TrainingJournal:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             data = json.loads(self.path.read_text())
             if not isinstance(data, dict):
@@ -58,9 +56,5 @@ class TrainingJournal:
         except (OSError, ValueError):
             data = {}
         data[self._endpoint] = sorted(self._pending)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".journal-", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        # Durable: the entry must outlive a SIGKILL right after the first write it announces.
+        write_text_atomically(self.path, json.dumps(data), durable=True)

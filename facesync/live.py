@@ -35,15 +35,11 @@ def _live_face(persisted_face_id: str, user_data: str | None) -> LiveFace:
     return LiveFace(persisted_face_id, user_data, fingerprint, note)
 
 
-def in_scope(collection: DesiredCollection, targets: Collection[str] | None) -> bool:
-    return not targets or collection.id in targets
-
-
 async def read_live_state(
     client: FaceClient,
     desired: DesiredState,
     *,
-    targets: Collection[str] | None = None,
+    targets: Collection[str] = (),
     cache: FaceCache | None = None,
 ) -> LiveState:
     kinds = list(CollectionKind)
@@ -55,7 +51,7 @@ async def read_live_state(
     wanted = [
         (declared[key], info)
         for key, info in listed.items()
-        if key in declared and in_scope(declared[key], targets)
+        if key in declared and declared[key].targeted(targets)
     ]
     reader = _CollectionReader(client, cache)
     collections = await asyncio.gather(*(reader.read(d, info) for d, info in wanted))

@@ -57,7 +57,7 @@ async def build_plan(
     targets: Collection[str] = (),
 ) -> tuple[Plan, LiveState]:
     cache = state.cache if state is not None else None
-    live = await read_live_state(client, desired, targets=targets or None, cache=cache)
+    live = await read_live_state(client, desired, targets=targets, cache=cache)
     if cache is not None:
         cache.save()
     pending = (
@@ -65,4 +65,4 @@ async def build_plan(
         if state is not None
         else []
     )
-    return diff(desired, live, targets=targets or None, pending_training=pending), live
+    return diff(desired, live, targets=targets, pending_training=pending), live

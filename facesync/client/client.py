@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -33,7 +33,6 @@ from facesync.model import CollectionKind, TargetFace
 PAGE_SIZE = 1000
 _RETRY_AFTER_TEXT = re.compile(r"(?:try again in|retry after)\s+(\d+(?:\.\d+)?)\s*second", re.IGNORECASE)
 _RETRYABLE_5XX = frozenset({500, 502, 503, 504})
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)

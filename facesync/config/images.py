@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from facesync.atomic import write_text_atomically
 
 MIN_IMAGE_BYTES = 1024
 MAX_IMAGE_BYTES = 6 * 1024 * 1024
@@ -173,14 +174,5 @@ class ImageCache:
             return
         payload = json.dumps({"format": CACHE_FORMAT, "entries": self.entries}, separators=(",", ":"))
         with contextlib.suppress(OSError):
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".images-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(payload)
-                os.replace(tmp, self.file)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_text_atomically(self.file, payload)
         self.dirty = False
