@@ -18,7 +18,6 @@ from facesync.fingerprint import decode_face_user_data
 from facesync.model import (
     SERVICE_DEFAULT_RECOGNITION_MODEL,
     CollectionKind,
-    DesiredCollection,
     DesiredState,
     LiveCollection,
     LiveFace,
@@ -54,7 +53,8 @@ async def read_live_state(
         if key in declared and declared[key].targeted(targets)
     ]
     reader = _CollectionReader(client, cache)
-    collections = await asyncio.gather(*(reader.read(d, info) for d, info in wanted))
+    # A collection about to be deleted needs only counts for the plan, not face fingerprints.
+    collections = await asyncio.gather(*(reader.read(d.kind, info, d.present) for d, info in wanted))
     others = tuple(
         LiveSummary(kind, cid, info.name)
         for (kind, cid), info in sorted(listed.items())
@@ -71,15 +71,27 @@ async def read_live_state(
     return LiveState(collections=tuple(collections), others=others)
 
 
+async def read_collection(
+    client: FaceClient,
+    kind: CollectionKind,
+    info: CollectionInfo,
+    *,
+    cache: FaceCache | None = None,
+    full: bool = True,
+) -> LiveCollection:
+    """One listed collection, read whole: persons (paged), faces with their userData, training.
+
+    `full=False` skips face userData and training (enough to count what a delete destroys).
+    """
+    return await _CollectionReader(client, cache).read(kind, info, full)
+
+
 class _CollectionReader:
     def __init__(self, client: FaceClient, cache: FaceCache | None) -> None:
         self._client = client
         self._cache = cache
 
-    async def read(self, desired: DesiredCollection, info: CollectionInfo) -> LiveCollection:
-        kind = desired.kind
-        # A collection about to be deleted needs only counts for the plan, not face fingerprints.
-        full = desired.present
+    async def read(self, kind: CollectionKind, info: CollectionInfo, full: bool) -> LiveCollection:
         persons: tuple[LivePerson, ...] = ()
         faces: tuple[LiveFace, ...] = ()
         if kind.has_persons:

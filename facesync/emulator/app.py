@@ -81,14 +81,18 @@ class Call:
 
 
 Handler = Callable[["Emulator", Call], Awaitable[Response]]
+Clock = Callable[[], float]
 
 
 class Emulator:
     """Holds the settings, the store, the knobs' state and the counters."""
 
-    def __init__(self, settings: EmulatorSettings) -> None:
+    def __init__(self, settings: EmulatorSettings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.store = Store(settings.data, lambda name: self.settings.limit(name))
+        # Wall-clock seconds (time.time()); tests inject a fake so training, rate windows and
+        # expiries never depend on how fast the machine is.
+        self.clock: Clock = clock or time.time
+        self.store = Store(settings.data, lambda name: self.settings.limit(name), self.clock)
         self.bucket = TokenBucket()
         self.rng = FaultRng(settings.seed)
         self._stats_lock = threading.Lock()
@@ -174,7 +178,7 @@ class Emulator:
     ) -> Response:
         s = self.settings
         check_key(s.key, request.headers.get("ocp-apim-subscription-key"))
-        wait = self.bucket.take(s.rate_limit)
+        wait = self.bucket.take(s.rate_limit, self.clock())
         if wait:
             raise ApiError(
                 429,
@@ -472,13 +476,13 @@ async def h_update_collection(emu: Emulator, call: Call) -> Response:
 
 async def h_delete_collection(emu: Emulator, call: Call) -> Response:
     _check_id(call)
-    emu.store.delete_collection(call.kind, call.cid, time.time())
+    emu.store.delete_collection(call.kind, call.cid, emu.clock())
     return empty_response()
 
 
 async def h_train(emu: Emulator, call: Call) -> Response:
     _check_id(call)
-    emu.store.train(call.kind, call.cid, emu.settings.train_seconds, time.time())
+    emu.store.train(call.kind, call.cid, emu.settings.train_seconds, emu.clock())
     url = call.request.url
     location = f"{url.scheme}://{url.netloc}/face/{call.version}/{SEGMENT_OF[call.kind]}/{call.cid}/training"
     return empty_response(
@@ -489,7 +493,7 @@ async def h_train(emu: Emulator, call: Call) -> Response:
 
 async def h_training(emu: Emulator, call: Call) -> Response:
     _check_id(call)
-    return json_response(emu.store.training_status(call.kind, call.cid, time.time(), call.new_style))
+    return json_response(emu.store.training_status(call.kind, call.cid, emu.clock(), call.new_style))
 
 
 async def h_create_person(emu: Emulator, call: Call) -> Response:
@@ -613,9 +617,12 @@ async def settings_endpoint(request: Request) -> Response:
 ALL_METHODS = ["GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def create_app(settings: EmulatorSettings | None = None) -> Starlette:
-    """A Starlette app serving the Face API; `app.state.emulator` is the Emulator."""
-    emulator = Emulator(settings or EmulatorSettings())
+def create_app(settings: EmulatorSettings | None = None, *, clock: Clock | None = None) -> Starlette:
+    """A Starlette app serving the Face API; `app.state.emulator` is the Emulator.
+
+    `clock` (default `time.time`) is the emulator's only source of time.
+    """
+    emulator = Emulator(settings or EmulatorSettings(), clock)
     app = Starlette(
         routes=[
             Route("/_emulator/stats", stats_endpoint, methods=["GET"]),

@@ -59,9 +59,12 @@ def iso(ts: float) -> str:
 
 
 class Store:
-    def __init__(self, path: str, limit: Callable[[str], int]) -> None:
+    def __init__(
+        self, path: str, limit: Callable[[str], int], clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = path
         self.limit = limit
+        self.clock = clock
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
@@ -121,7 +124,7 @@ class Store:
             c.execute(
                 "INSERT INTO collections (kind, id, name, user_data, recognition_model, created)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, cid, name, user_data, model, time.time()),
+                (kind, cid, name, user_data, model, self.clock()),
             )
 
     def get_collection(self, kind: str, cid: str, with_model: bool) -> dict[str, Any]:
