@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from _emulator import emulator_process
 from imagegen import face_image
 
-from facesync.apply import apply_plan
-from facesync.client import Endpoint, FaceClient
+from facesync.client import Endpoint
 from facesync.desired import load_desired_state
-from facesync.planner import LocalState, build_plan
+from facesync.sync import Sync, SyncOptions
 
 RATE = 10.0
 KNOBS = ("--rate-limit", str(RATE), "--latency", "150", "--train-seconds", "1")
@@ -53,12 +52,12 @@ def stats(url: str) -> dict:
 async def facesync_apply(url: str, config: Path) -> tuple[float, int]:
     desired, _ = load_desired_state(config)
     started = time.perf_counter()
-    async with FaceClient(Endpoint(url), rate_limit=RATE, parallelism=8) as client:
-        state = LocalState.open(config, url)
-        plan, _ = await build_plan(client, desired, state=state)
-        result = await apply_plan(client, plan, cache=state.cache, journal=state.journal)
+    options = SyncOptions(rate_limit=RATE, parallelism=8)
+    async with Sync(desired, Endpoint(url), options=options, state_root=config) as sync:
+        plan = await sync.plan()
+        result = await sync.apply(plan)
         assert result.ok, result.failed
-        return time.perf_counter() - started, client.total_calls
+        return time.perf_counter() - started, sync.client.total_calls
 
 
 def sequential_script(url: str, config: Path, persons: int, per_person: int) -> tuple[float, int]:

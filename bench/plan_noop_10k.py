@@ -22,13 +22,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _emulator import emulator_process
 from validate_10k import generate
 
-from facesync.client import Endpoint, FaceClient
+from facesync.client import Endpoint
 from facesync.desired import load_desired_state
 from facesync.emulator.settings import EmulatorSettings
 from facesync.emulator.store import Store
 from facesync.fingerprint import encode_face_user_data
 from facesync.model import CollectionKind
-from facesync.planner import LocalState, build_plan
+from facesync.sync import Sync, SyncOptions
 
 
 def seed(db: Path, desired) -> None:
@@ -48,11 +48,12 @@ def seed(db: Path, desired) -> None:
     store.close()
 
 
-async def plan_once(url: str, desired, state: LocalState) -> tuple[int, float, int]:
+async def plan_once(url: str, desired, config: Path, full_refresh: bool) -> tuple[int, float, int]:
     started = time.perf_counter()
-    async with FaceClient(Endpoint(url), rate_limit=None, parallelism=16) as client:
-        plan, _ = await build_plan(client, desired, state=state)
-        return client.total_calls, time.perf_counter() - started, len(plan.changes)
+    options = SyncOptions(rate_limit=None, parallelism=16, full_refresh=full_refresh)
+    async with Sync(desired, Endpoint(url), options=options, state_root=config) as sync:
+        plan = await sync.plan()
+        return sync.client.total_calls, time.perf_counter() - started, len(plan.changes)
 
 
 def main() -> None:
@@ -71,10 +72,8 @@ def main() -> None:
         # 4 collection lists (1 page each) + person pages (a short page ends the list) + training.
         minimum = len(CollectionKind) + (args.persons // 1000 + 1) + 1
         with emulator_process("--data", str(root / "emulator.sqlite")) as url:
-            cold_state = LocalState.open(config, url, full_refresh=True)
-            cold_calls, cold_seconds, cold_changes = asyncio.run(plan_once(url, desired, cold_state))
-            warm_state = LocalState.open(config, url)
-            warm_calls, warm_seconds, warm_changes = asyncio.run(plan_once(url, desired, warm_state))
+            cold_calls, cold_seconds, cold_changes = asyncio.run(plan_once(url, desired, config, True))
+            warm_calls, warm_seconds, warm_changes = asyncio.run(plan_once(url, desired, config, False))
     assert cold_changes == warm_changes == 0, "the seeded state should match the configuration"
     print(
         f"no-op plan: {args.persons:,} persons x {args.faces_per_person} faces "

@@ -9,7 +9,8 @@ from one GET per face, all concurrently under the client's rate limit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+import logging
+from collections.abc import Collection, Sequence
 
 from facesync.cache import FaceCache
 from facesync.client import FaceClient
@@ -28,10 +29,58 @@ from facesync.model import (
     TrainingStatus,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _live_face(persisted_face_id: str, user_data: str | None) -> LiveFace:
     fingerprint, note = decode_face_user_data(user_data)
     return LiveFace(persisted_face_id, user_data, fingerprint, note)
+
+
+class FaceReader:
+    """Faces with their userData: from the list calls where the API has them, else from the cache
+    or one GET per face (PG/LPG persons carry face ids only). Plan and apply both read through it."""
+
+    def __init__(self, client: FaceClient, cache: FaceCache | None = None) -> None:
+        self.client = client
+        self.cache = cache
+
+    def _remember(self, face: PersistedFace) -> LiveFace:
+        if self.cache is not None:
+            self.cache.put(face.persisted_face_id, face.user_data)
+        return _live_face(face.persisted_face_id, face.user_data)
+
+    async def list_faces(self, kind: CollectionKind, list_id: str) -> tuple[LiveFace, ...]:
+        """Every face of a FaceList or LargeFaceList."""
+        if kind is CollectionKind.FACE_LIST:
+            listed = (await self.client.get_face_list(list_id)).persisted_faces
+        else:
+            listed = await self.client.list_large_face_list_faces(list_id)
+        return tuple(self._remember(f) for f in listed)
+
+    async def person_faces(
+        self, kind: CollectionKind, group_id: str, person_id: str, face_ids: Sequence[str]
+    ) -> tuple[LiveFace, ...]:
+        async def one(face_id: str) -> LiveFace:
+            if self.cache is not None:
+                hit, user_data = self.cache.get(face_id)
+                if hit:
+                    log.debug("face %s: userData from the local cache", face_id)
+                    return _live_face(face_id, user_data)
+            log.debug("face %s: not cached, reading it", face_id)
+            return self._remember(await self.client.get_face(kind, group_id, face_id, person_id=person_id))
+
+        return tuple(await asyncio.gather(*(one(face_id) for face_id in face_ids)))
+
+    async def faces_of(
+        self, kind: CollectionKind, collection_id: str, person_id: str | None
+    ) -> tuple[LiveFace, ...]:
+        """The faces of one person (PG/LPG) or of a face list, as the service holds them now."""
+        if not kind.has_persons:
+            return await self.list_faces(kind, collection_id)
+        assert person_id is not None
+        person = await self.client.get_person(kind, collection_id, person_id)
+        return await self.person_faces(kind, collection_id, person_id, person.persisted_face_ids)
 
 
 async def read_live_state(
@@ -52,9 +101,9 @@ async def read_live_state(
         for key, info in listed.items()
         if key in declared and declared[key].targeted(targets)
     ]
-    reader = _CollectionReader(client, cache)
+    reader = FaceReader(client, cache)
     # A collection about to be deleted needs only counts for the plan, not face fingerprints.
-    collections = await asyncio.gather(*(reader.read(d.kind, info, d.present) for d, info in wanted))
+    collections = await asyncio.gather(*(_read(reader, d.kind, info, d.present) for d, info in wanted))
     others = tuple(
         LiveSummary(kind, cid, info.name)
         for (kind, cid), info in sorted(listed.items())
@@ -83,69 +132,42 @@ async def read_collection(
 
     `full=False` skips face userData and training (enough to count what a delete destroys).
     """
-    return await _CollectionReader(client, cache).read(kind, info, full)
+    return await _read(FaceReader(client, cache), kind, info, full)
 
 
-class _CollectionReader:
-    def __init__(self, client: FaceClient, cache: FaceCache | None) -> None:
-        self._client = client
-        self._cache = cache
-
-    async def read(self, kind: CollectionKind, info: CollectionInfo, full: bool) -> LiveCollection:
-        persons: tuple[LivePerson, ...] = ()
-        faces: tuple[LiveFace, ...] = ()
-        if kind.has_persons:
-            persons = await self._persons(kind, info.id, full)
-        elif kind is CollectionKind.FACE_LIST:
-            detail = await self._client.get_face_list(info.id)
-            faces = tuple(self._remember(f) for f in detail.persisted_faces)
-        else:
-            listed = await self._client.list_large_face_list_faces(info.id)
-            faces = tuple(self._remember(f) for f in listed)
-        training = await self._training(kind, info.id) if kind.trainable and full else None
-        return LiveCollection(
-            kind=kind,
-            id=info.id,
-            name=info.name,
-            # Clearing userData stores an empty string: the same as none.
-            user_data=info.user_data or None,
-            recognition_model=info.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL,
-            persons=persons,
-            faces=faces,
-            training=training,
-        )
-
-    def _remember(self, face: PersistedFace) -> LiveFace:
-        if self._cache is not None:
-            self._cache.put(face.persisted_face_id, face.user_data)
-        return _live_face(face.persisted_face_id, face.user_data)
-
-    async def _persons(self, kind: CollectionKind, group_id: str, full: bool) -> tuple[LivePerson, ...]:
-        persons = await self._client.list_persons(kind, group_id)
-
-        async def face(person_id: str, face_id: str) -> LiveFace:
-            if not full:
-                return LiveFace(face_id, None, None)
-            if self._cache is not None:
-                hit, user_data = self._cache.get(face_id)
-                if hit:
-                    return _live_face(face_id, user_data)
-            fetched = await self._client.get_face(kind, group_id, face_id, person_id=person_id)
-            return self._remember(fetched)
+async def _read(reader: FaceReader, kind: CollectionKind, info: CollectionInfo, full: bool) -> LiveCollection:
+    client = reader.client
+    persons: tuple[LivePerson, ...] = ()
+    faces: tuple[LiveFace, ...] = ()
+    if kind.has_persons:
+        listed = await client.list_persons(kind, info.id)
 
         async def person(p: Person) -> LivePerson:
-            faces = await asyncio.gather(*(face(p.person_id, fid) for fid in p.persisted_face_ids))
-            return LivePerson(p.person_id, p.name, p.user_data or None, tuple(faces))
+            if full:
+                found = await reader.person_faces(kind, info.id, p.person_id, p.persisted_face_ids)
+            else:
+                found = tuple(LiveFace(face_id, None, None) for face_id in p.persisted_face_ids)
+            return LivePerson(p.person_id, p.name, p.user_data or None, found)
 
-        return tuple(await asyncio.gather(*(person(p) for p in persons)))
+        persons = tuple(await asyncio.gather(*(person(p) for p in listed)))
+    else:
+        faces = await reader.list_faces(kind, info.id)
+    training = await read_training(client, kind, info.id) if kind.trainable and full else None
+    return LiveCollection(
+        kind=kind,
+        id=info.id,
+        name=info.name,
+        # Clearing userData stores an empty string: the same as none.
+        user_data=info.user_data or None,
+        recognition_model=info.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL,
+        persons=persons,
+        faces=faces,
+        training=training,
+    )
 
-    async def _training(self, kind: CollectionKind, collection_id: str) -> LiveTraining:
-        result = await self._client.get_training(kind, collection_id)
-        if result is None:
-            return LiveTraining(TrainingStatus.NOT_TRAINED)
-        return LiveTraining(
-            status=TrainingStatus.parse(result.status),
-            message=result.message,
-            last_action=result.last_action,
-            last_successful=result.last_successful,
-        )
+
+async def read_training(client: FaceClient, kind: CollectionKind, collection_id: str) -> LiveTraining:
+    result = await client.get_training(kind, collection_id)
+    if result is None:
+        return LiveTraining(TrainingStatus.NOT_TRAINED)
+    return LiveTraining(status=TrainingStatus.parse(result.status), message=result.message)

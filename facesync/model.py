@@ -195,8 +195,6 @@ class TrainingStatus(StrEnum):
 class LiveTraining:
     status: TrainingStatus
     message: str | None = None
-    last_action: str | None = None
-    last_successful: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +226,10 @@ class LiveCollection:
     faces: tuple[LiveFace, ...] = ()
     training: LiveTraining | None = None
     """None for a FaceList (no training) or when not read."""
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces) + sum(len(p.faces) for p in self.persons)
 
 
 @dataclass(frozen=True, slots=True)

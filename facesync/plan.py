@@ -1,18 +1,31 @@
 """Changes, the plan that holds them, its checksum, and the safety gates.
 
-A plan is a value: rendering, checking and applying it never change it. Each change carries what
-the reviewer sees (address, before, after, reason) and what apply needs (live ids, desired face).
+A plan is a value: rendering, checking and applying it never change it. Each change carries typed
+data — an `Address`, an `Action`, a `Reason`, and the desired and live resources themselves — and
+everything a person or a machine reads (the before/after fields, the JSON plan, the checksum) is
+derived from that data here, in one place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from facesync.model import CollectionKind, DesiredFace, LiveSummary
+from facesync.address import Address, ResourceKind
+from facesync.model import (
+    DesiredCollection,
+    DesiredFace,
+    DesiredPerson,
+    LiveCollection,
+    LiveFace,
+    LivePerson,
+    LiveSummary,
+    TrainingStatus,
+)
 
 PLAN_FORMAT_VERSION = 1
 
@@ -24,37 +37,142 @@ class Action(StrEnum):
     DELETE = "delete"
     TRAIN = "train"
 
+    @property
+    def destroys(self) -> bool:
+        return self in (Action.DELETE, Action.REPLACE)
 
-_ACTION_ORDER = {a: i for i, a in enumerate(Action)}
+
+class Reason(StrEnum):
+    """Why a change is planned, as a code (like Terraform's ActionReason).
+
+    Logic — apply, the safety gates — compares these; people read `Change.explanation`.
+    """
+
+    DECLARED = "declared"
+    ENSURE_ABSENT = "ensure_absent"
+    PRUNED = "pruned"
+    NOT_DECLARED = "not_declared"
+    FIELDS_CHANGED = "fields_changed"
+    RECOGNITION_MODEL_CHANGED = "recognition_model_changed"
+    NOTE_CHANGED = "note_changed"
+    TWIN = "twin"
+    DUPLICATE_FACE = "duplicate_face"
+    NO_FINGERPRINT = "no_fingerprint"
+    NEW_COLLECTION = "new_collection"
+    REPLACED_COLLECTION = "replaced_collection"
+    CONTENTS_CHANGED = "contents_changed"
+    NEVER_TRAINED = "never_trained"
+    TRAINING_FAILED = "training_failed"
+    TRAINING_PENDING = "training_pending"
+
+
+DesiredResource = DesiredCollection | DesiredPerson | DesiredFace
+LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     action: Action
-    kind: str
-    """`personGroup`, `largePersonGroup`, `faceList`, `largeFaceList`, `person` or `face`."""
-    address: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    reason: str
-    collection_kind: CollectionKind
-    collection_id: str
-    person_name: str | None = None
-    person_id: str | None = None
-    """The live person the change acts on (or whose face it touches), when it exists."""
-    persisted_face_id: str | None = None
-    face: DesiredFace | None = None
-    sort_key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    address: Address
+    reason: Reason
+    explanation: str
+    """The reason in words, with its particulars (what changed, what is lost)."""
+    desired: DesiredResource | None = None
+    """What the configuration asks for (None for a delete)."""
+    live: LiveResource | None = None
+    """What the service holds (None for a create)."""
+    owner_id: str | None = None
+    """For a face in a person group: the live person it is in (None when this plan creates it)."""
+
+    @property
+    def kind(self) -> ResourceKind:
+        return self.address.kind
+
+    @property
+    def person_id(self) -> str | None:
+        """The live person this change acts on, or in."""
+        if isinstance(self.live, LivePerson):
+            return self.live.person_id
+        return self.owner_id
+
+    @property
+    def persisted_face_id(self) -> str | None:
+        return self.live.persisted_face_id if isinstance(self.live, LiveFace) else None
+
+    @property
+    def before(self) -> dict[str, Any] | None:
+        if self.action is Action.TRAIN:
+            training = self.live.training if isinstance(self.live, LiveCollection) else None
+            return {"status": training.status.value} if training is not None else None
+        if self.live is None or self.action is Action.CREATE:
+            return None
+        live = self.live
+        if isinstance(live, LiveSummary):
+            return {"name": live.name}
+        if isinstance(live, LiveCollection):
+            if self.action is Action.UPDATE:
+                return _collection_fields(live.name, live.user_data, live.recognition_model)
+            fields = _collection_fields(live.name, live.user_data, live.recognition_model)
+            if live.kind.has_persons:
+                fields["persons"] = len(live.persons)
+            fields["faces"] = live.face_count
+            return fields
+        if isinstance(live, LivePerson):
+            return {
+                "name": live.name,
+                "userData": live.user_data,
+                "personId": live.person_id,
+                "faces": len(live.faces),
+            }
+        fields = {"persistedFaceId": live.persisted_face_id, "fingerprint": live.fingerprint}
+        if live.note:
+            fields["note"] = live.note
+        return fields
+
+    @property
+    def after(self) -> dict[str, Any] | None:
+        if self.action is Action.TRAIN:
+            return {"status": TrainingStatus.SUCCEEDED.value}
+        desired = self.desired
+        if desired is None or self.action is Action.DELETE:
+            return None
+        if isinstance(desired, DesiredCollection):
+            return _collection_fields(desired.name, desired.user_data, desired.recognition_model)
+        if isinstance(desired, DesiredPerson):
+            return {"name": desired.name, "userData": desired.user_data}
+        fields: dict[str, Any] = {"fingerprint": desired.fingerprint}
+        if desired.image_path:
+            fields["image"] = _display_path(desired.image_path)
+        if desired.url:
+            fields["url"] = desired.url
+        if desired.target_face:
+            fields["targetFace"] = list(desired.target_face)
+        fields["detectionModel"] = desired.detection_model
+        if desired.user_data:
+            fields["note"] = desired.user_data
+        return fields
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": self.action.value,
-            "kind": self.kind,
-            "address": self.address,
+            "kind": self.kind.value,
+            "address": str(self.address),
             "before": self.before,
             "after": self.after,
-            "reason": self.reason,
+            "reason": self.explanation,
         }
+
+
+def _collection_fields(name: str | None, user_data: str | None, model: str) -> dict[str, Any]:
+    return {"name": name, "userData": user_data, "recognitionModel": model}
+
+
+def _display_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
 
 
 # Display-only fields: where a face came from locally. The fingerprint in the address already
@@ -74,7 +192,7 @@ def _checksum_view(change: Change) -> dict[str, Any]:
 class CollectionStats:
     """How much a live collection holds, for the delete-share gate."""
 
-    address: str
+    address: Address
     live_persons: int
     live_faces: int
     protected: bool
@@ -86,7 +204,6 @@ class Plan:
     unmanaged: tuple[LiveSummary, ...] = ()
     warnings: tuple[str, ...] = ()
     stats: tuple[CollectionStats, ...] = ()
-    prune: bool = False
 
     @property
     def empty(self) -> bool:
@@ -106,22 +223,41 @@ class Plan:
         )
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
-    @property
-    def destroys(self) -> bool:
-        return any(c.action in (Action.DELETE, Action.REPLACE) for c in self.changes)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": PLAN_FORMAT_VERSION,
             "summary": self.summary,
             "changes": [c.to_dict() for c in self.changes],
             "unmanaged": [
-                {"kind": u.kind.value, "id": u.id, "name": u.name, "address": f"{u.kind.value}.{u.id}"}
+                {
+                    "kind": u.kind.value,
+                    "id": u.id,
+                    "name": u.name,
+                    "address": str(Address(u.kind, u.id)),
+                }
                 for u in self.unmanaged
             ],
             "warnings": list(self.warnings),
             "checksum": self.checksum,
         }
+
+
+class Gate(StrEnum):
+    """The safety gates a plan can trip; each needs --force."""
+
+    PROTECTED = "protected"
+    DELETE_SHARE = "delete_share"
+    PRUNE = "prune"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    gate: Gate
+    address: Address
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,47 +268,61 @@ class SafetyPolicy:
     """Collections smaller than this are never held by the share gate."""
 
 
-def safety_refusals(plan: Plan, policy: SafetyPolicy) -> list[str]:
+def safety_refusals(plan: Plan, policy: SafetyPolicy) -> list[Refusal]:
     """Why this plan needs --force; empty when it is safe."""
-    reasons: list[str] = []
+    refusals: list[Refusal] = []
     by_address = {s.address: s for s in plan.stats}
     for change in plan.changes:
-        if change.kind not in ("person", "face") and change.action in (Action.DELETE, Action.REPLACE):
-            stats = by_address.get(change.address)
-            if stats is not None and stats.protected:
-                verb = "delete" if change.action is Action.DELETE else "replace"
-                reasons.append(f"{change.address} is protected (protect: true): refusing to {verb} it")
-            if change.reason.startswith("pruned"):
-                reasons.append(f"{change.address} would be pruned: pruning deletes unmanaged collections")
+        if not change.kind.is_collection or not change.action.destroys:
+            continue
+        stats = by_address.get(change.address)
+        if stats is not None and stats.protected:
+            verb = "delete" if change.action is Action.DELETE else "replace"
+            refusals.append(
+                Refusal(
+                    Gate.PROTECTED,
+                    change.address,
+                    f"{change.address} is protected (protect: true): refusing to {verb} it",
+                )
+            )
+        if change.reason is Reason.PRUNED:
+            refusals.append(
+                Refusal(
+                    Gate.PRUNE,
+                    change.address,
+                    f"{change.address} would be pruned: pruning deletes unmanaged collections",
+                )
+            )
     for stats in plan.stats:
-        replaced_or_deleted = any(
-            c.address == stats.address and c.action in (Action.DELETE, Action.REPLACE) for c in plan.changes
+        whole = any(c.address == stats.address and c.action.destroys for c in plan.changes)
+        persons, faces = (
+            (stats.live_persons, stats.live_faces) if whole else _deleted_inside(plan, stats.address)
         )
-        persons, faces = _deleted_inside(plan, stats.address)
-        if replaced_or_deleted:
-            persons, faces = stats.live_persons, stats.live_faces
         for noun, deleted, total in (
             ("persons", persons, stats.live_persons),
             ("faces", faces, stats.live_faces),
         ):
             if total >= policy.min_existing and deleted / total > policy.delete_threshold:
-                reasons.append(
-                    f"{stats.address}: deleting {deleted} of {total} {noun} "
-                    f"({deleted / total:.0%}) is over the {policy.delete_threshold:.0%} threshold"
+                refusals.append(
+                    Refusal(
+                        Gate.DELETE_SHARE,
+                        stats.address,
+                        f"{stats.address}: deleting {deleted} of {total} {noun} "
+                        f"({deleted / total:.0%}) is over the {policy.delete_threshold:.0%} threshold",
+                    )
                 )
-    return reasons
+    return refusals
 
 
-def _deleted_inside(plan: Plan, collection_address: str) -> tuple[int, int]:
+def _deleted_inside(plan: Plan, collection: Address) -> tuple[int, int]:
     """Persons and faces a plan deletes inside one collection (a deleted person takes its faces)."""
-    prefix = collection_address + "/"
     persons = faces = 0
     for change in plan.changes:
-        if change.action is not Action.DELETE or not change.address.startswith(prefix):
+        if change.action is not Action.DELETE or not collection.contains(change.address):
             continue
-        if change.kind == "person":
+        if change.kind is ResourceKind.PERSON:
             persons += 1
-            faces += int((change.before or {}).get("faces", 0))
-        elif change.kind == "face":
+            faces += len(change.live.faces) if isinstance(change.live, LivePerson) else 0
+        elif change.kind is ResourceKind.FACE:
             faces += 1
     return persons, faces

@@ -8,11 +8,10 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cli import main
 from facesync.cli.common import (
     EXIT_ERROR,
@@ -21,21 +20,21 @@ from facesync.cli.common import (
     Exit,
     Loaded,
     ServiceArgs,
-    enforce_gates,
     fail,
     gate_options,
     handle_errors,
     load,
-    make_client,
+    make_sync,
+    refusal_exit,
     run_async,
     service_options,
     use_color,
 )
-from facesync.plan import Plan
-from facesync.planner import LocalState, build_plan
-from facesync.render import render_json, render_text
-from facesync.render.text import SYMBOLS
-from facesync.render.values import short_fingerprints
+
+if TYPE_CHECKING:
+    from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult
+    from facesync.plan import Plan
+    from facesync.sync import Sync
 
 
 def _reviewed_checksum(plan_file: Path | None, checksum: str | None) -> str | None:
@@ -77,10 +76,18 @@ class _Reporter:
             self.progress.start()
 
     def event(self, event: ApplyEvent) -> None:
+        from facesync.render.text import SYMBOLS
+        from facesync.render.values import short_fingerprints
+
+        address = short_fingerprints(str(event.address))
         if event.type == "change" or event.status in ("succeeded", "failed"):
             self.count += 1
         if self.fmt == "json":
-            payload: dict[str, Any] = {"event": event.type, "status": event.status, "address": event.address}
+            payload: dict[str, Any] = {
+                "event": event.type,
+                "status": event.status,
+                "address": str(event.address),
+            }
             if event.change is not None:
                 payload["action"] = event.change.action.value
             if event.message:
@@ -91,15 +98,13 @@ class _Reporter:
             rate = self.count / max(1e-6, time.monotonic() - self.started)
             self.progress.update(self.task, completed=min(self.count, self.total), rate=rate)
             if event.status == "failed":
-                self.progress.console.print(
-                    f"[red]failed[/red] {short_fingerprints(event.address)}: {event.message}"
-                )
+                self.progress.console.print(f"[red]failed[/red] {address}: {event.message}")
             return
         symbol = SYMBOLS[event.change.action][0] if event.change is not None else "*"
         label = "train" if event.type == "training" else event.status
         if event.type == "training":
             label = f"training {event.status}"
-        line = f"{label:<18} {symbol} {short_fingerprints(event.address)}"
+        line = f"{label:<18} {symbol} {address}"
         if event.message:
             line += f": {event.message}"
         click.echo(line)
@@ -114,9 +119,9 @@ def _summary(result: ApplyResult) -> str:
     text = "Apply complete: " if result.ok else "Apply finished with errors: "
     text += ", ".join(parts) + "."
     if result.trained:
-        text += f" Trained: {', '.join(result.trained)}."
+        text += f" Trained: {', '.join(map(str, result.trained))}."
     if result.training_started:
-        text += f" Training started (not waited for): {', '.join(result.training_started)}."
+        text += f" Training started (not waited for): {', '.join(map(str, result.training_started))}."
     return text
 
 
@@ -168,56 +173,48 @@ def apply_command(
     else nothing changes and the exit code is 3. Running apply again finishes an interrupted or
     partly failed run. Exit codes: 0 success, 1 error, 3 refused.
     """
+    from facesync.apply import ApplyOptions
+
     reviewed = _reviewed_checksum(plan_file, checksum)
     loaded = load(service)
     _raise_on_sigterm()
     options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
-    run_async(
-        _apply(loaded, service, reviewed, auto_approve, force, delete_threshold, options, fmt, no_color)
-    )
+    sync = make_sync(loaded, service, delete_threshold)
+    run_async(_apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color))
 
 
 async def _apply(
     loaded: Loaded,
-    service: ServiceArgs,
+    sync: Sync,
     reviewed: str | None,
     auto_approve: bool,
     force: bool,
-    delete_threshold: float,
     options: ApplyOptions,
     fmt: str,
     no_color: bool,
 ) -> None:
+    from facesync.render.values import short_fingerprints
+    from facesync.sync import PlanRefused
+
     color = use_color(no_color)
-    state = LocalState.open(service.config_path, loaded.endpoint.url, full_refresh=service.full_refresh)
-    async with make_client(loaded, service) as client:
-        plan, _ = await build_plan(client, loaded.desired, state=state, targets=service.targets)
+    async with sync:
+        plan = await sync.plan()
         _show(plan, fmt, color, loaded.endpoint.display)
-        if reviewed is not None and reviewed != plan.checksum:
-            raise Exit(
-                EXIT_REFUSED,
-                f"the plan changed since it was reviewed (reviewed {reviewed}, now "
-                f"{plan.checksum}); nothing was applied. Review the new plan and apply again",
-            )
-        enforce_gates(plan, force, delete_threshold, "; nothing was applied")
+        try:
+            sync.check(plan, reviewed=reviewed, force=force)
+        except PlanRefused as exc:
+            raise refusal_exit(exc, "; nothing was applied") from None
         if plan.empty:
             raise Exit(EXIT_OK)
         if reviewed is None and not auto_approve:
             _ask_approval()
         reporter = _Reporter(fmt, len(plan.changes), color)
         try:
-            result = await apply_plan(
-                client,
-                plan,
-                options=options,
-                cache=state.cache,
-                journal=state.journal,
-                on_event=reporter.event,
-            )
+            result = await sync.apply(plan, options=options, on_event=reporter.event)
         finally:
             reporter.close()
     for change, message in result.failed:
-        click.echo(f"Failed: {short_fingerprints(change.address)}: {message}", err=True)
+        click.echo(f"Failed: {short_fingerprints(str(change.address))}: {message}", err=True)
     for address, message in result.training_failed:
         click.echo(f"Failed: training {address}: {message}", err=True)
     summary = _summary(result)
@@ -230,7 +227,7 @@ async def _apply(
                     "done": len(result.done),
                     "failed": len(result.failed),
                     "skipped": len(result.skipped),
-                    "trained": result.trained,
+                    "trained": [str(a) for a in result.trained],
                     "message": summary,
                 },
                 sort_keys=True,
@@ -243,6 +240,8 @@ async def _apply(
 
 
 def _show(plan: Plan, fmt: str, color: bool, endpoint: str) -> None:
+    from facesync.render import render_json, render_text
+
     if fmt == "json":
         click.echo(json.dumps({"event": "plan", "plan": json.loads(render_json(plan))}, sort_keys=True))
     else:

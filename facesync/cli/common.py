@@ -1,22 +1,29 @@
-"""Options and helpers shared by the commands that talk to the service (plan, drift, apply)."""
+"""Options and helpers shared by the commands that talk to the service (plan, drift, apply).
+
+Only click is imported at module level: `facesync --help` must not pay for httpx, pydantic or the
+emulator. Everything else is imported where a command runs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import click
 
-from facesync.client import EndpointError, FaceClient, FaceClientError, resolve_endpoint
-from facesync.client.endpoint import Endpoint
-from facesync.model import API_VERSIONS, DesiredState
-from facesync.plan import Plan, SafetyPolicy, safety_refusals
+from facesync.model import API_VERSIONS
+
+if TYPE_CHECKING:
+    from facesync.client import Endpoint
+    from facesync.model import DesiredState
+    from facesync.sync import Sync
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +40,78 @@ class Exit(Exception):
 
 def fail(message: str, code: int = EXIT_ERROR) -> Exit:
     return Exit(code, message)
+
+
+def _apply_options(func: F, options: Iterable[Callable[[F], F]]) -> F:
+    for option in reversed(list(options)):
+        func = option(func)
+    return func
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+
+class _Redact(logging.Filter):
+    """Defence in depth: no log line carries a secret, whatever a message interpolates."""
+
+    secrets: ClassVar[set[str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            if any(secret in text for secret in self.secrets):
+                for secret in self.secrets:
+                    text = text.replace(secret, "***")
+                record.msg, record.args = text, None
+        return True
+
+
+def redact(secret: str | None) -> None:
+    if secret:
+        _Redact.secrets.add(secret)
+
+
+def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    ctx.meta[f"facesync.log.{param.name}"] = value
+    verbose = ctx.meta.get("facesync.log.verbose") or 0
+    debug = bool(ctx.meta.get("facesync.log.debug"))
+    level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.WARNING
+    logger = logging.getLogger("facesync")
+    if not any(getattr(h, "_facesync", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_Redact())
+        handler._facesync = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level)
+
+
+def logging_options(func: F) -> F:
+    """`-v/--verbose` (retries, waits, cache decisions; twice for debug) and `--debug`, to stderr."""
+    return _apply_options(
+        func,
+        [
+            click.option(
+                "-v",
+                "--verbose",
+                count=True,
+                expose_value=False,
+                callback=_configure_logging,
+                help="Log what facesync decides and waits for (repeat for debug) to stderr.",
+            ),
+            click.option(
+                "--debug",
+                is_flag=True,
+                expose_value=False,
+                callback=_configure_logging,
+                help="Log everything, each request included, to stderr (never the key).",
+            ),
+        ],
+    )
+
+
+# -- the service ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -64,113 +143,104 @@ def service_options(func: F) -> F:
         service = ServiceArgs(**{name: kwargs.pop(name) for name in _SERVICE_FIELDS})
         return func(*args, service=service, **kwargs)
 
-    options = [
-        click.option(
-            "-f",
-            "--file",
-            "config_path",
-            default="facesync.yaml",
-            show_default=True,
-            type=click.Path(path_type=Path),
-            help="Config file, or a directory of *.yaml files.",
-        ),
-        click.option(
-            "--endpoint",
-            help="Face endpoint URL, or local:PATH for the embedded emulator. "
-            "Else FACESYNC_ENDPOINT, else the config's service.endpoint.",
-        ),
-        click.option(
-            "--key",
-            help="Face key. Prefer the FACESYNC_KEY environment variable: "
-            "flags are visible to other users of the machine.",
-        ),
-        click.option(
-            "--api-version",
-            type=click.Choice(API_VERSIONS),
-            default=None,
-            help="Face API version (default: the config's service.apiVersion, else v1.0).",
-        ),
-        click.option(
-            "--target",
-            "targets",
-            multiple=True,
-            metavar="ID",
-            help="Only read and plan this collection (repeatable).",
-        ),
-        click.option(
-            "--rate-limit",
-            type=float,
-            default=10.0,
-            show_default=True,
-            help="Calls per second, shared by all calls (S0 allows 10; F0 about 0.33).",
-        ),
-        click.option(
-            "--parallelism",
-            type=click.IntRange(1, 64),
-            default=8,
-            show_default=True,
-            help="Requests in flight at once.",
-        ),
-        click.option(
-            "--refresh",
-            type=click.Choice(["cached", "full"]),
-            default="cached",
-            show_default=True,
-            help="`full` ignores the local face cache and reads every face from the service.",
-        ),
-    ]
-    wrapped: Any = collect
-    for option in reversed(options):
-        wrapped = option(wrapped)
-    return wrapped  # type: ignore[no-any-return]
+    return _apply_options(
+        cast(F, collect),
+        [
+            click.option(
+                "-f",
+                "--file",
+                "config_path",
+                default="facesync.yaml",
+                show_default=True,
+                type=click.Path(path_type=Path),
+                help="Config file, or a directory of *.yaml files.",
+            ),
+            click.option(
+                "--endpoint",
+                help="Face endpoint URL, or local:PATH for the embedded emulator. "
+                "Else FACESYNC_ENDPOINT, else the config's service.endpoint.",
+            ),
+            click.option(
+                "--key",
+                help="Face key. Prefer the FACESYNC_KEY environment variable: "
+                "flags are visible to other users of the machine.",
+            ),
+            click.option(
+                "--api-version",
+                type=click.Choice(API_VERSIONS),
+                default=None,
+                help="Face API version (default: the config's service.apiVersion, else v1.0).",
+            ),
+            click.option(
+                "--target",
+                "targets",
+                multiple=True,
+                metavar="ID",
+                help="Only read and plan this collection (repeatable).",
+            ),
+            click.option(
+                "--rate-limit",
+                type=float,
+                default=10.0,
+                show_default=True,
+                help="Calls per second, shared by all calls (S0 allows 10; F0 about 0.33).",
+            ),
+            click.option(
+                "--parallelism",
+                type=click.IntRange(1, 64),
+                default=8,
+                show_default=True,
+                help="Requests in flight at once.",
+            ),
+            click.option(
+                "--refresh",
+                type=click.Choice(["cached", "full"]),
+                default="cached",
+                show_default=True,
+                help="`full` ignores the local face cache and reads every face from the service.",
+            ),
+            logging_options,
+        ],
+    )
 
 
 def gate_options(func: F) -> F:
-    options = [
-        click.option("--force", is_flag=True, help="Accept a plan the safety gates would refuse."),
-        click.option(
-            "--delete-threshold",
-            type=click.FloatRange(0, 1),
-            default=0.30,
-            show_default=True,
-            help="Largest share of a collection's persons or faces to delete without --force.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def enforce_gates(plan: Plan, force: bool, delete_threshold: float, consequence: str) -> None:
-    """After the plan is shown: refuse (exit 3) what needs --force."""
-    refusals = safety_refusals(plan, SafetyPolicy(delete_threshold=delete_threshold))
-    if refusals and not force:
-        for reason in refusals:
-            click.echo(f"Refused: {reason}", err=True)
-        raise Exit(EXIT_REFUSED, f"the plan needs --force (see the reasons above){consequence}")
+    return _apply_options(
+        func,
+        [
+            click.option("--force", is_flag=True, help="Accept a plan the safety gates would refuse."),
+            click.option(
+                "--delete-threshold",
+                type=click.FloatRange(0, 1),
+                default=0.30,
+                show_default=True,
+                help="Largest share of a collection's persons or faces to delete without --force.",
+            ),
+        ],
+    )
 
 
 def output_options(func: F) -> F:
-    options = [
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(["text", "json", "markdown"]),
-            default="text",
-            show_default=True,
-            help="How to render the plan on stdout.",
-        ),
-        click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR)."),
-        click.option(
-            "--out",
-            "out_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="Also write the JSON plan to this file.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply_options(
+        func,
+        [
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(["text", "json", "markdown"]),
+                default="text",
+                show_default=True,
+                help="How to render the plan on stdout.",
+            ),
+            click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR)."),
+            click.option(
+                "--out",
+                "out_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Also write the JSON plan to this file.",
+            ),
+        ],
+    )
 
 
 def use_color(no_color: bool) -> bool:
@@ -182,6 +252,7 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from facesync.client import FaceClientError
         from facesync.config.errors import ConfigError
 
         try:
@@ -198,7 +269,7 @@ def handle_errors(func: F) -> F:
                 err=True,
             )
             sys.exit(EXIT_ERROR)
-        except (EndpointError, FaceClientError) as exc:
+        except FaceClientError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
@@ -217,29 +288,54 @@ class Loaded:
 
 def load(service: ServiceArgs) -> Loaded:
     """Config → desired state (every error at once), then the endpoint; no call is made here."""
+    from facesync.client import resolve_endpoint
     from facesync.desired import load_desired_state
-    from facesync.planner import check_targets
+    from facesync.sync import undeclared_targets
 
     if not service.config_path.exists():
         raise fail(f"configuration {service.config_path} not found (give one with -f PATH)")
     desired, diagnostics = load_desired_state(service.config_path, api_version=service.api_version)
-    unknown = check_targets(desired, service.targets)
+    unknown = undeclared_targets(desired, service.targets)
     if unknown:
         raise fail(f"--target {', '.join(unknown)}: not declared in the configuration")
     resolved = resolve_endpoint(service.endpoint, service.key, desired.service.endpoint)
+    redact(resolved.key)
     version = service.api_version or desired.service.api_version or "v1.0"
     for diagnostic in diagnostics:
         click.echo(str(diagnostic), err=True)
     return Loaded(desired, resolved, version)
 
 
-def make_client(loaded: Loaded, service: ServiceArgs) -> FaceClient:
-    return FaceClient(
-        loaded.endpoint,
+def make_sync(loaded: Loaded, service: ServiceArgs, delete_threshold: float | None = None) -> Sync:
+    from facesync.plan import SafetyPolicy
+    from facesync.sync import Sync, SyncOptions
+
+    policy = SafetyPolicy() if delete_threshold is None else SafetyPolicy(delete_threshold=delete_threshold)
+    options = SyncOptions(
         api_version=loaded.api_version,
         rate_limit=service.rate_limit if service.rate_limit > 0 else None,
         parallelism=service.parallelism,
+        full_refresh=service.full_refresh,
+        targets=service.targets,
+        policy=policy,
     )
+    return Sync(loaded.desired, loaded.endpoint, options=options, state_root=service.config_path)
+
+
+def refusal_exit(exc: Exception, consequence: str) -> Exit:
+    """After the plan is shown: a refused plan's reasons on stderr, and exit 3."""
+    from facesync.sync import StalePlan, UnsafePlan
+
+    if isinstance(exc, UnsafePlan):
+        for refusal in exc.refusals:
+            click.echo(f"Refused: {refusal.message}", err=True)
+        return Exit(EXIT_REFUSED, f"the plan needs --force (see the reasons above){consequence}")
+    if isinstance(exc, StalePlan):
+        return Exit(
+            EXIT_REFUSED,
+            f"{exc}{consequence}. Review the new plan and apply again",
+        )
+    raise exc
 
 
 T = TypeVar("T")

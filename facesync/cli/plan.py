@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,31 +14,32 @@ from facesync.cli.common import (
     Exit,
     Loaded,
     ServiceArgs,
-    enforce_gates,
     gate_options,
     handle_errors,
     load,
-    make_client,
+    make_sync,
     output_options,
+    refusal_exit,
     run_async,
     service_options,
     use_color,
 )
-from facesync.plan import Plan
-from facesync.planner import LocalState, build_plan
-from facesync.render import render_json, render_markdown, render_text
+
+if TYPE_CHECKING:
+    from facesync.plan import Plan
+    from facesync.sync import Sync
 
 
-async def compute_plan(loaded: Loaded, service: ServiceArgs) -> Plan:
-    state = LocalState.open(service.config_path, loaded.endpoint.url, full_refresh=service.full_refresh)
-    async with make_client(loaded, service) as client:
-        plan, _ = await build_plan(client, loaded.desired, state=state, targets=service.targets)
-    return plan
+async def _plan(sync: Sync) -> Plan:
+    async with sync:
+        return await sync.plan()
 
 
 def emit_plan(
     plan: Plan, fmt: str, no_color: bool, out_path: Path | None, endpoint: str, title: str = "facesync plan"
 ) -> None:
+    from facesync.render import render_json, render_markdown, render_text
+
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
@@ -47,6 +49,12 @@ def emit_plan(
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_json(plan))
+
+
+def _compute(service: ServiceArgs, delete_threshold: float | None = None) -> tuple[Loaded, Sync, Plan]:
+    loaded = load(service)
+    sync = make_sync(loaded, service, delete_threshold)
+    return loaded, sync, run_async(_plan(sync))
 
 
 @main.command("plan")
@@ -69,10 +77,14 @@ def plan_command(
     Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error,
     2 changes present (--detailed-exitcode), 3 refused by a safety gate.
     """
-    loaded = load(service)
-    plan = run_async(compute_plan(loaded, service))
+    from facesync.sync import PlanRefused
+
+    loaded, sync, plan = _compute(service, delete_threshold)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display)
-    enforce_gates(plan, force, delete_threshold, "")
+    try:
+        sync.check(plan, force=force)
+    except PlanRefused as exc:
+        raise refusal_exit(exc, "") from None
     raise Exit(EXIT_CHANGES if detailed_exitcode and not plan.empty else EXIT_OK)
 
 
@@ -85,7 +97,6 @@ def drift_command(service: ServiceArgs, fmt: str, no_color: bool, out_path: Path
 
     Exit codes: 0 in sync, 1 error, 2 drift found.
     """
-    loaded = load(service)
-    plan = run_async(compute_plan(loaded, service))
+    loaded, _, plan = _compute(service)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, title="facesync drift")
     raise Exit(EXIT_CHANGES if not plan.empty else EXIT_OK)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ from facesync.client.models import (
 )
 from facesync.client.ratelimit import TokenBucket
 from facesync.model import CollectionKind, TargetFace
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
 _RETRY_AFTER_TEXT = re.compile(r"(?:try again in|retry after)\s+(\d+(?:\.\d+)?)\s*second", re.IGNORECASE)
@@ -88,8 +92,15 @@ class FaceClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        base_url, transport = build_transport(endpoint)
+        """`transport` replaces the network (e.g. `httpx.ASGITransport` to an emulator app in the
+        same process); `sleep` and `clock` drive retries and the rate limiter (tests pass fakes)."""
+        if transport is None:
+            base_url, transport = build_transport(endpoint)
+        else:
+            base_url = endpoint.url
         headers = {"User-Agent": "facesync"}
         if endpoint.key:
             headers["Ocp-Apim-Subscription-Key"] = endpoint.key
@@ -101,7 +112,7 @@ class FaceClient:
         )
         self.endpoint = endpoint
         self.api_version = api_version
-        self._limiter = TokenBucket(rate_limit) if rate_limit else None
+        self._limiter = TokenBucket(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
         self._slots = asyncio.Semaphore(parallelism)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -156,7 +167,9 @@ class FaceClient:
                 # A request that may have reached the service is uncertain unless replay is harmless.
                 if (idempotent or not _may_have_been_sent(exc)) and not last_try:
                     uncertain_before = uncertain_before or _may_have_been_sent(exc)
-                    await self._sleep(self._retry.backoff(attempt))
+                    wait = self._retry.backoff(attempt)
+                    log.info("%s %s: %s; retry %d in %.1fs", method, path, type(exc).__name__, attempt, wait)
+                    await self._sleep(wait)
                     continue
                 raise FaceAPIError(
                     status=None,
@@ -173,20 +186,23 @@ class FaceClient:
             if uncertain_before and response.status_code in ok_after_uncertain:
                 return None
             if response.status_code == 429 and not last_try:
-                wait = retry_after_seconds(response, message)
-                if wait is None:
-                    wait = self._retry.backoff(attempt)
+                asked = retry_after_seconds(response, message)
+                wait = asked if asked is not None else self._retry.backoff(attempt)
+                log.info("%s %s: 429 rate limited; waiting %.1fs as the service asks", method, path, wait)
                 if self._limiter is not None:
                     self._limiter.penalise(wait)
                 await self._sleep(wait)
                 continue
             retry_5xx = response.status_code in _RETRYABLE_5XX
-            if retry_5xx and idempotent and not last_try:
-                uncertain_before = True
-                await self._sleep(self._retry.backoff(attempt))
-                continue
-            if code == "ConcurrentOperationConflict" and not last_try:
-                await self._sleep(self._retry.backoff(attempt))
+            conflict = code == "ConcurrentOperationConflict"
+            if ((retry_5xx and idempotent) or conflict) and not last_try:
+                uncertain_before = uncertain_before or retry_5xx
+                wait = self._retry.backoff(attempt)
+                log.info(
+                    "%s %s: HTTP %d %s; retry %d in %.1fs",
+                    *(method, path, response.status_code, code, attempt, wait),
+                )
+                await self._sleep(wait)
                 continue
             raise FaceAPIError(
                 status=response.status_code,

@@ -47,4 +47,4 @@ class FaceAPIError(FaceClientError):
 
     @property
     def not_found(self) -> bool:
-        return self.status == 404 and bool(self.code) and self.code.endswith("NotFound")
+        return self.status == 404 and (self.code or "").endswith("NotFound")

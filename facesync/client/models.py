@@ -39,7 +39,4 @@ class Person(_Response):
 
 class TrainingResult(_Response):
     status: str
-    created: str | None = Field(default=None, alias="createdDateTime")
-    last_action: str | None = Field(default=None, alias="lastActionDateTime")
-    last_successful: str | None = Field(default=None, alias="lastSuccessfulTrainingDateTime")
     message: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 
 class TokenBucket:
@@ -13,25 +14,34 @@ class TokenBucket:
     full initial burst followed by the steady rate would overrun its window.
     """
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate)
+        self._clock = clock
+        self._sleep = sleep
         self._tokens = 1.0
-        self._updated = time.monotonic()
+        self._updated = clock()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
                     return
-                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+                await self._sleep((1.0 - self._tokens) / self.rate)
 
     def penalise(self, seconds: float) -> None:
         """The service asked us to wait: drain the bucket so every caller backs off, not just one."""

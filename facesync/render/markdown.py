@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from facesync.plan import Action, Plan
+from facesync.address import Address
+from facesync.plan import Plan
 from facesync.render.text import render_change, summary_line
 from facesync.render.values import short_fingerprints
 
@@ -21,9 +22,9 @@ def render_markdown(plan: Plan, *, title: str = "facesync plan", max_length: int
             f"| {s['create']} | {s['update']} | {s['replace']} | {s['delete']} | {s['train']} |",
             "",
         ]
-    destroyed = [c for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE)]
+    destroyed = [c for c in plan.changes if c.action.destroys]
     if destroyed:
-        names = ", ".join(f"`{short_fingerprints(c.address)}`" for c in destroyed[:5])
+        names = ", ".join(f"`{short_fingerprints(str(c.address))}`" for c in destroyed[:5])
         more = f" and {len(destroyed) - 5} more" if len(destroyed) > 5 else ""
         head += [
             "> [!WARNING]",
@@ -35,7 +36,7 @@ def render_markdown(plan: Plan, *, title: str = "facesync plan", max_length: int
     tail = [f"Checksum: `{plan.checksum}`"] if not plan.empty else []
     if plan.unmanaged:
         tail = [
-            f"Unmanaged collections: {', '.join(f'`{u.kind.value}.{u.id}`' for u in plan.unmanaged)}",
+            f"Unmanaged collections: {', '.join(f'`{Address(u.kind, u.id)}`' for u in plan.unmanaged)}",
             "",
             *tail,
         ]

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from facesync.address import Address
 from facesync.plan import Action, Change, Plan
 from facesync.render.values import field_differences, short_fingerprints, show
 
@@ -53,9 +54,9 @@ def _detail_lines(change: Change) -> list[tuple[str, Any, Any]]:
 
 def render_change(change: Change, color: bool = False) -> list[str]:
     symbol, colour = SYMBOLS[change.action]
-    address = short_fingerprints(change.address)
+    address = short_fingerprints(str(change.address))
     head = f"{symbol} {'train ' if change.action is Action.TRAIN else ''}{address}"
-    out = [f"  # {address} {_VERBS[change.action]}: {change.reason}"]
+    out = [f"  # {address} {_VERBS[change.action]}: {change.explanation}"]
     out.append("  " + (click.style(head, fg=colour, bold=True) if color else head))
     details = _detail_lines(change)
     width = max((len(label) for label, _, _ in details), default=0)
@@ -81,7 +82,7 @@ def render_text(plan: Plan, *, color: bool = False, endpoint: str | None = None)
             lines.append("")
     if plan.unmanaged:
         lines.append("Unmanaged collections (not in the configuration, left alone):")
-        lines.extend(f"  {u.kind.value}.{u.id}  {show(u.name)}" for u in plan.unmanaged)
+        lines.extend(f"  {Address(u.kind, u.id)}  {show(u.name)}" for u in plan.unmanaged)
         lines.append("")
     for warning in plan.warnings:
         lines.append(("Warning: " if not color else click.style("Warning: ", fg="yellow")) + warning)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +12,8 @@ from typing import Any
 import httpx
 from click.testing import CliRunner, Result
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from imagegen import face_image
-
 from facesync.cli import main
+from tests.imagegen import face_image
 
 
 @dataclass

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_helpers import STAFF_CONFIG, Service, Workspace, write_staff
 
 from facesync.fingerprint import decode_face_user_data
+from tests.sync.sync_helpers import STAFF_CONFIG, Service, Workspace, write_staff
 
 REPO = Path(__file__).parents[2]
 

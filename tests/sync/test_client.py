@@ -6,12 +6,12 @@ import asyncio
 
 import httpx
 import pytest
-from sync_helpers import Service, Workspace, run, write_staff
 
 from facesync.client import Endpoint, EndpointError, FaceAPIError, FaceClient, RetryPolicy, resolve_endpoint
 from facesync.client import client as client_module
 from facesync.client.client import retry_after_seconds
 from facesync.model import CollectionKind
+from tests.sync.sync_helpers import Service, Workspace, run, write_staff
 
 PG = CollectionKind.PERSON_GROUP
 FAST = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05)

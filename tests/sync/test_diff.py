@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from states import FL, LFL, LPG, PG, TRAINED, fp, group, live_face, live_group, state, want_face
-
 from facesync.diff import diff
 from facesync.model import (
     DesiredCollection,
@@ -17,10 +15,11 @@ from facesync.model import (
     TrainingStatus,
 )
 from facesync.plan import Action, SafetyPolicy, safety_refusals
+from tests.sync.states import FL, LFL, LPG, PG, TRAINED, fp, group, live_face, live_group, state, want_face
 
 
 def actions(plan) -> list[tuple[str, str]]:
-    return [(c.action.value, c.address) for c in plan.changes]
+    return [(c.action.value, str(c.address)) for c in plan.changes]
 
 
 def test_matching_states_plan_nothing():
@@ -63,8 +62,8 @@ def test_recognition_model_change_replaces_and_says_what_is_lost():
     )
     plan = diff(desired, live)
     assert plan.changes[0].action is Action.REPLACE
-    assert "recognition_01 → recognition_04" in plan.changes[0].reason
-    assert "1 persons and 1 faces" in plan.changes[0].reason
+    assert "recognition_01 → recognition_04" in plan.changes[0].explanation
+    assert "1 persons and 1 faces" in plan.changes[0].explanation
     assert [c.action for c in plan.changes[1:]] == [Action.CREATE, Action.CREATE, Action.TRAIN]
 
 
@@ -75,7 +74,7 @@ def test_name_and_user_data_updates_do_not_retrain():
     )
     plan = diff(desired, live)
     assert actions(plan) == [("update", "personGroup.staff"), ("update", 'personGroup.staff/person["Alice"]')]
-    assert plan.changes[0].reason == "name and userData changed"
+    assert plan.changes[0].explanation == "name and userData changed"
 
 
 def test_twins_keep_the_person_whose_faces_match_best():
@@ -87,7 +86,7 @@ def test_twins_keep_the_person_whose_faces_match_best():
         ("delete", 'personGroup.staff/person["Alice"](p0)'),
         ("train", "personGroup.staff"),
     ]
-    assert "twin" in plan.changes[0].reason and "p9" in plan.changes[0].reason
+    assert "twin" in plan.changes[0].explanation and "p9" in plan.changes[0].explanation
 
 
 def test_faces_are_matched_by_fingerprint_and_unknown_ones_deleted():
@@ -103,7 +102,7 @@ def test_faces_are_matched_by_fingerprint_and_unknown_ones_deleted():
             ("train", "personGroup.staff"),
         ]
     )
-    reasons = {c.address: c.reason for c in plan.changes}
+    reasons = {str(c.address): c.explanation for c in plan.changes}
     assert "no facesync fingerprint" in reasons['personGroup.staff/person["Alice"]/face[f-hand]']
 
 
@@ -155,7 +154,7 @@ def test_note_change_updates_a_face_but_replaces_a_face_list_face():
         )
     )
     plan = diff(state(fl, lfl), live)
-    assert [(c.action, c.kind, c.collection_id) for c in plan.changes] == [
+    assert [(c.action, c.kind, c.address.collection_id) for c in plan.changes] == [
         (Action.REPLACE, "face", "fl"),
         (Action.UPDATE, "face", "lfl"),
     ]
@@ -183,7 +182,7 @@ def test_untrained_failed_and_pending_collections_are_trained():
         )
     )
     plan = diff(desired, live, pending_training=[(LPG, "c")])
-    assert [(c.action, c.address, c.reason) for c in plan.changes] == [
+    assert [(c.action, str(c.address), c.explanation) for c in plan.changes] == [
         (Action.TRAIN, "personGroup.a", "never trained"),
         (Action.TRAIN, "personGroup.b", "last training failed: boom"),
         (Action.TRAIN, "largePersonGroup.c", "an earlier apply changed it and did not see it trained"),
@@ -196,7 +195,7 @@ def test_unmanaged_collections_are_reported_and_pruned_only_when_asked():
     assert plain.empty and [u.id for u in plain.unmanaged] == ["legacy"]
     pruned = diff(state(prune=True), live)
     assert actions(pruned) == [("delete", "personGroup.legacy")]
-    assert safety_refusals(pruned, SafetyPolicy()) == [
+    assert [r.message for r in safety_refusals(pruned, SafetyPolicy())] == [
         "personGroup.legacy would be pruned: pruning deletes unmanaged collections"
     ]
 
@@ -204,14 +203,14 @@ def test_unmanaged_collections_are_reported_and_pruned_only_when_asked():
 def test_targets_limit_the_plan():
     desired = state(group("a", {"A": [want_face("a")]}), group("b", {"B": [want_face("b")]}))
     plan = diff(desired, LiveState(), targets={"b"})
-    assert {c.collection_id for c in plan.changes} == {"b"}
+    assert {c.address.collection_id for c in plan.changes} == {"b"}
 
 
 def test_protected_collection_is_not_deleted_or_replaced_without_force():
     desired = state(group("staff", {}, ensure="absent", protect=True))
     plan = diff(desired, LiveState((live_group("staff", []),)))
     assert actions(plan) == [("delete", "personGroup.staff")]
-    assert safety_refusals(plan, SafetyPolicy()) == [
+    assert [r.message for r in safety_refusals(plan, SafetyPolicy())] == [
         "personGroup.staff is protected (protect: true): refusing to delete it"
     ]
 
@@ -220,7 +219,7 @@ def test_deleting_over_the_threshold_needs_force_but_small_collections_never_tri
     big = [LivePerson(f"p{i}", f"P{i}", None, (live_face(f"x{i}", f"f{i}"),)) for i in range(10)]
     keep = {f"P{i}": [want_face(f"x{i}")] for i in range(6)}
     plan = diff(state(group("g", keep)), LiveState((live_group("g", big),)))
-    assert safety_refusals(plan, SafetyPolicy()) == [
+    assert [r.message for r in safety_refusals(plan, SafetyPolicy())] == [
         "personGroup.g: deleting 4 of 10 persons (40%) is over the 30% threshold",
         "personGroup.g: deleting 4 of 10 faces (40%) is over the 30% threshold",
     ]

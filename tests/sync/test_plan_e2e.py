@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sync_helpers import STAFF_CONFIG, Service, Workspace, write_staff
+from tests.sync.sync_helpers import STAFF_CONFIG, Service, Workspace, write_staff
 
 
 def applied(ws: Workspace) -> None:
@@ -69,7 +69,7 @@ def test_each_out_of_band_edit_shows_up_exactly_once(workspace: Workspace, servi
     # A person added by hand, a face deleted by hand, an unfingerprinted face, a twin, a person edit.
     api.post("/persongroups/staff/persons", json={"name": "Mallory"}).raise_for_status()
     api.delete(f"/persongroups/staff/persons/{alice}/persistedfaces/{alice_faces[0]}").raise_for_status()
-    from imagegen import face_image
+    from tests.imagegen import face_image
 
     stranger = api.post(
         f"/persongroups/staff/persons/{bob}/persistedfaces",

@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
-from states import FL, LFL, LPG, TRAINED, group, live_face, live_group, state, want_face
 
 from facesync.diff import diff
 from facesync.model import DesiredCollection, LiveCollection, LivePerson, LiveState, LiveSummary
 from facesync.plan import Plan
 from facesync.render import render_json, render_markdown, render_text
+from tests.sync.states import FL, LFL, LPG, TRAINED, group, live_face, live_group, state, want_face
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -1,0 +1,146 @@
+"""Addresses: where a resource lives, as a value (`personGroup.staff/person["Alice"]/face[fs1:…]`).
+
+Every change in a plan carries one. The text form is what plans print and what `--target`
+accepts; code compares and groups by the value, never by string prefixes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from facesync.model import CollectionKind
+
+
+class ResourceKind(StrEnum):
+    """What a change acts on: one of the four collection kinds, a person or a face."""
+
+    PERSON_GROUP = "personGroup"
+    LARGE_PERSON_GROUP = "largePersonGroup"
+    FACE_LIST = "faceList"
+    LARGE_FACE_LIST = "largeFaceList"
+    PERSON = "person"
+    FACE = "face"
+
+    @property
+    def is_collection(self) -> bool:
+        return self not in (ResourceKind.PERSON, ResourceKind.FACE)
+
+    @classmethod
+    def of_collection(cls, kind: CollectionKind) -> ResourceKind:
+        return cls(kind.value)
+
+
+class AddressError(ValueError):
+    """Text that is not an address."""
+
+
+_COLLECTION_RE = re.compile(r"(?P<kind>[A-Za-z]+)\.(?P<id>[a-z0-9_-]{1,64})")
+# A person name is a JSON string; `(id)` after it, or after a face key, picks one of several.
+_PERSON_RE = re.compile(r'/person\[(?P<name>"(?:[^"\\]|\\.)*")\](?:\((?P<pid>[^)]+)\))?')
+_FACE_RE = re.compile(r"/face\[(?P<key>[^\]]+)\](?:\((?P<fid>[^)]+)\))?")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Address:
+    """A collection, a person in a group, or a face of a person or a face list.
+
+    `person_id` and `face_id` are set only where a name or fingerprint does not pick one live
+    resource alone (twins, duplicate faces): they are shown in brackets after the name.
+    """
+
+    collection_kind: CollectionKind
+    collection_id: str
+    person: str | None = None
+    person_id: str | None = None
+    face: str | None = None
+    """A face's fingerprint, or the persistedFaceId of a face without one."""
+    face_id: str | None = None
+
+    @classmethod
+    def of(cls, kind: CollectionKind, collection_id: str) -> Address:
+        return cls(kind, collection_id)
+
+    def child_person(self, name: str, person_id: str | None = None) -> Address:
+        return Address(self.collection_kind, self.collection_id, name, person_id)
+
+    def child_face(self, key: str, face_id: str | None = None) -> Address:
+        return Address(
+            self.collection_kind, self.collection_id, self.person, self.person_id, key, face_id
+        )
+
+    @property
+    def kind(self) -> ResourceKind:
+        if self.face is not None:
+            return ResourceKind.FACE
+        if self.person is not None:
+            return ResourceKind.PERSON
+        return ResourceKind.of_collection(self.collection_kind)
+
+    @property
+    def collection(self) -> Address:
+        """The collection this address is in (itself for a collection)."""
+        return Address(self.collection_kind, self.collection_id)
+
+    @property
+    def owner(self) -> Address:
+        """Where a face lives: its person, or its face list; a person's owner is its collection."""
+        if self.face is not None and self.person is not None:
+            return Address(self.collection_kind, self.collection_id, self.person, self.person_id)
+        return self.collection
+
+    def contains(self, other: Address) -> bool:
+        """Whether `other` is this resource or inside it (a person address without an id
+        contains every person of that name)."""
+        if (other.collection_kind, other.collection_id) != (self.collection_kind, self.collection_id):
+            return False
+        if self.person is None:
+            return True
+        if other.person != self.person or (self.person_id and other.person_id != self.person_id):
+            return False
+        if self.face is None:
+            return True
+        return other.face == self.face and (not self.face_id or other.face_id == self.face_id)
+
+    def __str__(self) -> str:
+        text = f"{self.collection_kind.value}.{self.collection_id}"
+        if self.person is not None:
+            text += f"/person[{json.dumps(self.person, ensure_ascii=False)}]"
+            if self.person_id:
+                text += f"({self.person_id})"
+        if self.face is not None:
+            text += f"/face[{self.face}]"
+            if self.face_id:
+                text += f"({self.face_id})"
+        return text
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """The inverse of `str()`: `personGroup.staff/person["Alice Smith"]` and so on."""
+        match = _COLLECTION_RE.match(text)
+        if match is None:
+            raise AddressError(f"{text!r} is not an address (expected e.g. personGroup.staff)")
+        try:
+            kind = CollectionKind(match["kind"])
+        except ValueError:
+            kinds = ", ".join(k.value for k in CollectionKind)
+            raise AddressError(f"{text!r}: unknown collection kind {match['kind']!r} ({kinds})") from None
+        pos = match.end()
+        person = person_id = face = face_id = None
+        person_match = _PERSON_RE.match(text, pos)
+        if person_match is not None:
+            if not kind.has_persons:
+                raise AddressError(f"{text!r}: a {kind.label} has no persons")
+            person, person_id = json.loads(person_match["name"]), person_match["pid"]
+            pos = person_match.end()
+        face_match = _FACE_RE.match(text, pos)
+        if face_match is not None:
+            if kind.has_persons and person is None:
+                raise AddressError(f"{text!r}: a face of a {kind.label} belongs to a person")
+            face, face_id = face_match["key"], face_match["fid"]
+            pos = face_match.end()
+        if pos != len(text):
+            raise AddressError(f"{text!r} is not an address: cannot read {text[pos:]!r}")
+        return cls(kind, match["id"], person, person_id, face, face_id)
