@@ -6,7 +6,6 @@ emulator. Everything else is imported where a command runs.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -342,4 +341,6 @@ T = TypeVar("T")
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     return asyncio.run(coro)
