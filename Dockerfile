@@ -16,7 +16,7 @@ RUN pip install --no-cache-dir . && rm -rf /src
 
 # A non-root user; .facesync/ (the local cache) is written beside the configuration, so the mounted
 # repository must be writable by this uid (or run with --user "$(id -u):$(id -g)").
-RUN useradd --create-home --uid 10001 facesync
+RUN useradd --create-home --uid 10001 facesync && mkdir /repo && chown facesync:facesync /repo
 USER facesync
 WORKDIR /repo
 
