@@ -314,7 +314,7 @@ def test_action_passes_the_step_on_an_exit_code_the_caller_lists_as_ok(
 ) -> None:
     write_config(tmp_path, image="missing.png")
     proc, outputs = run_action_step(
-        "run", {"args": "validate", "ok-exit-codes": "0, 1"}, facesync_on_path, tmp_path
+        "run", {"args": "validate", "ok-exit-codes": "2,1"}, facesync_on_path, tmp_path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert outputs == {"exit-code": "1"}
