@@ -65,6 +65,18 @@ class _Redact(logging.Filter):
         return True
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def redact(secret: str | None) -> None:
     if secret:
         _Redact.secrets.add(secret)
@@ -76,13 +88,11 @@ def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -
     debug = bool(ctx.meta.get("facesync.log.debug"))
     level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.WARNING
     logger = logging.getLogger("facesync")
-    if not any(getattr(h, "_facesync", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler.addFilter(_Redact())
-        handler._facesync = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
-        logger.propagate = False
     logger.setLevel(level)
 
 

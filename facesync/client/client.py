@@ -158,6 +158,7 @@ class FaceClient:
             if self._limiter is not None:
                 await self._limiter.acquire()
             self.calls[op] += 1
+            log.debug("%s %s%s (%s, attempt %d)", method, path, f" {params}" if params else "", op, attempt)
             try:
                 async with self._slots:
                     response = await self._http.request(

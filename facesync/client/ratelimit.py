@@ -34,14 +34,19 @@ class TokenBucket:
 
     async def acquire(self) -> None:
         async with self._lock:
+            slept = 0.0
             while True:
                 now = self._clock()
-                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+                # Credit at least the time slept: a clock coarser than the wait (a large float, a
+                # fake) must not leave the bucket a hair short of a token forever.
+                elapsed = max(now - self._updated, slept)
+                self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
                 self._updated = now
-                if self._tokens >= 1.0:
+                if self._tokens >= 1.0 - 1e-9:
                     self._tokens -= 1.0
                     return
-                await self._sleep((1.0 - self._tokens) / self.rate)
+                slept = (1.0 - self._tokens) / self.rate
+                await self._sleep(slept)
 
     def penalise(self, seconds: float) -> None:
         """The service asked us to wait: drain the bucket so every caller backs off, not just one."""

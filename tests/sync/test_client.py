@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
@@ -60,34 +58,6 @@ def test_endpoint_repr_never_shows_the_key():
 def test_retry_after_comes_from_header_or_message(headers, message, expected):
     response = httpx.Response(429, headers=headers)
     assert retry_after_seconds(response, message) == expected
-
-
-def test_429s_are_waited_out_and_every_call_succeeds(service: Service):
-    service.knobs(rate_limit=20)
-    service.api.put("/persongroups/g", json={"name": "G"}).raise_for_status()
-
-    async def go() -> FaceClient:
-        async with make(
-            service, retry=RetryPolicy(max_attempts=20, base_delay=0.05, max_delay=0.2)
-        ) as client:
-            await asyncio.gather(*(client.get_collection(PG, "g") for _ in range(40)))
-            return client
-
-    client = run(go())
-    assert service.stats()["statuses"].get("429", 0) > 0
-    assert client.total_calls == 40 + service.stats()["statuses"]["429"]
-
-
-def test_client_rate_limit_keeps_the_service_from_throttling(service: Service):
-    service.knobs(rate_limit=20)
-    service.api.put("/persongroups/g", json={"name": "G"}).raise_for_status()
-
-    async def go() -> None:
-        async with make(service, rate_limit=15) as client:
-            await asyncio.gather(*(client.get_collection(PG, "g") for _ in range(30)))
-
-    run(go())
-    assert service.stats()["statuses"].get("429", 0) == 0
 
 
 def test_reads_are_retried_through_server_faults(service: Service):
@@ -170,11 +140,16 @@ def test_the_key_never_appears_in_errors_or_output(tmp_path, monkeypatch: pytest
         monkeypatch.chdir(tmp_path)
         ws = Workspace(tmp_path, url)
         write_staff(ws)
-        for args in (("plan", "--key", secret), ("drift",), ("apply", "--auto-approve")):
+        for args in (
+            ("plan", "--key", secret, "--debug"),
+            ("drift", "-vv"),
+            ("apply", "--auto-approve", "--debug"),
+        ):
             result = ws.run(*args, env={"FACESYNC_KEY": secret})
             assert result.exit_code == 1
             assert "401" in result.stderr
             assert secret not in result.stdout + result.stderr
+        assert "DEBUG" in result.stderr  # debug logging really ran
         for path in tmp_path.rglob("*"):
             if path.is_file() and path.suffix in (".json", ".yaml"):
                 assert secret not in path.read_text()

@@ -43,7 +43,7 @@ def test_addresses_print_as_plans_show_them_and_parse_back():
     ],
 )
 def test_text_that_is_not_an_address_is_refused_with_a_reason(text: str):
-    with pytest.raises(AddressError, match="address|kind|persons|person"):
+    with pytest.raises(AddressError, match=r"address|kind|persons|person"):
         Address.parse(text)
 
 
