@@ -5,6 +5,9 @@ The emulator (docs/emulator.md) detects faces deterministically:
   JPEG/GIF comment) has exactly the rectangles listed there (`l,t,w,h;l,t,w,h`, empty = no face);
 - otherwise a near-uniform image has no face, and any other image has one face: the centred
   square whose side is half the shorter image side.
+
+`identity=` names the person of each face for the emulator's deterministic recognition engine:
+labels align with `faces` (or name the single centred face); equal labels are the same person.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ def face_image(
     fmt: str = "PNG",
     faces: Sequence[Rect] | None = None,
     uniform: bool = False,
+    identity: Sequence[str] | str | None = None,
 ) -> bytes:
     """Image bytes in `fmt` (PNG, JPEG, GIF, BMP); each seed gives different bytes.
 
     `faces=None` leaves detection to the content rule (one centred face unless `uniform`);
-    a list annotates the image with exactly those face rectangles.
+    a list annotates the image with exactly those face rectangles. `identity` (a label, or one per
+    face in `faces` order) is written beside it as the `identity` annotation.
     """
+    labels = [identity] if isinstance(identity, str) else list(identity or [])
     width, height = size
     if uniform:
         img = Image.new("RGB", size, (128, 128, 128))
@@ -55,14 +61,18 @@ def face_image(
         info = PngImagePlugin.PngInfo()
         if faces is not None:
             info.add_text("faces", _annotation(faces))
+        if labels:
+            info.add_text("identity", ";".join(labels))
         if uniform:
             # A flat PNG compresses below the service's 1 KB minimum; pad it with a text chunk.
             info.add_text("padding", "." * 1024)
         img.save(buf, "PNG", pnginfo=info)
     elif fmt in ("JPEG", "JPG", "GIF"):
         # Flat images compress below the service's 1 KB minimum; a trailing comment line pads them.
-        lines = ([f"faces={_annotation(faces)}"] if faces is not None else []) + (
-            ["." * 1024] if uniform else []
+        lines = (
+            ([f"faces={_annotation(faces)}"] if faces is not None else [])
+            + ([f"identity={';'.join(labels)}"] if labels else [])
+            + (["." * 1024] if uniform else [])
         )
         kwargs = {"comment": "\n".join(lines).encode()} if lines else {}
         if fmt == "GIF":
@@ -70,7 +80,7 @@ def face_image(
         else:
             img.save(buf, "JPEG", quality=90, **kwargs)
     elif fmt == "BMP":
-        if faces is not None:
+        if faces is not None or labels:
             raise ValueError("BMP carries no annotation; use PNG, JPEG or GIF for explicit faces")
         img.save(buf, "BMP")
     else:

@@ -51,6 +51,15 @@ DEFAULT_DATA = "./facesync-emulator.sqlite"
 )
 @click.option("--tier", type=click.Choice(["F0", "S0"]), default="S0", show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed of the fault RNG.")
+@click.option(
+    "--recognition",
+    type=click.Choice(["auto", "real", "deterministic"]),
+    envvar="FACESYNC_RECOGNITION",
+    default="auto",
+    show_default=True,
+    help="Recognition engine: real (dlib, needs the recognition extra), deterministic, or auto "
+    "(real when installed). Env FACESYNC_RECOGNITION.",
+)
 def emulator_command(
     host: str,
     port: int,
@@ -63,11 +72,13 @@ def emulator_command(
     train_seconds: float,
     tier: str,
     seed: int | None,
+    recognition: str,
 ) -> None:
     """Serve the Azure Face API (collections) locally, persisting to SQLite."""
     import uvicorn
 
     from facesync.emulator import EmulatorSettings, create_app
+    from facesync.emulator.recognition import EngineUnavailable
 
     if rate_limit is not None and rate_limit <= 0:
         raise click.BadParameter("must be > 0", param_hint="--rate-limit")
@@ -85,10 +96,17 @@ def emulator_command(
         tier=tier,
         seed=seed,
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings, recognition=recognition)
+    except EngineUnavailable as exc:
+        raise click.UsageError(str(exc)) from None
+    engine = app.state.emulator.recognition.engine.name
     where = "memory (not durable)" if data == ":memory:" else os.path.abspath(data)
     auth = "key required" if settings.key else "no key required"
-    click.echo(f"Face API emulator listening on http://{host}:{port} ({auth}); data in {where}")
+    click.echo(
+        f"Face API emulator listening on http://{host}:{port} ({auth}); data in {where};"
+        f" recognition: {engine}"
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
     finally:

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from facesync.emulator import detection, errors
 from facesync.emulator.errors import KINDS, ApiError, bad_argument
 from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket, check_key
+from facesync.emulator.recognition import Recognition
 from facesync.emulator.settings import EmulatorSettings
 from facesync.emulator.store import TRAINABLE, Store
 
@@ -87,12 +88,16 @@ Clock = Callable[[], float]
 class Emulator:
     """Holds the settings, the store, the knobs' state and the counters."""
 
-    def __init__(self, settings: EmulatorSettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: EmulatorSettings, clock: Clock | None = None, recognition: str | None = None
+    ) -> None:
         self.settings = settings
         # Wall-clock seconds (time.time()); tests inject a fake so training, rate windows and
         # expiries never depend on how fast the machine is.
         self.clock: Clock = clock or time.time
         self.store = Store(settings.data, lambda name: self.settings.limit(name), self.clock)
+        # recognition: auto | real | deterministic; None reads $FACESYNC_RECOGNITION.
+        self.recognition = Recognition(self.store, self.clock, recognition)
         self.bucket = TokenBucket()
         self.rng = FaultRng(settings.seed)
         self._stats_lock = threading.Lock()
@@ -112,11 +117,13 @@ class Emulator:
                 "mutating": self._mutating,
                 "operations": dict(self._operations),
                 "statuses": dict(self._statuses),
+                "recognition": self.recognition.engine.name,
             }
 
     def reset(self) -> None:
         """Wipe all data and counters; reseed the fault RNG and refill the rate bucket."""
         self.store.wipe()
+        self.recognition.wipe()
         self._zero_stats()
         self.rng.reseed(self.settings.seed)
         self.bucket = TokenBucket()
@@ -157,6 +164,8 @@ class Emulator:
             if operation.endswith("_AddFace"):
                 suffix = "FromUrl" if _media_type(request) == "application/json" else "FromStream"
                 operation += suffix
+            elif operation == "Face_Detect":
+                operation += "WithUrl" if _media_type(request) == "application/json" else "WithStream"
         self._count(method, operation)
         new_style = version is not None and VERSIONS[version]
         try:
@@ -252,6 +261,13 @@ def _resolve(path: str, method: str) -> tuple[str | None, tuple[str, Handler, di
     rest = parts[2:]
     kind = SEGMENTS.get(rest[0].lower())
     if kind is None:
+        if len(rest) == 1 and method == "POST":
+            # Imported here: the handlers import this module.
+            from facesync.emulator.recognition.handlers import ROUTES
+
+            found = ROUTES.get(rest[0].lower())
+            if found is not None:
+                return version, (found[0], found[1], {"kind": "", "cid": ""})
         return version, None
     pre = OP_PREFIX[kind]
     n = len(rest)
@@ -482,7 +498,7 @@ async def h_delete_collection(emu: Emulator, call: Call) -> Response:
 
 async def h_train(emu: Emulator, call: Call) -> Response:
     _check_id(call)
-    emu.store.train(call.kind, call.cid, emu.settings.train_seconds, emu.clock())
+    emu.recognition.train(call.kind, call.cid, emu.settings.train_seconds)
     url = call.request.url
     location = f"{url.scheme}://{url.netloc}/face/{call.version}/{SEGMENT_OF[call.kind]}/{call.cid}/training"
     return empty_response(
@@ -551,8 +567,9 @@ async def h_add_face(emu: Emulator, call: Call) -> Response:
             "Invalid Content-Type: use application/json with an image URL or "
             "application/octet-stream with the image bytes."
         )
-    rect = detection.face_for_add(data, target)
-    fid = emu.store.add_face(call.kind, call.cid, call.pid, user_data, rect)
+    face = await emu.recognition.face_for_add(data, target)
+    fid = emu.store.add_face(call.kind, call.cid, call.pid, user_data, face.rect)
+    emu.recognition.remember_face(call.kind, call.cid, call.pid, fid, face)
     return json_response({"persistedFaceId": fid})
 
 
@@ -617,12 +634,15 @@ async def settings_endpoint(request: Request) -> Response:
 ALL_METHODS = ["GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def create_app(settings: EmulatorSettings | None = None, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: EmulatorSettings | None = None, *, clock: Clock | None = None, recognition: str | None = None
+) -> Starlette:
     """A Starlette app serving the Face API; `app.state.emulator` is the Emulator.
 
-    `clock` (default `time.time`) is the emulator's only source of time.
+    `clock` (default `time.time`) is the emulator's only source of time. `recognition` picks the
+    engine (auto | real | deterministic; default $FACESYNC_RECOGNITION, else deterministic).
     """
-    emulator = Emulator(settings or EmulatorSettings(), clock)
+    emulator = Emulator(settings or EmulatorSettings(), clock, recognition)
     app = Starlette(
         routes=[
             Route("/_emulator/stats", stats_endpoint, methods=["GET"]),

@@ -179,7 +179,8 @@ def test_facelists_do_not_page(client):
         ("GET", "/face/v1.0/facelists/f/persistedfaces"),
         ("GET", "/face/v1.0/persongroups/g/persons/p/persistedfaces"),
         ("GET", "/face/v1.0/persongroups/g/extra/x/y/z/w"),
-        ("POST", "/face/v1.0/detect"),
+        ("GET", "/face/v1.0/detect"),
+        ("POST", "/face/v1.0/snapshots"),
     ],
 )
 def test_unknown_routes(client, method, path):

@@ -135,6 +135,7 @@ def test_stats_and_reset(client):
             "PersonGroup_GetTrainingStatus": 1,
         },
         "statuses": {"200": 3, "404": 3},
+        "recognition": "deterministic",
     }
     assert client.post("/_emulator/reset").status_code == 200
     assert client.get("/_emulator/stats").json() == {
@@ -142,6 +143,7 @@ def test_stats_and_reset(client):
         "mutating": 0,
         "operations": {},
         "statuses": {},
+        "recognition": "deterministic",
     }
     assert client.get("/face/v1.0/persongroups").json() == []
 
