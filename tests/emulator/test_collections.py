@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from emulator_helpers import NEW_STYLE, PREFIXES, assert_error
+
+from tests.emulator.emulator_helpers import NEW_STYLE, PREFIXES, assert_error
 
 KINDS = [
     ("persongroups", "personGroupId", "PersonGroup"),

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
-from emulator_helpers import OCTET, png
 
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import asgi_client, serve
+from tests.emulator.emulator_helpers import OCTET, png
 
 
 def test_serve_roundtrip_and_chunked_upload():

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from emulator_helpers import OCTET, assert_error, make_person, png
-
 from facesync.emulator.errors import ACCESS_DENIED
+from tests.emulator.emulator_helpers import OCTET, assert_error, make_person, png
 
 
 def test_key(client, app):
@@ -24,7 +23,7 @@ def test_key(client, app):
     assert client.get("/_emulator/stats").json()["statuses"] == {"401": 3, "200": 1}
 
 
-def test_rate_limit(client, app):
+def test_rate_limit_window_moves_with_the_clock(client, app, clock):
     app.state.emulator.settings.rate_limit = 2
     codes = [client.get("/face/v1.0/persongroups").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
@@ -37,13 +36,15 @@ def test_rate_limit(client, app):
     )
     assert "x-ms-error-code" not in r.headers
     assert client.get("/face/v1.2/persongroups").headers["x-ms-error-code"] == "429"
-    time.sleep(0.55)
+    clock.advance(0.4)  # 0.8 of a token at 2 per second
+    assert client.get("/face/v1.0/persongroups").status_code == 429
+    clock.advance(0.2)
     assert client.get("/face/v1.0/persongroups").status_code == 200
     # special routes are never limited nor counted
     for _ in range(5):
         assert client.get("/_emulator/stats").status_code == 200
     stats = client.get("/_emulator/stats").json()
-    assert stats["total"] == 6 and stats["statuses"] == {"200": 3, "429": 3}
+    assert stats["total"] == 7 and stats["statuses"] == {"200": 3, "429": 4}
 
 
 def test_rate_limit_retry_after_grows_with_slow_rate(client, app):
@@ -54,14 +55,19 @@ def test_rate_limit_retry_after_grows_with_slow_rate(client, app):
     assert "Try again in 5 seconds." in r.json()["error"]["message"]
 
 
-def test_latency(client, app):
+def test_latency_delays_api_calls(client, app):
     app.state.emulator.settings.latency_ms = 80
     t0 = time.monotonic()
     client.get("/face/v1.0/persongroups")
+    # A lower bound only: a loaded machine can make the call slower, never faster.
     assert time.monotonic() - t0 >= 0.08
-    t0 = time.monotonic()
-    client.get("/_emulator/stats")
-    assert time.monotonic() - t0 < 0.08
+
+
+def test_latency_spares_control_endpoints(client, app):
+    # An hour of latency: were the control endpoints delayed, this test would hang and time out.
+    app.state.emulator.settings.latency_ms = 3_600_000
+    assert client.get("/_emulator/stats").status_code == 200
+    assert client.get("/_emulator/settings").json()["latency_ms"] == 3_600_000
 
 
 def test_faults_are_seeded_and_happen_before_anything(app, client):

@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from imagegen import face_image
+from facesync.emulator.testing import FakeClock
+from tests.imagegen import face_image
 
 SPECS = Path("/work/shared/specs")
 RECORDINGS = SPECS / "recordings"
@@ -42,6 +43,24 @@ GROUP_KINDS = ("persongroups", "largepersongroups")
 TRAINABLE_KINDS = ("persongroups", "largepersongroups", "largefacelists")
 
 _seeds = itertools.count(1000)
+
+# Emulated seconds between two polls of a training status; with `train_seconds=1.0` a run is
+# seen notstarted, then running, then done.
+POLL_STEP = 0.25
+MAX_POLLS = 100
+
+
+def poll_until_trained(get_status: Any, clock: FakeClock) -> list[dict[str, Any]]:
+    """Call `get_status()` (a training-status body) until it is done, advancing `clock` by
+    POLL_STEP between calls; returns every body seen."""
+    bodies: list[dict[str, Any]] = []
+    for _ in range(MAX_POLLS):
+        body = get_status()
+        bodies.append(body)
+        if body.get("status", "").lower() in ("succeeded", "failed"):
+            return bodies
+        clock.advance(POLL_STEP)
+    raise AssertionError(f"training not finished after {MAX_POLLS} polls: {bodies[-1]}")
 
 
 def next_seed() -> int:
