@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from facesync.emulator.errors import ACCESS_DENIED
 from tests.emulator.emulator_helpers import OCTET, assert_error, make_person, png
 
@@ -19,8 +21,40 @@ def test_key(client, app):
     assert_error(client.get("/face/v1.0/unknown"), 401, "401")
     ok = client.get("/face/v1.0/persongroups", headers={"Ocp-Apim-Subscription-Key": "secret"})
     assert ok.status_code == 200
-    # the special routes need no key
-    assert client.get("/_emulator/stats").json()["statuses"] == {"401": 3, "200": 1}
+    stats = client.get("/_emulator/stats", headers={"Ocp-Apim-Subscription-Key": "secret"}).json()
+    assert stats["statuses"] == {"401": 3, "200": 1}
+
+
+CONTROL_CALLS = [("GET", "/_emulator/stats"), ("POST", "/_emulator/reset"), ("GET", "/_emulator/settings")]
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROL_CALLS)
+@pytest.mark.parametrize("given", [None, "wrong"])
+def test_control_endpoints_need_the_key_when_one_is_set(client, app, method, path, given):
+    app.state.emulator.settings.key = "secret"
+    headers = {} if given is None else {"Ocp-Apim-Subscription-Key": given}
+    assert_error(client.request(method, path, headers=headers), 401, "401", ACCESS_DENIED)
+    ok = client.request(method, path, headers={"Ocp-Apim-Subscription-Key": "secret"})
+    assert ok.status_code == 200
+
+
+def test_without_the_key_nobody_can_switch_auth_off_or_wipe_data(client, app):
+    key = {"Ocp-Apim-Subscription-Key": "secret"}
+    app.state.emulator.settings.key = "secret"
+    assert client.put("/face/v1.0/persongroups/g", json={"name": "n"}, headers=key).status_code == 200
+    assert_error(client.patch("/_emulator/settings", json={"key": None}), 401, "401")
+    assert_error(client.post("/_emulator/reset"), 401, "401")
+    assert app.state.emulator.settings.key == "secret"
+    assert [g["personGroupId"] for g in client.get("/face/v1.0/persongroups", headers=key).json()] == ["g"]
+    # With the key, the same calls work; afterwards the emulator is open again.
+    assert client.patch("/_emulator/settings", json={"key": None}, headers=key).status_code == 200
+    assert client.post("/_emulator/reset").status_code == 200
+    assert client.get("/face/v1.0/persongroups").json() == []
+
+
+def test_control_endpoints_are_open_without_a_key(client):
+    for method, path in CONTROL_CALLS:
+        assert client.request(method, path).status_code == 200, path
 
 
 def test_rate_limit_window_moves_with_the_clock(client, app, clock):
@@ -160,13 +194,15 @@ def test_settings_endpoint(client, app):
     assert r.status_code == 200
     assert r.json()["key"] == "***" and r.json()["rate_limit"] == 100
     assert app.state.emulator.settings.key == "k"
+    key = {"Ocp-Apim-Subscription-Key": "k"}
     # a round trip of GET output does not overwrite the key with the mask
-    assert client.patch("/_emulator/settings", json=r.json()).status_code == 200
+    assert client.patch("/_emulator/settings", json=r.json(), headers=key).status_code == 200
     assert app.state.emulator.settings.key == "k"
     for bad in ({"data": "x"}, {"tier": "E0"}, {"fault_rate": 2}, {"nope": 1}, {"limits": {"x": 1}}):
-        r = client.patch("/_emulator/settings", json=bad)
+        r = client.patch("/_emulator/settings", json=bad, headers=key)
         assert_error(r, 400, "BadArgument")
-    r = client.patch("/_emulator/settings", content=b"[]")
+    r = client.patch("/_emulator/settings", content=b"[]", headers=key)
     assert r.status_code == 400
-    assert client.patch("/_emulator/settings", content=json.dumps({"key": None})).status_code == 200
+    r = client.patch("/_emulator/settings", content=json.dumps({"key": None}), headers=key)
+    assert r.status_code == 200
     assert client.get("/face/v1.0/persongroups").status_code == 200
