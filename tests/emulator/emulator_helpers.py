@@ -33,7 +33,7 @@ def assert_error(response: Any, status: int, code: str, message: str | None = No
 
 
 def poll_training(
-    client: Any, url: str, clock: FakeClock, step: float = 0.05, max_polls: int = 1000
+    client: Any, url: str, clock: FakeClock, step: float = 0.25, max_polls: int = 100
 ) -> tuple[dict[str, Any], list[str]]:
     """GET `url` until training ends, advancing the fake clock by `step` after each poll.
 
