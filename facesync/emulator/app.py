@@ -619,20 +619,20 @@ def _control_denied(request: Request) -> Response | None:
 
 
 async def stats_endpoint(request: Request) -> Response:
-    if denied := _control_denied(request):
+    if (denied := _control_denied(request)) is not None:
         return denied
     return json_response(_emulator(request).stats())
 
 
 async def reset_endpoint(request: Request) -> Response:
-    if denied := _control_denied(request):
+    if (denied := _control_denied(request)) is not None:
         return denied
     _emulator(request).reset()
     return json_response({"reset": True})
 
 
 async def settings_endpoint(request: Request) -> Response:
-    if denied := _control_denied(request):
+    if (denied := _control_denied(request)) is not None:
         return denied
     emu = _emulator(request)
     if request.method == "PATCH":

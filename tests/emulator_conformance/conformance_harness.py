@@ -11,10 +11,12 @@ import functools
 import itertools
 import json
 import threading
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import FakeClock
 from tests.imagegen import face_image
 
@@ -48,6 +50,17 @@ _seeds = itertools.count(1000)
 # seen notstarted, then running, then done.
 POLL_STEP = 0.25
 MAX_POLLS = 100
+
+
+def make_client(clock: FakeClock | None = None, **settings: Any) -> Any:
+    """A TestClient on a fresh emulator (train_seconds 1.0 unless given) driven by `clock`."""
+    with warnings.catch_warnings():
+        # starlette >= 1.x deprecates httpx-based TestClient in favour of httpx2, not installed here.
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    settings.setdefault("train_seconds", 1.0)
+    return TestClient(create_app(EmulatorSettings(**settings), clock=clock or FakeClock()))
 
 
 def poll_until_trained(get_status: Any, clock: FakeClock) -> list[dict[str, Any]]:

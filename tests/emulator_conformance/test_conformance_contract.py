@@ -6,12 +6,14 @@ paging rules and per-version details are checked here, each against the digest s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from facesync.emulator.testing import FakeClock
-from tests.emulator_conformance.conformance_harness import KEY_HEADERS, poll_until_trained, single_face_png
+from tests.emulator_conformance.conformance_harness import (
+    KEY_HEADERS,
+    make_client,
+    poll_until_trained,
+    single_face_png,
+)
 from tests.imagegen import face_image
 
 PREFIXES = ("v1.0", "v1.0-preview", "v1.1-preview.1", "v1.2-preview.1", "v1.2")
@@ -28,21 +30,6 @@ PARAM = {
     "largefacelists": "largeFaceListId",
 }
 OCTET = {**KEY_HEADERS, "Content-Type": "application/octet-stream"}
-
-
-def make_client(clock: FakeClock | None = None, **settings):
-    from starlette.testclient import TestClient
-
-    from facesync.emulator import EmulatorSettings, create_app
-
-    settings.setdefault("train_seconds", 1.0)
-    return TestClient(create_app(EmulatorSettings(**settings), clock=clock or FakeClock()))
-
-
-@pytest.fixture
-def client(clock: FakeClock) -> Iterator:
-    with make_client(clock) as test_client:
-        yield test_client
 
 
 def err(r) -> tuple[int, str]:

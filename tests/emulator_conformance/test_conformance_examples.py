@@ -112,18 +112,7 @@ def test_examples_were_found():
 
 
 # --------------------------------------------------------------------------------------------
-# Emulator fixture and setup helpers
-
-
-@pytest.fixture
-def client(clock):
-    from starlette.testclient import TestClient
-
-    from facesync.emulator import EmulatorSettings, create_app
-
-    app = create_app(EmulatorSettings(train_seconds=1.0), clock=clock)
-    with TestClient(app, raise_server_exceptions=True) as test_client:
-        yield test_client
+# Setup helpers
 
 
 class Setup:
