@@ -96,9 +96,9 @@ def _parse_annotation(value: str) -> list[Rect]:
 
 
 def _near_uniform(img: Image.Image) -> bool:
-    thumb = img.convert("L").resize((32, 32))
-    low, high = thumb.getextrema()
-    return high - low <= UNIFORM_SPREAD
+    # One byte per pixel in mode "L"; getextrema() is typed for every mode, bytes are not.
+    pixels = img.convert("L").resize((32, 32)).tobytes()
+    return max(pixels) - min(pixels) <= UNIFORM_SPREAD
 
 
 def _decode(data: bytes) -> tuple[Image.Image, str]:
