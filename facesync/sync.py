@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -26,7 +26,7 @@ from facesync.diff import diff
 from facesync.journal import TrainingJournal
 from facesync.live import read_live_state
 from facesync.model import DesiredState
-from facesync.plan import Plan, Refusal, SafetyPolicy, safety_refusals
+from facesync.plan import Plan, PlanScope, Refusal, SafetyPolicy, display_path, safety_refusals
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,14 @@ class UnsafePlan(PlanRefused):
         super().__init__("; ".join(r.message for r in self.refusals))
 
 
-def state_dir(root: Path) -> Path:
+def config_root(config: Path) -> Path:
+    """The folder of the configuration file, or the configuration folder itself."""
+    return config if config.is_dir() else config.parent
+
+
+def state_dir(config: Path) -> Path:
     """`.facesync/` in the configuration's folder (git-ignored): every local cache and journal."""
-    return (root if root.is_dir() else root.parent) / ".facesync"
+    return config_root(config) / ".facesync"
 
 
 @dataclass
@@ -113,6 +118,7 @@ class Sync:
         state (None keeps it in memory). `transport`: see `FaceClient`."""
         self.desired = desired
         self.endpoint = endpoint
+        self.config_root = config_root(state_root) if state_root is not None else Path(".")
         self.options = options or SyncOptions()
         self.state = (
             LocalState.open(state_root, endpoint.url, full_refresh=self.options.full_refresh)
@@ -143,19 +149,24 @@ class Sync:
         pending = [(c.kind, c.id) for c in self.desired.collections if journal.pending(c.kind, c.id)]
         plan = diff(self.desired, live, targets=targets, pending_training=pending)
         log.info("planned %d change(s) with %d request(s)", len(plan.changes), self.client.total_calls)
-        return plan
-
-    def refusals(self, plan: Plan) -> list[Refusal]:
-        return safety_refusals(plan, self.options.policy)
+        return replace(
+            plan,
+            refusals=tuple(safety_refusals(plan, self.options.policy)),
+            scope=PlanScope(
+                endpoint=self.endpoint.display,
+                api_version=self.options.api_version,
+                config_root=display_path(str(self.config_root)),
+                targets=targets,
+            ),
+        )
 
     def check(self, plan: Plan, *, reviewed: str | None = None, force: bool = False) -> None:
         """Raise `StalePlan` when `reviewed` is not this plan's checksum, then `UnsafePlan` when a
         safety gate holds it and not `force`."""
         if reviewed is not None and reviewed != plan.checksum:
             raise StalePlan(reviewed, plan.checksum)
-        refusals = self.refusals(plan)
-        if refusals and not force:
-            raise UnsafePlan(refusals)
+        if plan.refusals and not force:
+            raise UnsafePlan(plan.refusals)
 
     async def apply(
         self,

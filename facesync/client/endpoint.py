@@ -39,7 +39,12 @@ class Endpoint:
 
     @property
     def display(self) -> str:
-        return self.url
+        """Scheme and host only (or `local:PATH`): what plans and logs may show."""
+        if self.is_local:
+            return self.url
+        parts = urlsplit(self.url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def resolve_endpoint(
