@@ -28,10 +28,10 @@ from facesync.importing.emit import render
 from facesync.model import API_VERSIONS, LiveCollection
 
 T = TypeVar("T")
-HEADER = (
-    "Written by `facesync import`. `facesync plan` against the same service shows no changes.",
+HEADER = "Written by `facesync import`. `facesync plan` against the same service shows no changes."
+KEPT_HEADER = (
     "persistedFaceId entries keep faces no local image describes; replace them by images over "
-    'time (docs/configuration.md, "Adopting an existing Face resource").',
+    'time (docs/configuration.md, "Adopting an existing Face resource").'
 )
 
 
@@ -165,7 +165,8 @@ def import_command(
             "persons share a name, which the configuration cannot express (facesync knows persons "
             "by name): rename or delete the extras on the service, or pass --rename-twins",
         ) from None
-    files = render(imported, split=split, header=HEADER)
+    header = (HEADER, KEPT_HEADER) if converter.stats.kept else (HEADER,)
+    files = render(imported, split=split, header=header)
     targets = _targets(out, split, list(files))
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:

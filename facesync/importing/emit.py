@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 # Plain only for text that no YAML version reads as anything but the same string: starts with a
-# letter, no indicator characters, no `: ` or ` #`, no leading or trailing space.
-_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9_./ -]*$")
+# letter, dot or underscore; no indicator characters, no `: ` or ` #`, no edge spaces.
+_PLAIN = re.compile(r"^[A-Za-z._][A-Za-z0-9_./ -]*$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"})
 INDENT = "  "

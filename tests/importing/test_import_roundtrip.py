@@ -87,3 +87,141 @@ def test_sdk_built_collections_of_every_kind_import_to_an_empty_plan_without_a_w
     assert plan.exit_code == 0, plan.stdout
     assert "No changes" in plan.stdout
     assert service.mutating() == before
+
+
+APPLIED_CONFIG = """
+version: 1
+defaults: {recognitionModel: recognition_04, detectionModel: detection_03}
+personGroups:
+  staff:
+    name: Staff
+    userData: '{"owner": "facilities"}'
+    persons:
+      Alice Smith:
+        userData: '{"employeeId": 1001}'
+        faces: [images/alice/*.png]
+      Bob Jones:
+        faces:
+          - image: images/bob/badge.jpg
+            userData: "badge \\"photo\\"\\nlobby"
+          - image: images/bob/odd[1].png
+            detectionModel: detection_01
+      No Face Yet: {}
+largePersonGroups:
+  visitors:
+    name: Visitors
+    persons:
+      V-0001: {faces: [images/visitors/v1.png]}
+faceLists:
+  vip:
+    name: VIP
+    faces:
+      - image: images/vip/ambassador.png
+        userData: ambassador
+largeFaceLists:
+  lookalikes:
+    name: Lookalikes
+    faces: [images/lookalikes]
+"""
+
+
+def write_applied(ws: Workspace) -> None:
+    for i, path in enumerate(
+        [
+            "images/alice/1.png",
+            "images/alice/2.png",
+            "images/bob/badge.jpg",
+            "images/bob/odd[1].png",
+            "images/visitors/v1.png",
+            "images/vip/ambassador.png",
+            "images/lookalikes/a.png",
+            "images/lookalikes/b.png",
+        ]
+    ):
+        ws.image(path, i + 1)
+    ws.config(APPLIED_CONFIG, "source.yaml")
+    applied = ws.run("apply", "-f", "source.yaml", "--auto-approve", "--rate-limit", "0")
+    assert applied.exit_code == 0, applied.output + applied.stderr
+
+
+def faces_by_owner(config: Path) -> dict[tuple[str, str], set[tuple[str | None, str | None, str | None]]]:
+    """(collection, person) → {(absolute image path, detection model, note)} as facesync loads them."""
+    desired, _ = load_desired_state(config)
+    owners: dict[tuple[str, str], set[tuple[str | None, str | None, str | None]]] = {}
+    for c in desired.collections:
+        groups = [(p.name, p.faces) for p in c.persons] or [("", c.faces)]
+        for name, faces in groups:
+            owners[(c.id, name)] = {(f.image_path, f.detection_model, f.user_data) for f in faces}
+    return owners
+
+
+def test_applied_config_imports_back_to_the_same_images_and_an_empty_plan(
+    workspace: Workspace, service: Service
+):
+    write_applied(workspace)
+    before = service.mutating()
+    # Written one directory down: image paths must be relative to the output file.
+    imported = workspace.import_("--all", "--images", "images", "--out", "adopted/facesync.yaml")
+    assert imported.exit_code == 0, imported.output + imported.stderr
+    assert service.mutating() == before
+
+    text = (workspace.root / "adopted/facesync.yaml").read_text()
+    assert "persistedFaceId" not in text
+    assert "../images/alice/1.png" in text
+    # A file name with glob characters is written in the long form, where it is no glob.
+    assert 'image: "../images/bob/odd[1].png"' in text
+    assert faces_by_owner(workspace.root / "adopted/facesync.yaml") == faces_by_owner(
+        workspace.root / "source.yaml"
+    )
+    plan = workspace.plan("adopted/facesync.yaml")
+    assert plan.exit_code == 0, plan.stdout
+    assert service.mutating() == before
+
+
+def test_faces_without_a_fingerprint_stay_persisted_face_ids_even_when_the_image_is_local(
+    workspace: Workspace, service: Service
+):
+    write_applied(workspace)
+    alice = next(
+        p["personId"]
+        for p in service.api.get("/persongroups/staff/persons").json()
+        if p["name"] == "Alice Smith"
+    )
+    # An SDK script adds Alice's first image again: no fingerprint, but the same bytes.
+    added = service.api.post(
+        f"/persongroups/staff/persons/{alice}/persistedfaces",
+        content=(workspace.root / "images/alice/1.png").read_bytes(),
+        params={"userData": "added by a script"},
+        headers={"Content-Type": "application/octet-stream"},
+    ).json()["persistedFaceId"]
+    service.api.post("/persongroups/staff/train").raise_for_status()
+
+    imported = workspace.import_("staff", "--images", "images", "--out", "staff.yaml")
+    assert imported.exit_code == 0, imported.output + imported.stderr
+    alice_faces = faces_by_owner(workspace.root / "staff.yaml")[("staff", "Alice Smith")]
+    assert (None, "detection_01", "added by a script") in alice_faces
+    assert f"persistedFaceId: {added}" in (workspace.root / "staff.yaml").read_text()
+    assert workspace.plan("staff.yaml").exit_code == 0
+
+
+def test_a_duplicated_fingerprint_is_written_once_as_image_and_once_by_id(
+    workspace: Workspace, service: Service
+):
+    write_applied(workspace)
+    api = service.api
+    vip = api.get("/facelists/vip").json()["persistedFaces"]
+    # The same fingerprinted face twice in one list (e.g. a hand-made copy of facesync's add).
+    api.post(
+        "/facelists/vip/persistedfaces",
+        content=(workspace.root / "images/vip/ambassador.png").read_bytes(),
+        params={"userData": vip[0]["userData"], "detectionModel": "detection_03"},
+        headers={"Content-Type": "application/octet-stream"},
+    ).raise_for_status()
+
+    imported = workspace.import_("faceList.vip", "--images", "images", "--out", "vip.yaml")
+    assert imported.exit_code == 0, imported.output + imported.stderr
+    text = (workspace.root / "vip.yaml").read_text()
+    assert text.count("image: images/vip/ambassador.png") == 1
+    assert text.count("persistedFaceId:") == 1
+    assert workspace.run("validate", "-f", "vip.yaml").exit_code == 0
+    assert workspace.plan("vip.yaml").exit_code == 0
