@@ -4,6 +4,7 @@ plan with no changes, and no write to the service along the way."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from import_helpers import SdkScript, Service, Workspace, run_sdk
 
