@@ -52,10 +52,32 @@ async def _read(client: FaceClient, names: tuple[str, ...], everything: bool) ->
     return await _with_progress(client, read_selected(client, selected))
 
 
-def _targets(out: Path | None, split: bool, files: list[str]) -> list[Path]:
+def _check_out(out: Path | None, split: bool, force: bool) -> None:
+    """Bad --out / --split combinations, and (for one file) a refusal before any call is made:
+    it should not cost a long read."""
+    if split and out is None:
+        raise fail("--split writes one file per collection: give the directory with --out DIR")
+    if out is not None and split and out.exists() and not out.is_dir():
+        raise fail(f"--out {out}: not a directory (--split writes one file per collection)")
+    if out is not None and not split and out.is_dir():
+        raise fail(f"--out {out} is a directory: give a file, or add --split")
+    if out is not None and not split and out.exists() and not force:
+        raise Exit(EXIT_REFUSED, f"{out} exists; add --force to overwrite it")
+
+
+def _write(files: dict[str, str], out: Path | None, split: bool, force: bool) -> str:
+    """Print or write the files; returns what the summary says about them."""
     if out is None:
-        return []
-    return [out / name for name in files] if split else [out]
+        click.echo(files["facesync.yaml"], nl=False)
+        return ""
+    targets = {out / name if split else out: text for name, text in files.items()}
+    # All or nothing: a split import that would overwrite one file writes none.
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not force:
+        raise Exit(EXIT_REFUSED, f"{', '.join(existing)} exist(s); add --force to overwrite")
+    for target, text in targets.items():
+        write_text_atomically(target, text)
+    return f" Wrote {len(targets)} file(s) in {out}." if split else f" Wrote {out}."
 
 
 @main.command("import")
@@ -127,15 +149,7 @@ def import_command(
 
     Exit codes: 0 written, 1 error, 3 refused (a file exists and --force was not given).
     """
-    if split and out is None:
-        raise fail("--split writes one file per collection: give the directory with --out DIR")
-    if out is not None and split and out.exists() and not out.is_dir():
-        raise fail(f"--out {out}: not a directory (--split writes one file per collection)")
-    if out is not None and not split and out.is_dir():
-        raise fail(f"--out {out} is a directory: give a file, or add --split")
-    # Checked before any call: a refusal should not cost a long read.
-    if out is not None and not split and out.exists() and not force:
-        raise Exit(EXIT_REFUSED, f"{out} exists; add --force to overwrite it")
+    _check_out(out, split, force)
     resolved = resolve_endpoint(endpoint, key, None)
     images = index_images(image_dirs) if image_dirs else ImageIndex({})
     client = FaceClient(
@@ -167,15 +181,7 @@ def import_command(
         ) from None
     header = (HEADER, KEPT_HEADER) if converter.stats.kept else (HEADER,)
     files = render(imported, split=split, header=header)
-    targets = _targets(out, split, list(files))
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not force:
-        raise Exit(EXIT_REFUSED, f"{', '.join(existing)} exist(s); add --force to overwrite")
-    if out is None:
-        click.echo(files["facesync.yaml"], nl=False)
-    else:
-        for target, text in zip(targets, files.values(), strict=True):
-            write_text_atomically(target, text)
+    wrote = _write(files, out, split, force)
     for c in imported:
         for note in c.notes:
             click.echo(f"Warning: {note}", err=True)
@@ -184,6 +190,6 @@ def import_command(
     click.echo(
         f"Imported {s.collections} collection(s), {s.persons:,} person(s), {s.faces:,} face(s)"
         f"{images_part}, {s.kept:,} as persistedFaceId entries; {client.total_calls:,} requests, "
-        "none of them writes." + (f" Wrote {', '.join(str(t) for t in targets)}." if targets else ""),
+        f"none of them writes.{wrote}",
         err=True,
     )
