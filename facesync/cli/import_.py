@@ -25,7 +25,7 @@ from facesync.importing import (
     select,
 )
 from facesync.importing.emit import render
-from facesync.model import API_VERSIONS, LiveCollection
+from facesync.model import API_VERSIONS, SERVICE_DEFAULT_DETECTION_MODEL, LiveCollection
 
 T = TypeVar("T")
 HEADER = "Written by `facesync import`. `facesync plan` against the same service shows no changes."
@@ -169,6 +169,9 @@ def import_command(
         raise fail(str(exc)) from None
     base_dir = (out if split else out.parent) if out is not None else Path.cwd()
     converter = Converter(images, base_dir.resolve(), rename_twins=rename_twins)
+    # One file can carry defaults.detectionModel; split files name each face's model instead.
+    if not split:
+        converter.default_detection = converter.common_detection_model(live)
     try:
         imported = converter.convert(live)
     except TwinsError as exc:
@@ -180,7 +183,12 @@ def import_command(
             "by name): rename or delete the extras on the service, or pass --rename-twins",
         ) from None
     header = (HEADER, KEPT_HEADER) if converter.stats.kept else (HEADER,)
-    files = render(imported, split=split, header=header)
+    defaults = (
+        {"detectionModel": converter.default_detection}
+        if converter.default_detection != SERVICE_DEFAULT_DETECTION_MODEL
+        else None
+    )
+    files = render(imported, split=split, header=header, defaults=defaults)
     wrote = _write(files, out, split, force)
     for c in imported:
         for note in c.notes:

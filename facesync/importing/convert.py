@@ -9,7 +9,7 @@ so it is left out. Live twins (two persons with one name) cannot be written as t
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +63,8 @@ class Converter:
     base_dir: Path
     """Image paths are written relative to this directory (where the YAML file goes)."""
     rename_twins: bool = False
+    default_detection: str = SERVICE_DEFAULT_DETECTION_MODEL
+    """The detection model image faces are written without (`defaults.detectionModel`)."""
     stats: ImportStats = field(default_factory=ImportStats)
 
     def convert(self, collections: Iterable[LiveCollection]) -> list[ImportedCollection]:
@@ -72,6 +74,18 @@ class Converter:
             if twins:
                 raise TwinsError(twins)
         return [self._collection(c) for c in collections]
+
+    def common_detection_model(self, collections: Iterable[LiveCollection]) -> str:
+        """The detection model most matched faces use: as the default, it is written least."""
+        models = Counter(
+            image.detection_model
+            for c in collections
+            for face in (*c.faces, *(f for p in c.persons for f in p.faces))
+            if (image := self.images.find(face.fingerprint)) is not None
+        )
+        if not models:
+            return SERVICE_DEFAULT_DETECTION_MODEL
+        return min(models, key=lambda m: (-models[m], m))
 
     def _collection(self, live: LiveCollection) -> ImportedCollection:
         self.stats.collections += 1
@@ -126,7 +140,8 @@ class Converter:
         return body
 
     def _faces(self, faces: Iterable[LiveFace], owner: str, notes: list[str]) -> list[Any]:
-        written: list[Any] = []
+        images: list[tuple[str, Any]] = []
+        kept: list[Any] = []
         used: set[str] = set()
         # In persistedFaceId order, as the planner matches duplicates: the image names the first.
         for face in sorted(faces, key=lambda f: f.persisted_face_id):
@@ -136,7 +151,7 @@ class Converter:
                 assert face.fingerprint is not None
                 used.add(face.fingerprint)
                 self.stats.matched += 1
-                written.append(self._image_entry(image.path, image.detection_model, face.note))
+                images.append(self._image_entry(image.path, image.detection_model, face.note))
                 continue
             self.stats.kept += 1
             entry: dict[str, Any] = {"persistedFaceId": face.persisted_face_id}
@@ -149,20 +164,21 @@ class Converter:
                     f"userData, more than a note may hold ({MAX_FACE_NOTE_LENGTH}); left out of the "
                     "YAML, kept on the service."
                 )
-            written.append(entry)
-        return written
+            kept.append(entry)
+        # Images by path, then kept faces by id: a stable order that reads well in a diff.
+        return [entry for _, entry in sorted(images, key=lambda e: e[0])] + kept
 
-    def _image_entry(self, path: Path, detection_model: str, note: str | None) -> Any:
+    def _image_entry(self, path: Path, detection_model: str, note: str | None) -> tuple[str, Any]:
         rel = Path(os.path.relpath(path, self.base_dir)).as_posix()
         # A face string is a glob: a file name with glob characters must use the long form.
-        if detection_model == SERVICE_DEFAULT_DETECTION_MODEL and not note and not _GLOB_CHARS & set(rel):
-            return rel
+        if detection_model == self.default_detection and not note and not _GLOB_CHARS & set(rel):
+            return rel, rel
         entry: dict[str, Any] = {"image": rel}
-        if detection_model != SERVICE_DEFAULT_DETECTION_MODEL:
+        if detection_model != self.default_detection:
             entry["detectionModel"] = detection_model
         if note:
             entry["userData"] = note
-        return entry
+        return rel, entry
 
 
 def _twins(live: LiveCollection) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -14,10 +14,17 @@ from typing import Any
 
 import yaml
 
+from facesync.importing.convert import ImportedCollection
+from facesync.model import CollectionKind
+
 # Plain only for text that no YAML version reads as anything but the same string: starts with a
 # letter, dot or underscore; no indicator characters, no `: ` or ` #`, no edge spaces.
 _PLAIN = re.compile(r"^[A-Za-z._][A-Za-z0-9_./ -]*$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# YAML's printable characters, minus the line breaks (NEL, LS, PS) and the byte order mark.
+_SINGLE_QUOTABLE = re.compile(
+    "[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 _RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"})
 INDENT = "  "
 
@@ -32,6 +39,10 @@ def scalar(value: str) -> str:
         and yaml.safe_load(value) == value
     ):
         return value
+    # Single quotes escape nothing but the quote itself: the most readable for JSON userData.
+    # They fold line breaks, though, and cannot carry what YAML does not print.
+    if all(_SINGLE_QUOTABLE.match(ch) for ch in value):
+        return "'" + value.replace("'", "''") + "'"
     text: str = yaml.dump(value, Dumper=yaml.SafeDumper, default_style='"', allow_unicode=True, width=1 << 30)
     return text.rstrip("\n")
 
@@ -89,14 +100,18 @@ def comment(text: str, depth: int = 0) -> list[str]:
 def document(
     sections: Mapping[str, Mapping[str, tuple[Mapping[str, Any], Sequence[str]]]],
     header: Sequence[str] = (),
+    defaults: Mapping[str, str] | None = None,
 ) -> str:
-    """A whole config file: `version: 1`, then each top-level key with its collections.
+    """A whole config file: `version: 1`, `defaults`, then each top-level key with its collections.
 
     `sections` maps a top-level key (`personGroups`, ...) to collection id → (body, comments);
     the comments are written above that collection.
     """
     lines = [line for text in header for line in comment(text)]
     lines.append("version: 1")
+    if defaults:
+        lines.append("defaults:")
+        lines.extend(_lines(defaults, 1))
     for key, collections in sections.items():
         if not collections:
             continue
@@ -109,19 +124,26 @@ def document(
     return "\n".join(lines) + "\n"
 
 
-def render(collections: Sequence[Any], *, split: bool, header: Sequence[str] = ()) -> dict[str, str]:
-    """File name → YAML text: one `facesync.yaml`, or (split) one file per collection named by
-    its address (`personGroup.staff.yaml`), which a directory config merges."""
-    from facesync.model import CollectionKind
+Sections = dict[str, dict[str, tuple[Mapping[str, Any], Sequence[str]]]]
 
-    def sections(chosen: Sequence[Any]) -> dict[str, dict[str, tuple[Mapping[str, Any], Sequence[str]]]]:
-        out: dict[str, dict[str, tuple[Mapping[str, Any], Sequence[str]]]] = {
-            kind.config_key: {} for kind in CollectionKind
-        }
+
+def render(
+    collections: Sequence[ImportedCollection],
+    *,
+    split: bool,
+    header: Sequence[str] = (),
+    defaults: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """File name → YAML text: one `facesync.yaml`, or (split) one file per collection named by
+    its address (`personGroup.staff.yaml`), which a directory config merges. `defaults` go only
+    into a single file: a merged directory may set them in one file only."""
+
+    def sections(chosen: Sequence[ImportedCollection]) -> Sections:
+        out: Sections = {kind.config_key: {} for kind in CollectionKind}
         for c in chosen:
             out[c.kind.config_key][c.id] = (c.body, c.notes)
         return out
 
     if not split:
-        return {"facesync.yaml": document(sections(collections), header)}
+        return {"facesync.yaml": document(sections(collections), header, defaults)}
     return {f"{c.kind.value}.{c.id}.yaml": document(sections([c]), header) for c in collections}
