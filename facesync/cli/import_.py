@@ -112,7 +112,13 @@ def _write(files: dict[str, str], out: Path | None, split: bool, force: bool) ->
     help="Face key. Prefer the FACESYNC_KEY environment variable: "
     "flags are visible to other users of the machine.",
 )
-@click.option("--api-version", type=click.Choice(API_VERSIONS), default="v1.0", show_default=True)
+@click.option(
+    "--api-version",
+    type=click.Choice(API_VERSIONS),
+    default="v1.0",
+    show_default=True,
+    help="Face API version.",
+)
 @click.option(
     "--rate-limit",
     type=float,
@@ -195,6 +201,8 @@ def import_command(
             click.echo(f"Warning: {note}", err=True)
     s = converter.stats
     images_part = f", {s.matched:,} as images" if image_dirs else ""
+    if image_dirs and s.unmatched:
+        images_part += f" ({s.unmatched:,} fingerprinted faces matched no image under --images)"
     click.echo(
         f"Imported {s.collections} collection(s), {s.persons:,} person(s), {s.faces:,} face(s)"
         f"{images_part}, {s.kept:,} as persistedFaceId entries; {client.total_calls:,} requests, "

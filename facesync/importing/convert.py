@@ -46,6 +46,8 @@ class ImportStats:
     """Faces written as image paths."""
     kept: int = 0
     """Faces written as persistedFaceId entries."""
+    unmatched: int = 0
+    """Of those, faces with a facesync fingerprint that no local image has."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ class Converter:
                 images.append(self._image_entry(image.path, image.detection_model, face.note))
                 continue
             self.stats.kept += 1
+            if face.fingerprint is not None:
+                self.stats.unmatched += 1
             entry: dict[str, Any] = {"persistedFaceId": face.persisted_face_id}
             if face.note and len(face.note) <= MAX_FACE_NOTE_LENGTH:
                 entry["userData"] = face.note

@@ -235,3 +235,16 @@ def test_a_duplicated_fingerprint_is_written_once_as_image_and_once_by_id(
     assert text.count("persistedFaceId:") == 1
     assert workspace.run("validate", "-f", "vip.yaml").exit_code == 0
     assert workspace.plan("vip.yaml").exit_code == 0
+
+
+def test_fingerprinted_faces_without_a_local_image_are_kept_by_id_with_their_notes(
+    workspace: Workspace, service: Service
+):
+    write_applied(workspace)
+    (workspace.root / "elsewhere").mkdir()
+    imported = workspace.import_("staff", "--images", "elsewhere", "--out", "staff.yaml")
+    assert imported.exit_code == 0, imported.stderr
+    assert "4 fingerprinted faces matched no image under --images" in imported.stderr
+    bob = faces_by_owner(workspace.root / "staff.yaml")[("staff", "Bob Jones")]
+    assert (None, "detection_01", 'badge "photo"\nlobby') in bob
+    assert workspace.plan("staff.yaml").exit_code == 0
