@@ -17,12 +17,19 @@ from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import serve
 
 
-@pytest.fixture
-def service() -> Iterator[Service]:
+@pytest.fixture(scope="session")
+def served() -> Iterator[Service]:
     app = create_app(EmulatorSettings(train_seconds=0.05, seed=7))
     with serve(app) as url:
         yield Service(url, app)
     app.state.emulator.close()
+
+
+@pytest.fixture
+def service(served: Service) -> Service:
+    """The shared emulator, emptied: starting a server per test would cost more than the tests."""
+    served.app.state.emulator.reset()
+    return served
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from import_helpers import SdkScript, Service, Workspace, run_sdk
@@ -48,12 +49,13 @@ TRICKY = [
 
 
 @pytest.mark.parametrize("text", TRICKY)
-def test_scalars_read_back_as_the_same_string_through_facesync_loader(workspace: Workspace, text: str):
-    workspace.config(
+def test_scalars_read_back_as_the_same_string_through_facesync_loader(tmp_path: Path, text: str):
+    config = tmp_path / "facesync.yaml"
+    config.write_text(
         f"version: 1\npersonGroups:\n  g:\n    name: {scalar(text or 'x')}\n"
         f"    persons:\n      {scalar(text or 'x')}:\n        userData: {scalar(text)}\n"
     )
-    desired, _ = load_desired_state(workspace.root / "facesync.yaml")
+    desired, _ = load_desired_state(config)
     (group,) = desired.collections
     assert group.name == (text or "x")
     assert group.persons[0].name == (text or "x")
