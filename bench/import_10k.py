@@ -58,7 +58,7 @@ def main() -> None:
     ideal = minimum / args.rate_limit if args.rate_limit > 0 else None
     if ideal is not None and ideal > args.budget:
         print(
-            f"refused: the ideal alone is {ideal / 60:.0f} min at {args.rate_limit:g} calls/s "
+            f"refused: the ideal alone is {math.ceil(ideal / 60)} min at {args.rate_limit:g} calls/s "
             f"(budget {args.budget:.0f} s); use fewer --persons, or --rate-limit 0",
             file=sys.stderr,
         )
