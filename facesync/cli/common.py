@@ -65,10 +65,10 @@ class _Redact(logging.Filter):
         return True
 
 
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stderr(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -164,6 +164,31 @@ def service_options(func: F) -> F:
                 type=click.Path(path_type=Path),
                 help="Config file, or a directory of *.yaml files.",
             ),
+            connection_options,
+            click.option(
+                "--target",
+                "targets",
+                multiple=True,
+                metavar="ID",
+                help="Only read and plan this collection (repeatable).",
+            ),
+            click.option(
+                "--refresh",
+                type=click.Choice(["cached", "full"]),
+                default="cached",
+                show_default=True,
+                help="`full` ignores the local face cache and reads every face from the service.",
+            ),
+        ],
+    )
+
+
+def connection_options(func: F) -> F:
+    """Where the service is and how hard to drive it: --endpoint, --key, --api-version,
+    --rate-limit, --parallelism, and the logging options."""
+    return _apply_options(
+        func,
+        [
             click.option(
                 "--endpoint",
                 help="Face endpoint URL, or local:PATH for the embedded emulator. "
@@ -181,13 +206,6 @@ def service_options(func: F) -> F:
                 help="Face API version (default: the config's service.apiVersion, else v1.0).",
             ),
             click.option(
-                "--target",
-                "targets",
-                multiple=True,
-                metavar="ID",
-                help="Only read and plan this collection (repeatable).",
-            ),
-            click.option(
                 "--rate-limit",
                 type=float,
                 default=10.0,
@@ -200,13 +218,6 @@ def service_options(func: F) -> F:
                 default=8,
                 show_default=True,
                 help="Requests in flight at once.",
-            ),
-            click.option(
-                "--refresh",
-                type=click.Choice(["cached", "full"]),
-                default="cached",
-                show_default=True,
-                help="`full` ignores the local face cache and reads every face from the service.",
             ),
             logging_options,
         ],

@@ -6,26 +6,25 @@ import asyncio
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from facesync.atomic import write_text_atomically
 from facesync.cli import main
-from facesync.cli.common import EXIT_ERROR, EXIT_REFUSED, Exit, fail, handle_errors
-from facesync.client import FaceClient, resolve_endpoint
-from facesync.importing import (
-    Converter,
-    ImageIndex,
-    SelectionError,
-    TwinsError,
-    index_images,
-    list_all,
-    read_selected,
-    select,
+from facesync.cli.common import (
+    EXIT_ERROR,
+    EXIT_REFUSED,
+    Exit,
+    connection_options,
+    fail,
+    handle_errors,
+    redact,
+    run_async,
 )
-from facesync.importing.emit import render
-from facesync.model import API_VERSIONS, SERVICE_DEFAULT_DETECTION_MODEL, LiveCollection
+
+if TYPE_CHECKING:
+    from facesync.client import FaceClient
+    from facesync.model import LiveCollection
 
 T = TypeVar("T")
 HEADER = "Written by `facesync import`. `facesync plan` against the same service shows no changes."
@@ -48,6 +47,8 @@ async def _with_progress(client: FaceClient, work: Coroutine[Any, Any, T]) -> T:
 
 
 async def _read(client: FaceClient, names: tuple[str, ...], everything: bool) -> list[LiveCollection]:
+    from facesync.importing import list_all, read_selected, select
+
     selected = select(await list_all(client), names, everything)
     return await _with_progress(client, read_selected(client, selected))
 
@@ -75,6 +76,8 @@ def _write(files: dict[str, str], out: Path | None, split: bool, force: bool) ->
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
         raise Exit(EXIT_REFUSED, f"{', '.join(existing)} exist(s); add --force to overwrite")
+    from facesync.atomic import write_text_atomically
+
     for target, text in targets.items():
         write_text_atomically(target, text)
     return f" Wrote {len(targets)} file(s) in {out}." if split else f" Wrote {out}."
@@ -103,36 +106,7 @@ def _write(files: dict[str, str], out: Path | None, split: bool, force: bool) ->
     is_flag=True,
     help="Write persons sharing a name as `NAME (personId prefix)` instead of stopping.",
 )
-@click.option(
-    "--endpoint",
-    help="Face endpoint URL, or local:PATH for the embedded emulator. Else FACESYNC_ENDPOINT.",
-)
-@click.option(
-    "--key",
-    help="Face key. Prefer the FACESYNC_KEY environment variable: "
-    "flags are visible to other users of the machine.",
-)
-@click.option(
-    "--api-version",
-    type=click.Choice(API_VERSIONS),
-    default="v1.0",
-    show_default=True,
-    help="Face API version.",
-)
-@click.option(
-    "--rate-limit",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Calls per second, shared by all calls (S0 allows 10; F0 about 0.33).",
-)
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Requests in flight at once.",
-)
+@connection_options
 @handle_errors
 def import_command(
     collections: tuple[str, ...],
@@ -144,7 +118,7 @@ def import_command(
     rename_twins: bool,
     endpoint: str | None,
     key: str | None,
-    api_version: str,
+    api_version: str | None,
     rate_limit: float,
     parallelism: int,
 ) -> None:
@@ -155,12 +129,18 @@ def import_command(
 
     Exit codes: 0 written, 1 error, 3 refused (a file exists and --force was not given).
     """
+    from facesync.client import FaceClient, resolve_endpoint
+    from facesync.importing import Converter, ImageIndex, SelectionError, TwinsError, index_images
+    from facesync.importing.emit import render
+    from facesync.model import SERVICE_DEFAULT_DETECTION_MODEL
+
     _check_out(out, split, force)
     resolved = resolve_endpoint(endpoint, key, None)
+    redact(resolved.key)
     images = index_images(image_dirs) if image_dirs else ImageIndex({})
     client = FaceClient(
         resolved,
-        api_version=api_version,
+        api_version=api_version or "v1.0",
         rate_limit=rate_limit if rate_limit > 0 else None,
         parallelism=parallelism,
     )
@@ -170,7 +150,7 @@ def import_command(
             return await _read(client, collections, everything)
 
     try:
-        live = asyncio.run(read())
+        live = run_async(read())
     except SelectionError as exc:
         raise fail(str(exc)) from None
     base_dir = (out if split else out.parent) if out is not None else Path.cwd()
