@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Sequence
 
+from facesync.address import Address, selects
 from facesync.cache import FaceCache
 from facesync.client import FaceClient
 from facesync.client.models import CollectionInfo, PersistedFace, Person
@@ -87,7 +88,7 @@ async def read_live_state(
     client: FaceClient,
     desired: DesiredState,
     *,
-    targets: Collection[str] = (),
+    targets: Collection[Address] = (),
     cache: FaceCache | None = None,
 ) -> LiveState:
     kinds = list(CollectionKind)
@@ -99,7 +100,7 @@ async def read_live_state(
     wanted = [
         (declared[key], info)
         for key, info in listed.items()
-        if key in declared and declared[key].targeted(targets)
+        if key in declared and selects(targets, *key)
     ]
     reader = FaceReader(client, cache)
     # A collection about to be deleted needs only counts for the plan, not face fingerprints.

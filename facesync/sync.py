@@ -19,6 +19,7 @@ from types import TracebackType
 
 import httpx
 
+from facesync.address import resolve_targets
 from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient
@@ -84,11 +85,6 @@ class LocalState:
         return cls(cache=FaceCache(None, endpoint), journal=TrainingJournal(None, endpoint))
 
 
-def undeclared_targets(desired: DesiredState, targets: Collection[str]) -> list[str]:
-    declared = {c.id for c in desired.collections}
-    return sorted(t for t in targets if t not in declared)
-
-
 @dataclass(frozen=True)
 class SyncOptions:
     api_version: str = "v1.0"
@@ -98,7 +94,7 @@ class SyncOptions:
     full_refresh: bool = False
     """Ignore the local face cache and read every face from the service."""
     targets: tuple[str, ...] = ()
-    """Collection ids to read and plan; empty for all."""
+    """`--target` values (collection ids, collection or person addresses); empty for all."""
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
 
 
@@ -117,6 +113,7 @@ class Sync:
         """`state_root`: the configuration file or folder whose `.facesync/` holds the local
         state (None keeps it in memory). `transport`: see `FaceClient`."""
         self.desired = desired
+        self.targets = resolve_targets(desired, (options or SyncOptions()).targets)
         self.endpoint = endpoint
         self.config_root = config_root(state_root) if state_root is not None else Path(".")
         self.options = options or SyncOptions()
@@ -142,7 +139,7 @@ class Sync:
         await self.client.aclose()
 
     async def plan(self) -> Plan:
-        targets = self.options.targets
+        targets = self.targets
         live = await read_live_state(self.client, self.desired, targets=targets, cache=self.state.cache)
         self.state.cache.save()
         journal = self.state.journal
@@ -156,7 +153,7 @@ class Sync:
                 endpoint=self.endpoint.display,
                 api_version=self.options.api_version,
                 config_root=display_path(str(self.config_root)),
-                targets=targets,
+                targets=self.options.targets,
             ),
         )
 

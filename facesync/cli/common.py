@@ -169,8 +169,9 @@ def service_options(func: F) -> F:
                 "--target",
                 "targets",
                 multiple=True,
-                metavar="ID",
-                help="Only read and plan this collection (repeatable).",
+                metavar="ADDRESS",
+                help="Only read and plan this collection (an id or an address such as "
+                'personGroup.staff) or person (personGroup.staff/person["Alice Smith"]); repeatable.',
             ),
             click.option(
                 "--refresh",
@@ -308,18 +309,23 @@ class Loaded:
 
 def load(service: ServiceArgs) -> Loaded:
     """Config → desired state (every error at once), then the endpoint; no call is made here."""
-    from facesync.client import resolve_endpoint
+    from facesync.address import AddressError, resolve_targets
+    from facesync.client import require_key, resolve_endpoint
     from facesync.desired import load_desired_state
-    from facesync.sync import undeclared_targets
+    from facesync.sync import config_root
 
     if not service.config_path.exists():
         raise fail(f"configuration {service.config_path} not found (give one with -f PATH)")
     desired, diagnostics = load_desired_state(service.config_path, api_version=service.api_version)
-    unknown = undeclared_targets(desired, service.targets)
-    if unknown:
-        raise fail(f"--target {', '.join(unknown)}: not declared in the configuration")
-    resolved = resolve_endpoint(service.endpoint, service.key, desired.service.endpoint)
+    try:
+        resolve_targets(desired, service.targets)
+    except AddressError as exc:
+        raise fail(str(exc)) from None
+    resolved = resolve_endpoint(
+        service.endpoint, service.key, desired.service.endpoint, config_root=config_root(service.config_path)
+    )
     redact(resolved.key)
+    require_key(resolved)
     version = service.api_version or desired.service.api_version or "v1.0"
     for diagnostic in diagnostics:
         click.echo(str(diagnostic), err=True)

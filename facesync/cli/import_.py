@@ -129,7 +129,7 @@ def import_command(
 
     Exit codes: 0 written, 1 error, 3 refused (a file exists and --force was not given).
     """
-    from facesync.client import FaceClient, resolve_endpoint
+    from facesync.client import FaceClient, require_key, resolve_endpoint
     from facesync.importing import Converter, ImageIndex, SelectionError, TwinsError, index_images
     from facesync.importing.emit import render
     from facesync.model import SERVICE_DEFAULT_DETECTION_MODEL
@@ -137,6 +137,7 @@ def import_command(
     _check_out(out, split, force)
     resolved = resolve_endpoint(endpoint, key, None)
     redact(resolved.key)
+    require_key(resolved)
     images = index_images(image_dirs) if image_dirs else ImageIndex({})
     client = FaceClient(
         resolved,
