@@ -25,7 +25,7 @@ from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient
 from facesync.diff import diff
 from facesync.journal import TrainingJournal
-from facesync.live import read_live_state
+from facesync.live import ReadProgress, read_live_state
 from facesync.model import DesiredState
 from facesync.plan import Plan, PlanScope, Refusal, SafetyPolicy, display_path, safety_refusals
 
@@ -138,9 +138,12 @@ class Sync:
     ) -> None:
         await self.client.aclose()
 
-    async def plan(self) -> Plan:
+    async def plan(self, progress: ReadProgress | None = None) -> Plan:
+        """Read the live service (counting into `progress`, for a progress line) and diff."""
         targets = self.targets
-        live = await read_live_state(self.client, self.desired, targets=targets, cache=self.state.cache)
+        live = await read_live_state(
+            self.client, self.desired, targets=targets, cache=self.state.cache, progress=progress
+        )
         self.state.cache.save()
         journal = self.state.journal
         pending = [(c.kind, c.id) for c in self.desired.collections if journal.pending(c.kind, c.id)]

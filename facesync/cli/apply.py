@@ -26,6 +26,7 @@ from facesync.cli.common import (
     handle_errors,
     load,
     make_sync,
+    plan_with_progress,
     refusal_exit,
     run_async,
     service_options,
@@ -239,7 +240,7 @@ async def _apply(
 
     color = use_color(no_color)
     async with sync:
-        plan = await sync.plan()
+        plan = await plan_with_progress(sync)
         _show(plan, fmt, color, loaded.endpoint.display)
         try:
             sync.check(plan, reviewed=reviewed, force=force)

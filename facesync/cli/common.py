@@ -21,7 +21,9 @@ from facesync.model import API_VERSIONS
 
 if TYPE_CHECKING:
     from facesync.client import Endpoint
+    from facesync.live import ReadProgress
     from facesync.model import DesiredState
+    from facesync.plan import Plan
     from facesync.sync import Sync
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
@@ -365,6 +367,45 @@ def refusal_exit(exc: Exception, consequence: str) -> Exit:
 
 
 T = TypeVar("T")
+
+
+async def with_status(work: Coroutine[Any, Any, T], describe: Callable[[], str]) -> T:
+    """Run `work`; on a terminal keep a status line on stderr up to date with `describe()`."""
+    import asyncio
+
+    task = asyncio.ensure_future(work)
+    if not sys.stderr.isatty():
+        return await task
+    from rich.console import Console
+
+    with Console(stderr=True).status(describe()) as status:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.2)
+            status.update(describe())
+    return task.result()
+
+
+def read_summary(progress: ReadProgress, requests: int) -> str:
+    cached = f"; {progress.cache_hits:,} faces from the local cache" if progress.cache_hits else ""
+    return (
+        f"Read {progress.collections_read}/{progress.collections} collection(s), "
+        f"{progress.persons_read:,} person(s), {progress.faces_read:,}/{progress.faces:,} face(s) "
+        f"with {requests:,} request(s){cached}"
+    )
+
+
+async def plan_with_progress(sync: Sync) -> Plan:
+    """A plan, with a progress line while it reads (terminal) and one summary line (stderr)."""
+    from facesync.live import ReadProgress
+
+    progress = ReadProgress()
+
+    def summary() -> str:
+        return read_summary(progress, sync.client.total_calls)
+
+    plan = await with_status(sync.plan(progress), lambda: f"Reading the live service: {summary()}")
+    click.echo(f"{summary()}.", err=True)
+    return plan
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

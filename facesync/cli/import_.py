@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -20,6 +17,7 @@ from facesync.cli.common import (
     handle_errors,
     redact,
     run_async,
+    with_status,
 )
 
 if TYPE_CHECKING:
@@ -34,23 +32,13 @@ KEPT_HEADER = (
 )
 
 
-async def _with_progress(client: FaceClient, work: Coroutine[Any, Any, T]) -> T:
-    """Run `work`; on a terminal, keep one stderr line up to date with the requests made."""
-    task = asyncio.ensure_future(work)
-    if not sys.stderr.isatty():
-        return await task
-    while not task.done():
-        await asyncio.wait({task}, timeout=0.5)
-        click.echo(f"\rimport: {client.total_calls:,} requests", nl=False, err=True)
-    click.echo("", err=True)
-    return task.result()
-
-
 async def _read(client: FaceClient, names: tuple[str, ...], everything: bool) -> list[LiveCollection]:
     from facesync.importing import list_all, read_selected, select
 
     selected = select(await list_all(client), names, everything)
-    return await _with_progress(client, read_selected(client, selected))
+    return await with_status(
+        read_selected(client, selected), lambda: f"import: {client.total_calls:,} requests"
+    )
 
 
 def _check_out(out: Path | None, split: bool, force: bool) -> None:

@@ -23,6 +23,7 @@ from facesync.cli.common import (
     load,
     make_sync,
     output_options,
+    plan_with_progress,
     refusal_exit,
     run_async,
     service_options,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 async def _plan(sync: Sync) -> Plan:
     async with sync:
-        return await sync.plan()
+        return await plan_with_progress(sync)
 
 
 def render(
