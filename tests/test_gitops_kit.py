@@ -153,7 +153,9 @@ def test_plan_comment_is_found_by_the_marker_the_markdown_plan_starts_with() -> 
     step = step_named(workflow("facesync-plan.yml"), lambda s: "github-script" in s.get("uses", ""))
     script = step["with"]["script"]
     assert "const MARKER = `<!-- facesync-plan:${process.env.FACESYNC_COMMENT} -->`;" in script
-    plan = step_named(workflow("facesync-plan.yml"), lambda s: "plan" in str(s.get("with", {}).get("args", "")))
+    plan = step_named(
+        workflow("facesync-plan.yml"), lambda s: "plan" in str(s.get("with", {}).get("args", ""))
+    )
     assert "--comment-marker ${{ env.FACESYNC_COMMENT }}" in plan["with"]["args"]
     # What the script looks for is exactly what `plan --comment-marker NAME` writes first.
     assert comment_marker({}, "default") == "<!-- facesync-plan:default -->"
