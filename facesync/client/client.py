@@ -49,7 +49,7 @@ class RetryPolicy:
     connect_attempts: int = 3
     """A host that does not accept a connection is tried this often, then the run stops: an
     unreachable endpoint fails in seconds, not after the full backoff."""
-    connect_timeout: float = 4.0
+    connect_timeout: float = 3.5
 
     def backoff(self, attempt: int) -> float:
         """Capped exponential backoff with full jitter (attempt counts from 1)."""
