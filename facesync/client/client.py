@@ -310,16 +310,16 @@ class FaceClient:
             ok_after_uncertain=frozenset({409}),
         )
 
+    async def _update_fields(self, op: str, path: str, name: str | None, user_data: str | None) -> None:
+        """PATCH name and/or userData (a field left None stays as it is on the service)."""
+        body = {k: v for k, v in (("name", name), ("userData", user_data)) if v is not None}
+        await self._send(op, "PATCH", path, json_body=body, idempotent=True)
+
     async def update_collection(
         self, kind: CollectionKind, collection_id: str, *, name: str | None, user_data: str | None
     ) -> None:
-        await self._send(
-            f"{kind.label}.Update",
-            "PATCH",
-            f"/{kind.path_segment}/{collection_id}",
-            json_body=_patch_body(name=name, userData=user_data),
-            idempotent=True,
-        )
+        path = f"/{kind.path_segment}/{collection_id}"
+        await self._update_fields(f"{kind.label}.Update", path, name, user_data)
 
     async def delete_collection(self, kind: CollectionKind, collection_id: str) -> None:
         await self._send(
@@ -384,13 +384,8 @@ class FaceClient:
     async def update_person(
         self, kind: CollectionKind, group_id: str, person_id: str, *, name: str | None, user_data: str | None
     ) -> None:
-        await self._send(
-            f"{kind.label}Person.Update",
-            "PATCH",
-            f"{self._persons_path(kind, group_id)}/{person_id}",
-            json_body=_patch_body(name=name, userData=user_data),
-            idempotent=True,
-        )
+        path = f"{self._persons_path(kind, group_id)}/{person_id}"
+        await self._update_fields(f"{kind.label}Person.Update", path, name, user_data)
 
     async def delete_person(self, kind: CollectionKind, group_id: str, person_id: str) -> None:
         await self._send(
@@ -495,10 +490,6 @@ class FaceClient:
 def _face_op(kind: CollectionKind, name: str) -> str:
     """Operation label for `calls`: faces belong to a person in groups, to the list otherwise."""
     return f"{kind.label}{'Person' if kind.has_persons else ''}.{name}"
-
-
-def _patch_body(**fields: str | None) -> dict[str, str]:
-    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _connect_cause(exc: httpx.TransportError, timeout: float) -> str:
