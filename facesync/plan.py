@@ -233,14 +233,19 @@ class PlanScope:
     api_version: str
     config_root: str
     targets: tuple[str, ...] = ()
+    environment: str | None = None
+    """The `environments:` entry the plan was made for (None without environments)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "endpoint": self.endpoint,
             "api_version": self.api_version,
             "config_root": self.config_root,
             "targets": list(self.targets),
         }
+        if self.environment is not None:
+            data["environment"] = self.environment
+        return data
 
 
 @dataclass(frozen=True, slots=True)

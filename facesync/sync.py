@@ -60,9 +60,12 @@ def config_root(config: Path) -> Path:
     return config if config.is_dir() else config.parent
 
 
-def state_dir(config: Path) -> Path:
-    """`.facesync/` in the configuration's folder (git-ignored): every local cache and journal."""
-    return config_root(config) / ".facesync"
+def state_dir(config: Path, environment: str | None = None) -> Path:
+    """`.facesync/` in the configuration's folder (git-ignored): every local cache and journal.
+    Each environment keeps its own under `.facesync/environments/NAME/`: environments run in
+    parallel, and one resource's face ids mean nothing to another."""
+    folder = config_root(config) / ".facesync"
+    return folder / "environments" / environment if environment is not None else folder
 
 
 @dataclass
@@ -73,8 +76,10 @@ class LocalState:
     journal: TrainingJournal
 
     @classmethod
-    def open(cls, root: Path, endpoint: str, *, full_refresh: bool = False) -> LocalState:
-        folder = state_dir(root)
+    def open(
+        cls, root: Path, endpoint: str, *, full_refresh: bool = False, environment: str | None = None
+    ) -> LocalState:
+        folder = state_dir(root, environment)
         return cls(
             cache=FaceCache(folder / "cache" / "faces.json", endpoint, load=not full_refresh),
             journal=TrainingJournal(folder / "pending-training.json", endpoint),
@@ -96,6 +101,8 @@ class SyncOptions:
     targets: tuple[str, ...] = ()
     """`--target` values (collection ids, collection or person addresses); empty for all."""
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
+    environment: str | None = None
+    """The `environments:` entry this run is for: its own local state, named in the plan's scope."""
 
 
 class Sync:
@@ -118,7 +125,12 @@ class Sync:
         self.config_root = config_root(state_root) if state_root is not None else Path(".")
         self.options = options or SyncOptions()
         self.state = (
-            LocalState.open(state_root, endpoint.url, full_refresh=self.options.full_refresh)
+            LocalState.open(
+                state_root,
+                endpoint.url,
+                full_refresh=self.options.full_refresh,
+                environment=self.options.environment,
+            )
             if state_root is not None
             else LocalState.in_memory(endpoint.url)
         )
@@ -157,6 +169,7 @@ class Sync:
                 api_version=self.options.api_version,
                 config_root=display_path(str(self.config_root)),
                 targets=self.options.targets,
+                environment=self.options.environment,
             ),
         )
 

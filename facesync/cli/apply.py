@@ -32,6 +32,7 @@ from facesync.cli.common import (
     service_options,
     use_color,
 )
+from facesync.cli.environments import EnvApplyArgs, environment_apply_options
 from facesync.cli.plan import read_plan_file, render, step_summary
 
 if TYPE_CHECKING:
@@ -80,7 +81,9 @@ def where(change: Change) -> str:
 class _Reporter:
     """Progress: a bar on a terminal, a line per step in CI, one JSON object per line with --format json."""
 
-    def __init__(self, fmt: str, total: int, color: bool) -> None:
+    def __init__(self, fmt: str, total: int, color: bool, label: str | None = None) -> None:
+        """`label`: the environment, when several are applied at once (no bar; lines say which)."""
+        self.label = label
         self.fmt = fmt
         self.color = color
         self.total = total
@@ -88,7 +91,7 @@ class _Reporter:
         self.started = time.monotonic()
         self.progress: Any = None
         self.task: Any = None
-        if fmt == "text" and sys.stdout.isatty():
+        if fmt == "text" and sys.stdout.isatty() and label is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(
@@ -124,6 +127,8 @@ class _Reporter:
                     payload["source"] = data["source"]
             if event.message:
                 payload["message"] = event.message
+            if self.label is not None:
+                payload["environment"] = self.label
             click.echo(json.dumps(payload, sort_keys=True))
             return
         if self.progress is not None:
@@ -140,7 +145,7 @@ class _Reporter:
         line = f"{label:<18} {symbol} {address}"
         if event.message:
             line += f": {event.message}"
-        click.echo(line)
+        click.echo(f"[{self.label}] {line}" if self.label is not None else line)
 
     def close(self) -> None:
         if self.progress is not None:
@@ -186,6 +191,7 @@ def _raise_on_sigterm() -> None:
     help="`json` streams one event per line; `github` adds an error annotation per failed change.",
 )
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
+@environment_apply_options
 @handle_errors
 def apply_command(
     plan_file: Path | None,
@@ -199,6 +205,7 @@ def apply_command(
     train_timeout: float,
     fmt: str,
     no_color: bool,
+    envs_apply: EnvApplyArgs,
 ) -> None:
     """Make the live Face resource match the configuration.
 
@@ -209,7 +216,23 @@ def apply_command(
     3 refused.
     """
     from facesync.apply import ApplyOptions
+    from facesync.cli.environments import apply_environments
 
+    options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
+    if apply_environments(
+        plan_file,
+        service,
+        envs_apply,
+        auto_approve=auto_approve,
+        checksum=checksum,
+        force=force,
+        delete_threshold=delete_threshold,
+        options=options,
+        fail_fast=fail_fast,
+        fmt=fmt,
+        no_color=no_color,
+    ):
+        return
     reviewed, scope = _reviewed(plan_file, checksum)
     service = _in_scope(service, scope, plan_file)
     loaded = load(service)
@@ -220,7 +243,6 @@ def apply_command(
             "nothing was applied",
         )
     _raise_on_sigterm()
-    options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
     sync = make_sync(loaded, service, delete_threshold)
     run_async(_apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color))
 

@@ -137,6 +137,9 @@ class ServiceArgs:
     rate_limit: float
     parallelism: int
     refresh: str
+    envs: tuple[str, ...] = ()
+    """`--env` values, in the order given (see facesync.cli.environments)."""
+    all_envs: bool = False
 
     @property
     def full_refresh(self) -> bool:
@@ -182,6 +185,25 @@ def service_options(func: F) -> F:
                 show_default=True,
                 help="`full` ignores the local face cache and reads every face from the service.",
             ),
+            environment_options,
+        ],
+    )
+
+
+def environment_options(func: F) -> F:
+    """`--env NAME` (repeatable) and `--all-envs`: which of the config's `environments:` to use."""
+    return _apply_options(
+        func,
+        [
+            click.option(
+                "--env",
+                "envs",
+                multiple=True,
+                metavar="NAME",
+                help="Run against this entry of the config's `environments:` (repeatable; "
+                "with --sequential, in this order). Required when the config has environments.",
+            ),
+            click.option("--all-envs", is_flag=True, help="Run against every entry of `environments:`."),
         ],
     )
 

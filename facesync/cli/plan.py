@@ -135,8 +135,23 @@ def plan_command(
     Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error (usage errors
     included), 2 changes present (--detailed-exitcode), 3 refused by a safety gate.
     """
+    from facesync.cli.environments import chosen, plan_environments
     from facesync.sync import PlanRefused
 
+    selection = chosen(service)
+    if selection is not None:
+        plan_environments(
+            service,
+            selection,
+            fmt=fmt,
+            no_color=no_color,
+            out_path=out_path,
+            marker=marker,
+            drift=False,
+            detailed_exitcode=detailed_exitcode,
+            force=force,
+            delete_threshold=delete_threshold,
+        )
     loaded, sync, plan = _compute(service, delete_threshold)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, marker=marker)
     try:
@@ -158,6 +173,13 @@ def drift_command(
 
     Exit codes: 0 in sync, 1 error (usage errors included), 2 drift found.
     """
+    from facesync.cli.environments import chosen, plan_environments
+
+    selection = chosen(service)
+    if selection is not None:
+        plan_environments(
+            service, selection, fmt=fmt, no_color=no_color, out_path=out_path, marker=marker, drift=True
+        )
     loaded, _, plan = _compute(service)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, drift=True, marker=marker)
     raise Exit(EXIT_CHANGES if not plan.empty else EXIT_OK)
@@ -168,7 +190,8 @@ def read_plan_file(path: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise fail(f"cannot read plan file {path}: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("checksum"), str) or "changes" not in doc:
+    has_plans = "changes" in doc or "environments" in doc if isinstance(doc, dict) else False
+    if not isinstance(doc, dict) or not isinstance(doc.get("checksum"), str) or not has_plans:
         raise fail(f"{path} is not a facesync plan (no checksum): write one with `plan --out FILE`")
     return doc
 
@@ -191,10 +214,15 @@ def show_command(plan_file: Path, fmt: str, marker: str | None, no_color: bool) 
 
     Exit codes: 0 shown, 1 error.
     """
+    from facesync.cli.environments import render_document
+
     doc = read_plan_file(plan_file)
     endpoint = (doc.get("scope") or {}).get("endpoint")
     try:
-        text = render(doc, fmt, color=use_color(no_color), endpoint=endpoint, marker=marker)
+        if "environments" in doc:
+            text = render_document(doc, fmt, color=use_color(no_color), marker=marker)
+        else:
+            text = render(doc, fmt, color=use_color(no_color), endpoint=endpoint, marker=marker)
     except (KeyError, TypeError, ValueError) as exc:
         raise fail(f"{plan_file} is not a plan this version of facesync can read ({exc!r})") from None
     click.echo(text, nl=False)

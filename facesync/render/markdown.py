@@ -65,9 +65,14 @@ def render_markdown(
     marker: str | None = None,
     max_length: int = MAX_LENGTH,
     drift: bool = False,
+    section: bool = False,
 ) -> str:
+    """`section`: one part of a larger comment (one environment's plan): no marker, a lower heading."""
     doc = document(plan)
-    head = [comment_marker(doc, marker), f"### {title}: {summary_line(doc, drift=drift)}", ""]
+    if section:
+        head = [f"#### {title}: {summary_line(doc, drift=drift)}", ""]
+    else:
+        head = [comment_marker(doc, marker), f"### {title}: {summary_line(doc, drift=drift)}", ""]
     head += _scope_line(doc)
     refusals = doc.get("refusals") or []
     if refusals:

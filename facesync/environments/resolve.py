@@ -1,0 +1,108 @@
+"""One environment → what a `Sync` for it needs: its desired state, its endpoint and key, its options.
+
+Pure functions of the configuration and the process environment; nothing is called here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from facesync.address import AddressError, resolve_targets, selects
+from facesync.client import Endpoint, require_key, resolve_endpoint
+from facesync.client.errors import EndpointError
+from facesync.config.env import expand
+from facesync.config.errors import ConfigError, Diagnostic
+from facesync.environments.spec import Environment
+from facesync.model import DesiredState
+from facesync.sync import SyncOptions
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One environment, ready to run."""
+
+    environment: Environment
+    desired: DesiredState
+    endpoint: Endpoint
+    options: SyncOptions
+
+    @property
+    def name(self) -> str:
+        return self.environment.name
+
+
+def resolve_desired(desired: DesiredState, env: Environment) -> DesiredState:
+    """The configuration as this environment holds it: only its `targets:` collections, and its
+    `recognitionModel:` on every collection."""
+    collections = desired.collections
+    if env.targets:
+        chosen = resolve_targets(desired, env.targets)
+        collections = tuple(c for c in collections if selects(chosen, c.kind, c.id))
+    if env.recognition_model is not None:
+        collections = tuple(replace(c, recognition_model=env.recognition_model) for c in collections)
+    return replace(desired, collections=collections)
+
+
+def _problem(env: Environment, message: str) -> ConfigError:
+    return ConfigError([Diagnostic(env.file, env.line, env.column, f"environment '{env.name}': {message}")])
+
+
+def resolve_environment_endpoint(
+    env: Environment, config_root: Path, environ: Mapping[str, str] | None = None
+) -> Endpoint:
+    """The endpoint with `${VAR}` expanded and the key read from `keyEnv` — only from there: a
+    key meant for one resource (FACESYNC_KEY, another environment's variable) never goes to this one."""
+    environ = os.environ if environ is None else environ
+    url, missing = expand(env.endpoint, environ)
+    if missing:
+        raise _problem(env, f"environment variable '{missing[0]}' (in its endpoint) is not set")
+    key = environ.get(env.key_env) if env.key_env else None
+    try:
+        endpoint = resolve_endpoint(None, key or None, url, environ={}, config_root=config_root)
+    except EndpointError as exc:
+        raise _problem(env, str(exc)) from None
+    try:
+        require_key(endpoint)
+    except EndpointError:
+        where = f"set {env.key_env}" if env.key_env else "give it 'keyEnv: VARIABLE' and set that variable"
+        raise EndpointError(
+            f"no Face key for environment '{env.name}' ({endpoint.display}): {where}; nothing was sent"
+        ) from None
+    return endpoint
+
+
+def resolve(
+    env: Environment,
+    desired: DesiredState,
+    base: SyncOptions,
+    config_root: Path,
+    *,
+    api_version: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Resolved:
+    """`base` holds the command's options; the environment's own settings win over them, and an
+    explicit `api_version` (the --api-version flag) wins over the environment's."""
+    try:
+        own = resolve_desired(desired, env)
+    except AddressError as exc:
+        raise _problem(env, f"targets: {exc}".replace("--target ", "")) from None
+    targets = base.targets or env.targets
+    if base.targets:
+        try:
+            resolve_targets(own, base.targets)
+        except AddressError as exc:
+            raise AddressError(f"{exc} held by environment '{env.name}'") from None
+    rate = env.calls_per_second
+    options = replace(
+        base,
+        api_version=api_version or env.api_version or base.api_version,
+        rate_limit=(rate or None) if rate is not None else base.rate_limit,
+        parallelism=env.parallelism or base.parallelism,
+        targets=targets,
+        environment=env.name,
+    )
+    endpoint = resolve_environment_endpoint(env, config_root, environ)
+    return Resolved(env, own, endpoint, options)
