@@ -451,9 +451,6 @@ async def _apply(
             "(--skip-refused applies the others; --force-env NAME accepts a protected environment)"
         )
     ready = fleet.ready()
-    if envs_apply.sequential:
-        order = {name: i for i, name in enumerate(m.name for m in fleet.members)}
-        ready.sort(key=lambda m: order[m.name])
     if ready and reviewed is None and not auto_approve:
         _ask_approval()
     reporters = {
@@ -461,7 +458,8 @@ async def _apply(
     }
     try:
         await fleet.apply(
-            ready,
+            # In --env order (the fleet's), every environment: the checks run between them all.
+            fleet.members if envs_apply.sequential else ready,
             options=options,
             on_event=lambda member, event: reporters[member.name].event(event),
             sequential=envs_apply.sequential,

@@ -147,11 +147,13 @@ class Fleet:
         between: BetweenEnvironments | None = None,
     ) -> None:
         """Apply each member's plan: in parallel, or one after another in the given order
-        (`between` runs after each but the last). `fail_fast` stops the others at the first
+        (`between` runs after each but the last, changed or not; a member not planned or refused
+        stops the ones after it). `fail_fast` stops the others at the first
         environment that fails; without it each finishes whatever the others do."""
 
         async def one(member: Member) -> None:
-            assert member.plan is not None
+            if member.plan is None or member.plan.empty:
+                return
             try:
                 member.result = await member.sync.apply(
                     member.plan, options=options, on_event=lambda event: on_event(member, event)
@@ -161,16 +163,20 @@ class Fleet:
                 member.error = exc
 
         if sequential:
+            # Pinned order is a pipeline: an environment that is not good stops the ones after it.
             for i, member in enumerate(members):
                 await one(member)
                 reason = None
                 if member.failed:
                     reason = f"environment '{member.name}' failed"
+                elif member.plan is None or member.refused is not None:
+                    reason = f"environment '{member.name}' was not applied"
                 elif between is not None and i < len(members) - 1:
                     reason = await between(member)
                 if reason is not None:
                     for later in members[i + 1 :]:
-                        later.stopped = f"not applied: {reason} (--sequential)"
+                        if later.plan is not None and later.refused is None:
+                            later.stopped = f"not applied: {reason} (--sequential)"
                     return
             return
         tasks = {asyncio.ensure_future(one(m)): m for m in members}

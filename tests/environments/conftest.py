@@ -43,7 +43,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: dict[str, str]) ->
 
 
 THREE = """\
-  prod:    {endpoint: "${PROD_FACE_ENDPOINT}", keyEnv: PROD_FACE_KEY}
+  prod:    {endpoint: "${PROD_FACE_ENDPOINT}", keyEnv: PROD_FACE_KEY, rateLimit: 0}
   dr:      {endpoint: "${DR_FACE_ENDPOINT}", keyEnv: DR_FACE_KEY, rateLimit: 10}
-  staging: {endpoint: "${STAGING_FACE_ENDPOINT}", keyEnv: STAGING_FACE_KEY}
+  staging: {endpoint: "${STAGING_FACE_ENDPOINT}", keyEnv: STAGING_FACE_KEY, rateLimit: 0}
 """
