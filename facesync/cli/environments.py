@@ -35,6 +35,7 @@ from facesync.cli.common import (
 
 if TYPE_CHECKING:
     from facesync.apply import ApplyOptions
+    from facesync.client import Endpoint
     from facesync.environments import Environments
     from facesync.environments.resolve import Resolved
     from facesync.environments.run import Fleet, Member
@@ -137,6 +138,22 @@ def chosen(
             "choose with --env NAME (repeatable) or --all-envs"
         )
     return environments, names
+
+
+def import_endpoint(
+    config: Path, name: str, endpoint: str | None, key: str | None
+) -> tuple[Endpoint, str | None, float | None]:
+    """`import --env NAME`: that environment's endpoint (with its own key), API version and rate."""
+    from facesync.environments.resolve import resolve_environment_endpoint
+    from facesync.sync import config_root
+
+    service = ServiceArgs(config, endpoint, key, None, (), 0, 1, "cached", envs=(name,))
+    selection = chosen(service)
+    if selection is None:  # pragma: no cover - chosen() raises for --env without environments
+        raise fail(f"--env {name}: {config} has no `environments:` block")
+    env = selection[0].get(name)
+    assert env is not None
+    return resolve_environment_endpoint(env, config_root(config)), env.api_version, env.calls_per_second
 
 
 def resolve_all(

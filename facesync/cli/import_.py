@@ -94,6 +94,21 @@ def _write(files: dict[str, str], out: Path | None, split: bool, force: bool) ->
     is_flag=True,
     help="Write persons sharing a name as `NAME (personId prefix)` instead of stopping.",
 )
+@click.option(
+    "--env",
+    "env_name",
+    metavar="NAME",
+    help="Read the resource of this entry of the config's `environments:` (its endpoint and key).",
+)
+@click.option(
+    "-f",
+    "--file",
+    "config_path",
+    default="facesync.yaml",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The config whose `environments:` --env names.",
+)
 @connection_options
 @handle_errors
 def import_command(
@@ -104,6 +119,8 @@ def import_command(
     split: bool,
     force: bool,
     rename_twins: bool,
+    env_name: str | None,
+    config_path: Path,
     endpoint: str | None,
     key: str | None,
     api_version: str | None,
@@ -123,7 +140,14 @@ def import_command(
     from facesync.model import SERVICE_DEFAULT_DETECTION_MODEL
 
     _check_out(out, split, force)
-    resolved = resolve_endpoint(endpoint, key, None)
+    if env_name is not None:
+        from facesync.cli.environments import import_endpoint
+
+        resolved, env_version, env_rate = import_endpoint(config_path, env_name, endpoint, key)
+        api_version = api_version or env_version
+        rate_limit = env_rate if env_rate is not None else rate_limit
+    else:
+        resolved = resolve_endpoint(endpoint, key, None)
     redact(resolved.key)
     require_key(resolved)
     images = index_images(image_dirs) if image_dirs else ImageIndex({})
