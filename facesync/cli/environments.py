@@ -50,6 +50,15 @@ class EnvApplyArgs:
     skip_refused: bool
 
 
+force_env_option = click.option(
+    "--force-env",
+    "force_envs",
+    multiple=True,
+    metavar="NAME",
+    help="Accept deletes and replaces in this protected environment (protect: true); repeatable.",
+)
+
+
 def environment_apply_options(func: F) -> F:
     """--sequential, --force-env NAME and --skip-refused; the command receives `envs_apply`."""
 
@@ -69,13 +78,7 @@ def environment_apply_options(func: F) -> F:
                 help="Apply the environments one at a time in --env order, running recognition "
                 "checks (facesync test) after each but the last; stop at the first that fails.",
             ),
-            click.option(
-                "--force-env",
-                "force_envs",
-                multiple=True,
-                metavar="NAME",
-                help="Accept deletes and replaces in this protected environment (protect: true); repeatable.",
-            ),
+            force_env_option,
             click.option(
                 "--skip-refused",
                 is_flag=True,
@@ -274,6 +277,7 @@ def plan_environments(
     drift: bool,
     detailed_exitcode: bool = True,
     force: bool = False,
+    force_envs: tuple[str, ...] = (),
     delete_threshold: float | None = None,
 ) -> None:
     """`plan`/`drift` over environments. Exit 1 when any environment could not be planned, else 3
@@ -287,7 +291,7 @@ def plan_environments(
         async with Fleet(resolved, state_root=service.config_path) as fleet:
             await _plan(fleet)
             if not drift:
-                fleet.check(reviewed=None, force=force, force_envs=())
+                fleet.check(reviewed=None, force=force, force_envs=force_envs)
             doc = document(fleet)
             doc["refused"] = sorted(m.name for m in fleet.members if m.refused is not None)
             return doc

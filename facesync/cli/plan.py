@@ -29,6 +29,7 @@ from facesync.cli.common import (
     service_options,
     use_color,
 )
+from facesync.cli.environments import force_env_option
 
 if TYPE_CHECKING:
     from facesync.plan import Plan
@@ -119,6 +120,7 @@ marker_option = click.option(
 @marker_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @gate_options
+@force_env_option
 @handle_errors
 def plan_command(
     service: ServiceArgs,
@@ -129,6 +131,7 @@ def plan_command(
     detailed_exitcode: bool,
     force: bool,
     delete_threshold: float,
+    force_envs: tuple[str, ...],
 ) -> None:
     """Show what apply would change on the live Face resource.
 
@@ -150,6 +153,7 @@ def plan_command(
             drift=False,
             detailed_exitcode=detailed_exitcode,
             force=force,
+            force_envs=force_envs,
             delete_threshold=delete_threshold,
         )
     loaded, sync, plan = _compute(service, delete_threshold)

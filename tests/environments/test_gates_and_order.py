@@ -73,6 +73,8 @@ def test_plan_shows_the_protection_refusal_in_every_format(ws: Workspace, fleet:
     assert "environment 'prod' is protected" in refusals["prod"][0]["message"]
     md = ws.run("plan", "--all-envs", "--format", "markdown").stdout
     assert "| `prod` |" in md and "| refused |" in md
+    # The reviewer's flag on plan too, so that CI keeps a plan it can apply with the same flag.
+    assert ws.run("plan", "--all-envs", "--force-env", "prod").exit_code == 0
 
 
 def test_sequential_applies_in_order_and_stops_when_checks_fail(
