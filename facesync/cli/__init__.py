@@ -23,6 +23,7 @@ def main() -> None:
 
 # Imported for their side effect: each module adds its commands to `main`.
 from facesync.cli import apply as _apply  # noqa: E402, F401
+from facesync.cli import audit as _audit  # noqa: E402, F401
 from facesync.cli import emulator as _emulator  # noqa: E402, F401
 from facesync.cli import plan as _plan  # noqa: E402, F401
 from facesync.cli import test as _test  # noqa: E402, F401

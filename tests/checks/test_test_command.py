@@ -136,8 +136,7 @@ def test_github_annotations_and_markdown(ws: Checks) -> None:
     assert "| ✅ | front door knows Alice | Alice Smith in personGroup.staff | Alice Smith (1.00) |" not in md
     assert (
         "| ⚠️ | blank wall | nobody in personGroup.staff | probe wall.png: no face detected "
-        "| `recognition.test.yaml:8` |"
-        in md
+        "| `recognition.test.yaml:8` |" in md
     )
 
 
@@ -211,8 +210,7 @@ def test_unknown_collection_person_or_image_is_an_error_at_file_line_before_any_
     assert "recognition.test.yaml:2:5: error: test 'unknown group': personGroup.nope is not declared" in err
     assert (
         "recognition.test.yaml:5:5: error: test 'unknown person': "
-        "personGroup.staff declares no person 'Carol'"
-        in err
+        "personGroup.staff declares no person 'Carol'" in err
     )
     assert (
         "recognition.test.yaml:8:5: error: test 'wrong kind': 'personGroup.staff' is a PersonGroup; " in err
