@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,7 +21,7 @@ from facesync.checks.faces import NoFace, pick_face
 from facesync.checks.resolve import ResolvedTest, collection_address
 from facesync.checks.spec import NOBODY
 from facesync.client import FaceAPIError, FaceClient
-from facesync.client.models import DetectedFace
+from facesync.client.models import DetectedFace, IdentifyResult
 from facesync.fingerprint import decode_face_user_data
 from facesync.model import CollectionKind, DesiredCollection, SourcePos, TrainingStatus
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 Outcome = Literal["passed", "failed", "error"]
 # Long enough for any run the rate limiter allows; short so unused faceIds do not linger.
 PROBE_FACE_ID_TTL = 3600
+IDENTIFY_BATCH = 10
+"""faceIds one identify call takes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +142,26 @@ class _Runner:
         self.client = client
         self.tests = tests
         self.views: dict[tuple[CollectionKind, str], _CollectionView] = {}
-        self.probes: dict[tuple[str, str, str, bool], asyncio.Task[list[DetectedFace]]] = {}
+        self.probes: dict[tuple[str, str, str], asyncio.Task[list[DetectedFace]]] = {}
+        self.needs_id = {_probe_key(t) for t in tests if t.test.spec.detect is None}
+        self.batches: dict[tuple[CollectionKind, str], _IdentifyBatch] = {}
 
     async def run(self) -> list[TestResult]:
         collections = {(t.collection.kind, t.collection.id): t.collection for t in self.tests if t.collection}
         views = await asyncio.gather(*(_view(self.client, c) for c in collections.values()))
         self.views = dict(zip(collections, views, strict=True))
+        wanted = Counter(
+            (t.collection.kind, t.collection.id) for t in self.tests if t.test.spec.identify and t.collection
+        )
+        self.batches = {key: _IdentifyBatch(self.client, *key, expected=n) for key, n in wanted.items()}
         return list(await asyncio.gather(*(self._one(t) for t in self.tests)))
 
-    def _detect(self, test: ResolvedTest, need_id: bool) -> asyncio.Task[list[DetectedFace]]:
-        """One detect per probe and models, however many tests share it."""
-        key = (test.test.probe_path, test.recognition_model, test.detection_model, need_id)
+    def _detect(self, test: ResolvedTest) -> asyncio.Task[list[DetectedFace]]:
+        """One detect per probe and models, however many tests share it (faceIds only when a
+        test needs them)."""
+        key = _probe_key(test)
         if key not in self.probes:
-            self.probes[key] = asyncio.ensure_future(self._detect_now(*key))
+            self.probes[key] = asyncio.ensure_future(self._detect_now(*key, key in self.needs_id))
         return self.probes[key]
 
     async def _detect_now(
@@ -169,7 +179,7 @@ class _Runner:
 
     async def _probe_face(self, test: ResolvedTest) -> str:
         spec = test.test.spec
-        faces = await self._detect(test, need_id=True)
+        faces = await self._detect(test)
         try:
             face = pick_face(faces, index=spec.face, target=spec.target_face)
         except NoFace as exc:
@@ -180,6 +190,9 @@ class _Runner:
     async def _one(self, test: ResolvedTest) -> TestResult:
         spec = test.test.spec
         expected = _expected(test)
+        batch = None
+        if spec.identify is not None and test.collection is not None:
+            batch = self.batches[(test.collection.kind, test.collection.id)]
         try:
             if test.collection is not None:
                 view = self.views[(test.collection.kind, test.collection.id)]
@@ -195,20 +208,23 @@ class _Runner:
             outcome, actual = "error", _service_problem(exc, where)
         except OSError as exc:
             outcome, actual = "error", f"cannot read probe: {exc.strerror or exc}"
+        finally:
+            if batch is not None:
+                batch.leave(test)
         log.info("test %r: %s", spec.name, outcome)
         return TestResult(spec.name, spec.kind, test.test.pos, outcome, expected, actual)
 
     async def _judge(self, test: ResolvedTest) -> tuple[Outcome, str]:
         spec = test.test.spec
         if spec.detect is not None:
-            faces = await self._detect(test, need_id=False)
+            faces = await self._detect(test)
             return ("passed" if len(faces) == spec.detect.faces else "failed"), f"{len(faces)} face(s)"
         assert test.collection is not None
         kind, cid = test.collection.kind, test.collection.id
         view = self.views[(kind, cid)]
         face_id = await self._probe_face(test)
         if spec.identify is not None:
-            (found,) = await self.client.identify([face_id], kind=kind, group_id=cid, max_candidates=3)
+            found = await self.batches[(kind, cid)].identify(test, face_id)
             named = [
                 (view.person_names.get(c.person_id, c.person_id), c.confidence) for c in found.candidates
             ]
@@ -254,6 +270,53 @@ class _Runner:
         ]
         ok = any(s.persisted_face_id == wanted for s in similar)
         return ("passed" if ok else "failed"), ", ".join(shown) or "no similar face"
+
+
+def _probe_key(test: ResolvedTest) -> tuple[str, str, str]:
+    return (test.test.probe_path, test.recognition_model, test.detection_model)
+
+
+class _IdentifyBatch:
+    """The identify tests of one group share calls: up to 10 faceIds each, sent once every test
+    of the group has either given its faceId or dropped out (an error before identify)."""
+
+    def __init__(self, client: FaceClient, kind: CollectionKind, group_id: str, *, expected: int) -> None:
+        self.client = client
+        self.kind = kind
+        self.group_id = group_id
+        self.expected = expected
+        self.settled: set[int] = set()
+        self.asked: dict[str, asyncio.Future[IdentifyResult]] = {}
+        self.sent = False
+        self.calls: list[asyncio.Task[None]] = []
+
+    async def identify(self, test: ResolvedTest, face_id: str) -> IdentifyResult:
+        future = self.asked.get(face_id)
+        if future is None:
+            future = self.asked[face_id] = asyncio.get_running_loop().create_future()
+        self.leave(test)
+        return await future
+
+    def leave(self, test: ResolvedTest) -> None:
+        self.settled.add(id(test))
+        if len(self.settled) == self.expected and not self.sent:
+            self.sent = True
+            ids = list(self.asked)
+            for i in range(0, len(ids), IDENTIFY_BATCH):
+                self.calls.append(asyncio.ensure_future(self._send(ids[i : i + IDENTIFY_BATCH])))
+
+    async def _send(self, face_ids: list[str]) -> None:
+        try:
+            results = await self.client.identify(
+                face_ids, kind=self.kind, group_id=self.group_id, max_candidates=3
+            )
+        except Exception as exc:  # handed to every test waiting on this call
+            for face_id in face_ids:
+                self.asked[face_id].set_exception(exc)
+            return
+        by_id = {r.face_id: r for r in results}
+        for face_id in face_ids:
+            self.asked[face_id].set_result(by_id.get(face_id, IdentifyResult(faceId=face_id)))
 
 
 def _images(collection: DesiredCollection, base: str) -> dict[str, str]:

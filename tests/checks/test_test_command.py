@@ -18,21 +18,21 @@ def test_every_expectation_kind_passes_with_file_line_and_transactions(ws: Check
     lines = result.stdout.splitlines()
     assert lines[0] == "PASS  front door knows Alice  (recognition.test.yaml:2)"
     assert sum(line.startswith("PASS") for line in lines) == 8
-    # A training read, a person list and a face list; one detect per probe (team.png twice: with
-    # faceIds, and without for the count); then one call per test that is not a detect.
-    assert lines[-1].startswith("8 tests: 8 passed, 0 failed, 0 errors; 16 transactions (6 Face.Detect, ")
+    # A training read, a person list and a face list; one detect per probe; one identify call for
+    # the 4 identify tests of the group (up to 10 faceIds a call); one call per other test.
+    assert lines[-1].startswith("8 tests: 8 passed, 0 failed, 0 errors; 12 transactions (5 Face.Detect, ")
     summary = json.loads(ws.test("--format", "json").stdout)
     assert summary["summary"] == {"total": 8, "passed": 8, "failed": 0, "errors": 0}
     assert summary["calls"] == {
-        "Face.Detect": 6,
+        "Face.Detect": 5,
         "Face.FindSimilar": 1,
-        "Face.Identify": 4,
+        "Face.Identify": 1,
         "Face.Verify": 2,
         "FaceList.Get": 1,
         "PersonGroup.GetTrainingStatus": 1,
         "PersonGroupPerson.List": 1,
     }
-    assert summary["transactions"] == 16
+    assert summary["transactions"] == 12
 
 
 FAILING = """
@@ -263,3 +263,18 @@ def test_tests_option_reads_named_files_and_the_service_is_never_written(ws: Che
     with httpx.Client(base_url=f"{service.url}/face/v1.0") as http:
         persons = http.get("/persongroups/staff/persons").json()
     assert sorted(p["name"] for p in persons) == ["Alice Smith", "Bob Jones"]
+
+
+def test_identify_tests_share_calls_of_up_to_ten_face_ids(ws: Checks) -> None:
+    ws.applied()
+    entries = []
+    for i in range(11):
+        ws.image(f"probes/alice-{i}.png", 200 + i, identity="alice")
+        entries.append(
+            f"  - {{name: alice {i}, probe: probes/alice-{i}.png, "
+            "identify: {in: personGroup.staff, expect: Alice Smith}}"
+        )
+    ws.tests_file("tests:\n" + "\n".join(entries) + "\n")
+    body = json.loads(ws.test("--format", "json").stdout)
+    assert body["summary"]["passed"] == 11
+    assert body["calls"]["Face.Identify"] == 2 and body["calls"]["Face.Detect"] == 11
