@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
+from facesync.address import resolve_targets
 from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient
 from facesync.diff import diff
 from facesync.journal import TrainingJournal
-from facesync.live import read_live_state
+from facesync.live import ReadProgress, read_live_state
 from facesync.model import DesiredState
-from facesync.plan import Plan, Refusal, SafetyPolicy, safety_refusals
+from facesync.plan import Plan, PlanScope, Refusal, SafetyPolicy, display_path, safety_refusals
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,14 @@ class UnsafePlan(PlanRefused):
         super().__init__("; ".join(r.message for r in self.refusals))
 
 
-def state_dir(root: Path) -> Path:
+def config_root(config: Path) -> Path:
+    """The folder of the configuration file, or the configuration folder itself."""
+    return config if config.is_dir() else config.parent
+
+
+def state_dir(config: Path) -> Path:
     """`.facesync/` in the configuration's folder (git-ignored): every local cache and journal."""
-    return (root if root.is_dir() else root.parent) / ".facesync"
+    return config_root(config) / ".facesync"
 
 
 @dataclass
@@ -79,11 +85,6 @@ class LocalState:
         return cls(cache=FaceCache(None, endpoint), journal=TrainingJournal(None, endpoint))
 
 
-def undeclared_targets(desired: DesiredState, targets: Collection[str]) -> list[str]:
-    declared = {c.id for c in desired.collections}
-    return sorted(t for t in targets if t not in declared)
-
-
 @dataclass(frozen=True)
 class SyncOptions:
     api_version: str = "v1.0"
@@ -93,7 +94,7 @@ class SyncOptions:
     full_refresh: bool = False
     """Ignore the local face cache and read every face from the service."""
     targets: tuple[str, ...] = ()
-    """Collection ids to read and plan; empty for all."""
+    """`--target` values (collection ids, collection or person addresses); empty for all."""
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
 
 
@@ -112,7 +113,9 @@ class Sync:
         """`state_root`: the configuration file or folder whose `.facesync/` holds the local
         state (None keeps it in memory). `transport`: see `FaceClient`."""
         self.desired = desired
+        self.targets = resolve_targets(desired, (options or SyncOptions()).targets)
         self.endpoint = endpoint
+        self.config_root = config_root(state_root) if state_root is not None else Path(".")
         self.options = options or SyncOptions()
         self.state = (
             LocalState.open(state_root, endpoint.url, full_refresh=self.options.full_refresh)
@@ -135,27 +138,35 @@ class Sync:
     ) -> None:
         await self.client.aclose()
 
-    async def plan(self) -> Plan:
-        targets = self.options.targets
-        live = await read_live_state(self.client, self.desired, targets=targets, cache=self.state.cache)
+    async def plan(self, progress: ReadProgress | None = None) -> Plan:
+        """Read the live service (counting into `progress`, for a progress line) and diff."""
+        targets = self.targets
+        live = await read_live_state(
+            self.client, self.desired, targets=targets, cache=self.state.cache, progress=progress
+        )
         self.state.cache.save()
         journal = self.state.journal
         pending = [(c.kind, c.id) for c in self.desired.collections if journal.pending(c.kind, c.id)]
         plan = diff(self.desired, live, targets=targets, pending_training=pending)
         log.info("planned %d change(s) with %d request(s)", len(plan.changes), self.client.total_calls)
-        return plan
-
-    def refusals(self, plan: Plan) -> list[Refusal]:
-        return safety_refusals(plan, self.options.policy)
+        return replace(
+            plan,
+            refusals=tuple(safety_refusals(plan, self.options.policy)),
+            scope=PlanScope(
+                endpoint=self.endpoint.display,
+                api_version=self.options.api_version,
+                config_root=display_path(str(self.config_root)),
+                targets=self.options.targets,
+            ),
+        )
 
     def check(self, plan: Plan, *, reviewed: str | None = None, force: bool = False) -> None:
         """Raise `StalePlan` when `reviewed` is not this plan's checksum, then `UnsafePlan` when a
         safety gate holds it and not `force`."""
         if reviewed is not None and reviewed != plan.checksum:
             raise StalePlan(reviewed, plan.checksum)
-        refusals = self.refusals(plan)
-        if refusals and not force:
-            raise UnsafePlan(refusals)
+        if plan.refusals and not force:
+            raise UnsafePlan(plan.refusals)
 
     async def apply(
         self,

@@ -23,10 +23,11 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from facesync.address import Address, selects
 from facesync.checks.faces import NoFace, pick_face
 from facesync.checks.resolve import all_faces, collection_address
 from facesync.client import FaceAPIError, FaceClient
@@ -108,8 +109,18 @@ class Estimate:
 _ImageKey = tuple[str, str, str]  # image path, recognition model, detection model
 
 
-def _collections(desired: DesiredState, targets: Sequence[str]) -> list[DesiredCollection]:
-    return [c for c in desired.collections if c.present and c.targeted(targets)]
+def _collections(desired: DesiredState, targets: Sequence[Address]) -> list[DesiredCollection]:
+    """The present collections under `targets`; a person address narrows its group to the
+    persons named (unless the whole group is targeted too)."""
+    chosen = []
+    for c in desired.collections:
+        if not c.present or not selects(targets, c.kind, c.id):
+            continue
+        mine = [t for t in targets if (t.collection_kind, t.collection_id) == (c.kind, c.id)]
+        if mine and all(t.person is not None for t in mine):
+            c = replace(c, persons=tuple(p for p in c.persons if any(t.person == p.name for t in mine)))
+        chosen.append(c)
+    return chosen
 
 
 def _key(collection: DesiredCollection, face: DesiredFace) -> _ImageKey:
@@ -125,7 +136,7 @@ def _face_count(person: DesiredPerson) -> int:
     return sum(f.image_path is not None for f in person.faces)
 
 
-def estimate(desired: DesiredState, targets: Sequence[str] = ()) -> Estimate:
+def estimate(desired: DesiredState, targets: Sequence[Address] = ()) -> Estimate:
     """The calls an audit needs when every image gives one face: what `audit` asks to spend."""
     collections = _collections(desired, targets)
     keys = _image_keys(collections)
@@ -354,7 +365,7 @@ async def run_audit(
     client: FaceClient,
     desired: DesiredState,
     *,
-    targets: Sequence[str] = (),
+    targets: Sequence[Address] = (),
     options: AuditOptions | None = None,
 ) -> AuditReport:
     options = options or AuditOptions()

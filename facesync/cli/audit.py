@@ -65,6 +65,7 @@ def audit_command(
     transactions are estimated and confirmed first. Exit codes: 0 no error-level finding,
     1 an error-level finding or an error, 3 not confirmed.
     """
+    from facesync.address import resolve_targets
     from facesync.checks.audit import AuditOptions, estimate, parse_levels, run_audit
     from facesync.checks.render import AUDIT_RENDERERS
 
@@ -73,7 +74,8 @@ def audit_command(
     except ValueError as exc:
         raise Exit(EXIT_ERROR, f"--level {exc}") from None
     loaded = load(service)
-    cost = estimate(loaded.desired, service.targets)
+    targets = resolve_targets(loaded.desired, service.targets)  # checked by load()
+    cost = estimate(loaded.desired, targets)
     rate = service.rate_limit if service.rate_limit > 0 else None
     pace = f", about {cost.seconds(rate):.0f} s at {rate:g}/s" if rate else ""
     click.echo(
@@ -90,7 +92,7 @@ def audit_command(
 
     async def run() -> AuditReport:
         async with make_sync(loaded, service) as sync:
-            return await run_audit(sync.client, loaded.desired, targets=service.targets, options=options)
+            return await run_audit(sync.client, loaded.desired, targets=targets, options=options)
 
     report = run_async(run())
     click.echo(AUDIT_RENDERERS[fmt](report), nl=False)

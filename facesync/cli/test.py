@@ -66,6 +66,7 @@ def test_command(
     detect) against the service, read-only. Exit codes: 0 all passed, 1 a test failed or could
     not run (e.g. an untrained collection).
     """
+    from facesync.address import resolve_targets, selects
     from facesync.checks.render import TEST_RENDERERS, render_tests_junit
     from facesync.checks.resolve import resolve_tests
     from facesync.checks.runner import run_tests
@@ -81,8 +82,10 @@ def test_command(
         click.echo(str(d), err=True)
     if name_filter:
         resolved = [t for t in resolved if name_filter.lower() in t.test.name.lower()]
-    if service.targets:
-        resolved = [t for t in resolved if t.collection is None or t.collection.id in service.targets]
+    targets = resolve_targets(loaded.desired, service.targets)  # checked by load()
+    resolved = [
+        t for t in resolved if t.collection is None or selects(targets, t.collection.kind, t.collection.id)
+    ]
     if not resolved:
         raise Exit(
             EXIT_ERROR, "no test to run" + (f" matches --filter {name_filter!r}" if name_filter else "")

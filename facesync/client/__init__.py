@@ -1,8 +1,8 @@
 """The Face REST client: endpoint resolution, retries, rate limit, typed responses."""
 
 from facesync.client.client import FaceClient, RetryPolicy
-from facesync.client.endpoint import Endpoint, resolve_endpoint
-from facesync.client.errors import EndpointError, FaceAPIError, FaceClientError
+from facesync.client.endpoint import Endpoint, require_key, resolve_endpoint
+from facesync.client.errors import EndpointError, FaceAPIError, FaceClientError, ServiceUnreachable
 
 __all__ = [
     "Endpoint",
@@ -11,5 +11,7 @@ __all__ = [
     "FaceClient",
     "FaceClientError",
     "RetryPolicy",
+    "ServiceUnreachable",
+    "require_key",
     "resolve_endpoint",
 ]
