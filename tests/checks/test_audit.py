@@ -133,3 +133,15 @@ def test_json_github_markdown_and_target(ws: Checks) -> None:
         "facesync.yaml:19:13: error: images/vip/blank.png: no face detected [no-face]",
         "Audit: 1 image of 0 persons reviewed; 1 error, 0 warnings; 1 transaction (1 Face.Detect)",
     ]
+
+
+def test_a_person_target_audits_only_that_person(ws: Checks) -> None:
+    audited(ws)
+    result = ws.run(
+        "audit", "--yes", "--rate-limit", "0", "--target", 'personGroup.staff/person["Bob Jones"]'
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "Audit: 2 images of 1 person reviewed; 0 errors, 1 warning; 3 transactions "
+        "(2 Face.Detect, 1 Face.FindSimilar)"
+    )
