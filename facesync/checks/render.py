@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
@@ -229,6 +228,3 @@ AUDIT_RENDERERS = {
     "markdown": render_audit_markdown,
 }
 
-
-def names(renderers: dict[str, Any]) -> Sequence[str]:
-    return list(renderers)
