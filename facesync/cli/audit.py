@@ -19,6 +19,7 @@ from facesync.cli.common import (
     make_sync,
     run_async,
     service_options,
+    with_status,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +93,10 @@ def audit_command(
 
     async def run() -> AuditReport:
         async with make_sync(loaded, service) as sync:
-            return await run_audit(sync.client, loaded.desired, targets=targets, options=options)
+            work = run_audit(sync.client, loaded.desired, targets=targets, options=options)
+            return await with_status(
+                work, lambda: f"Auditing: {sync.client.total_calls:,}/{cost.total:,} transactions"
+            )
 
     report = run_async(run())
     click.echo(AUDIT_RENDERERS[fmt](report), nl=False)

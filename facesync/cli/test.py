@@ -18,6 +18,7 @@ from facesync.cli.common import (
     make_sync,
     run_async,
     service_options,
+    with_status,
 )
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ def test_command(
 
     async def run() -> TestRun:
         async with make_sync(loaded, service) as sync:
-            return await run_tests(sync.client, resolved)
+            work = run_tests(sync.client, resolved)
+            return await with_status(work, lambda: f"Testing: {sync.client.total_calls:,} transactions")
 
     result = run_async(run())
     click.echo(TEST_RENDERERS[fmt](result), nl=False)
