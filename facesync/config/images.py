@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
+
+log = logging.getLogger(__name__)
 
 MIN_IMAGE_BYTES = 1024
 MAX_IMAGE_BYTES = 6 * 1024 * 1024
@@ -148,16 +151,13 @@ class ImageCache:
         """Probe `path` (absolute; its stat is `st`), reading it only when the cache has no fresh
         entry."""
         key = str(path)
-        entry = self.entries.get(key)
-        if (
-            isinstance(entry, list)
-            and len(entry) == 6
-            and entry[0] == st.st_size
-            and entry[1] == st.st_mtime_ns
-        ):
-            _, _, sha, fmt, width, height = entry
-            if isinstance(sha, str) and isinstance(fmt, str) and isinstance(width, int):
-                return ImageInfo(sha, fmt, width, int(height), st.st_size)  # type: ignore[arg-type]
+        match self.entries.get(key):
+            case [int(size), int(mtime), str(sha), str(fmt), int(width), int(height)] if (
+                size == st.st_size and mtime == st.st_mtime_ns
+            ):
+                log.debug("image cache hit: %s", key)
+                return ImageInfo(sha, fmt, width, height, size)
+        log.debug("image cache miss: %s", key)
         with open(path, "rb") as f:
             data = f.read()
         self.hashed += 1

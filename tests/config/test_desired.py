@@ -237,7 +237,7 @@ def test_too_many_face_lists(write_config: WriteConfig) -> None:
 def test_model_names_follow_the_api_version_table(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from facesync.config import validate
+    from facesync.config import rules as validate
 
     path = write_config("version: 1\ndefaults: {recognitionModel: recognition_04}\n")
     assert _messages(path, api_version="v1.2") == []
