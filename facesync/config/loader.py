@@ -47,6 +47,8 @@ KeyLabel = Callable[[YamlPath, Any], str]
 MAX_ALIAS_USES = 10_000
 MAX_ALIAS_NODES = 100_000
 """Nodes that alias expansion may add beyond the document's own nodes."""
+MAX_DEPTH = 64
+"""Nesting levels; a facesync config needs about eight."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -101,7 +103,9 @@ def _describe_key(path: YamlPath, key: Any) -> str:
     return f"key {key!r}"
 
 
-class _AliasBudgetExceeded(Exception):
+class _Refused(Exception):
+    """The document is refused as a whole (too big once expanded, too deep)."""
+
     def __init__(self, pos: Pos, message: str) -> None:
         super().__init__(message)
         self.pos = pos
@@ -150,7 +154,7 @@ class _Builder:
         if self._expanding:
             self._alias_nodes += 1
             if self._alias_nodes > MAX_ALIAS_NODES:
-                raise _AliasBudgetExceeded(
+                raise _Refused(
                     _pos(node),
                     f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} values; "
                     "refusing to build the document (an alias bomb?)",
@@ -162,13 +166,15 @@ class _Builder:
             return False
         self._alias_uses += 1
         if self._alias_uses > MAX_ALIAS_USES:
-            raise _AliasBudgetExceeded(
+            raise _Refused(
                 _pos(node),
                 f"more than {MAX_ALIAS_USES:,} uses of YAML aliases; refusing to build the document",
             )
         return True
 
     def build(self, node: Node, path: YamlPath) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise _Refused(_pos(node), f"YAML nests deeper than {MAX_DEPTH} levels; refusing the document")
         self.positions.values[path] = _pos(node)
         alias = self._count(node)
         if isinstance(node, ScalarNode):
@@ -311,7 +317,7 @@ def load_yaml(
     builder = _Builder(file, os.environ if environ is None else environ, key_label)
     try:
         built = None if node is None else builder.build(node, ())
-    except _AliasBudgetExceeded as exc:
+    except _Refused as exc:
         return None, [Diagnostic(file, exc.pos[0], exc.pos[1], str(exc))]
     except RecursionError:
         return None, [Diagnostic(file, 1, 1, "YAML error: the document nests too deeply")]

@@ -410,7 +410,8 @@ class _Builder:
                 files, problem = self.paths.expand(doc.path.parent, spec)
                 if problem is not None:
                     self.report.add(doc.file, pos, problem)
-                for file in self._confined(doc, spec, files, pos):
+                direct = files == [self.paths.join(doc.path.parent, spec)]
+                for file in self._confined(doc, spec, files, pos, direct=direct):
                     found = self._image_face(doc, file, source, None, None, None, face_path)
                     if found is not None:
                         faces.append(found)
@@ -420,7 +421,7 @@ class _Builder:
             image: DesiredFace | None = None
             if spec.image is not None:
                 written = [self.paths.join(doc.path.parent, spec.image)]
-                for file in self._confined(doc, spec.image, written, pos):
+                for file in self._confined(doc, spec.image, written, pos, direct=True):
                     image = self._image_face(
                         doc, file, source, spec.target_face, detection, spec.user_data, face_path
                     )
@@ -459,7 +460,9 @@ class _Builder:
 
     # -- images ----------------------------------------------------------------------------
 
-    def _confined(self, doc: YamlDocument, written: str, files: list[str], pos: tuple[int, int]) -> list[str]:
+    def _confined(
+        self, doc: YamlDocument, written: str, files: list[str], pos: tuple[int, int], *, direct: bool
+    ) -> list[str]:
         """`files` inside the root; one error for those outside (they are never opened)."""
         if self.allow_outside_root:
             return files
@@ -467,16 +470,16 @@ class _Builder:
         outside = len(files) - len(inside)
         if outside:
             where = f"outside the configuration root '{display_path(Path(self.paths.root))}'"
-            if outside == 1 and len(files) == 1:
-                what = f"image '{written}' is {where}"
+            if direct:
+                what = f"image '{written}' resolves {where}"
             else:
                 first = next(f for f in files if not self.paths.inside_root(f))
-                what = f"'{written}' names {outside} file(s) {where} (first: '{_relative(first, doc)}')"
+                shown = first if os.path.isabs(written) else _relative(first, doc)
+                what = f"'{written}' names {outside} file(s) {where} (first: '{shown}')"
             self.report.add(
                 doc.file,
                 pos,
-                f"{what}, symlinks resolved: keep images inside it, pass --root, or set "
-                "'allowImagesOutsideRoot: true'",
+                f"{what}: keep images inside it, pass --root, or set 'allowImagesOutsideRoot: true'",
             )
         return inside
 
