@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from pathlib import Path
 
 from facesync.config.images import IMAGE_SUFFIXES
@@ -20,20 +21,23 @@ class ImagePaths:
 
     def __init__(self, root: Path) -> None:
         self.root = os.path.realpath(root)
+        self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self._real_dirs: dict[str, str] = {}
+        self.stats: dict[str, os.stat_result] = {}
 
     @staticmethod
-    def join(base_dir: Path, name: str) -> str:
+    def join(base_dir: str, name: str) -> str:
         """`name` made absolute against `base_dir` (the YAML file's folder); `~` expanded."""
         # Plain strings, not pathlib: with 50,000 images pathlib's overhead is most of the time.
         return os.path.normpath(os.path.join(base_dir, os.path.expanduser(name)))
 
-    def expand(self, base_dir: Path, pattern: str) -> tuple[list[str], str | None]:
-        """The files a face string names, and a problem message when it names none."""
+    def expand(self, base_dir: str, pattern: str) -> tuple[list[str], bool, str | None]:
+        """The files a face string names; whether it names one file directly (no glob, no
+        directory); and a problem message when it names none."""
         full = self.join(base_dir, pattern)
         if glob.has_magic(pattern):
             matches = sorted(m for m in glob.glob(full, recursive=True) if not os.path.isdir(m))
-            return matches, None if matches else f"glob '{pattern}' matches no file"
+            return matches, False, None if matches else f"glob '{pattern}' matches no file"
         if os.path.isdir(full):
             with os.scandir(full) as entries:
                 images = sorted(
@@ -42,19 +46,44 @@ class ImagePaths:
                     if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file()
                 )
             if not images:
-                return [], f"directory '{pattern}' holds no image ({', '.join(IMAGE_SUFFIXES)})"
-            return images, None
-        return [full], None
+                return [], False, f"directory '{pattern}' holds no image ({', '.join(IMAGE_SUFFIXES)})"
+            return images, False, None
+        return [full], True, None
+
+    def _real_folder(self, folder: str) -> str:
+        # Built from the parent's resolved path, so each folder costs one lstat, not one per
+        # component as os.path.realpath would.
+        real = self._real_dirs.get(folder)
+        if real is None:
+            parent, name = os.path.split(folder)
+            if not name or parent == folder:
+                real = os.path.realpath(folder)
+            else:
+                real = os.path.join(self._real_folder(parent), name)
+                if os.path.islink(real):
+                    real = os.path.realpath(real)
+            self._real_dirs[folder] = real
+        return real
 
     def real(self, file: str) -> str:
-        """`file` with every symlink resolved (folders resolved once per run)."""
+        """`file` (absolute, normalised) with every symlink resolved."""
         folder, name = os.path.split(file)
-        real_folder = self._real_dirs.get(folder)
-        if real_folder is None:
-            real_folder = self._real_dirs[folder] = os.path.realpath(folder)
-        real = os.path.join(real_folder, name)
-        return os.path.realpath(real) if os.path.islink(real) else real
+        real = os.path.join(self._real_folder(folder), name)
+        try:
+            st = os.lstat(real)
+        except OSError:
+            return real  # nothing there: the image check says so
+        if stat.S_ISLNK(st.st_mode):
+            return os.path.realpath(real)
+        # Not a link, so this is also what os.stat would say: the image check reuses it.
+        self.stats[file] = st
+        return real
 
     def inside_root(self, file: str) -> bool:
         real = self.real(file)
-        return real == self.root or real.startswith(self.root.rstrip(os.sep) + os.sep)
+        return real == self.root or real.startswith(self._root_prefix)
+
+    def stat(self, file: str) -> os.stat_result:
+        """os.stat(file), without a second system call when `inside_root` already made one."""
+        st = self.stats.pop(file, None)
+        return st if st is not None else os.stat(file)

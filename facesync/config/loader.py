@@ -84,6 +84,11 @@ class YamlDocument:
     """Absolute path."""
     data: Any
     positions: Positions
+    folder: str = ""
+    """The file's folder as text (image paths are relative to it; text is what os.path wants)."""
+
+    def __post_init__(self) -> None:
+        self.folder = str(self.path.parent)
 
 
 def display_path(path: Path) -> str:

@@ -402,15 +402,15 @@ class _Builder:
         self, doc: YamlDocument, specs: IndexedFaces, path: YamlPath, owner: str
     ) -> tuple[DesiredFace, ...]:
         faces: list[DesiredFace] = []
+        folder = doc.folder
         for i, spec in specs:
             face_path = (*path, i)
             pos = doc.positions.value(face_path)
             source = SourcePos(doc.file, *pos)
             if isinstance(spec, str):
-                files, problem = self.paths.expand(doc.path.parent, spec)
+                files, direct, problem = self.paths.expand(folder, spec)
                 if problem is not None:
                     self.report.add(doc.file, pos, problem)
-                direct = files == [self.paths.join(doc.path.parent, spec)]
                 for file in self._confined(doc, spec, files, pos, direct=direct):
                     found = self._image_face(doc, file, source, None, None, None, face_path)
                     if found is not None:
@@ -420,7 +420,7 @@ class _Builder:
             detection = spec.detection_model or self.default_detection
             image: DesiredFace | None = None
             if spec.image is not None:
-                written = [self.paths.join(doc.path.parent, spec.image)]
+                written = [self.paths.join(folder, spec.image)]
                 for file in self._confined(doc, spec.image, written, pos, direct=True):
                     image = self._image_face(
                         doc, file, source, spec.target_face, detection, spec.user_data, face_path
@@ -488,7 +488,7 @@ class _Builder:
             self.report.add(doc.file, pos, message.format(shown=_relative(file, doc)))
 
         try:
-            st = os.stat(file)
+            st = self.paths.stat(file)
         except FileNotFoundError:
             fail("image '{shown}' does not exist")
             return None
