@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from facesync.config.errors import ConfigError, Diagnostic, Severity, ValidationResult
-from facesync.config.sources import DEFAULT_CONFIG
 from facesync.model import DesiredState
+
+DEFAULT_CONFIG = "facesync.yaml"
 
 __all__ = [
     "DEFAULT_CONFIG",

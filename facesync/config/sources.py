@@ -24,7 +24,6 @@ from facesync.model import CollectionKind
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = "facesync.yaml"
 CONFIG_SUFFIXES = (".yaml", ".yml")
 COLLECTION_KEYS: dict[str, CollectionKind] = {kind.config_key: kind for kind in CollectionKind}
 SETTING_KEYS = ("service", "defaults", "prune", "allowImagesOutsideRoot")
