@@ -291,6 +291,7 @@ def load_yaml(
         data = read_regular_file(path)
     except OSError as exc:
         return None, [Diagnostic(file, 0, 0, f"cannot read file: {exc.strerror or exc}")]
+    log.debug("read %s (%d bytes)", file, len(data))
     try:
         text = codecs.decode(data, "utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -103,8 +103,13 @@ def read_documents(
 def _read_directory(
     path: Path, shown: str, report: Reporter, environ: Mapping[str, str] | None
 ) -> list[YamlDocument]:
-    # Only regular files: a FIFO or device named *.yaml is skipped without being opened.
-    files = sorted(p for p in path.iterdir() if p.suffix in CONFIG_SUFFIXES and p.is_file())
+    files: list[Path] = []
+    for entry in sorted(p for p in path.iterdir() if p.suffix in CONFIG_SUFFIXES):
+        if entry.is_file():
+            files.append(entry)
+        elif not entry.is_dir():
+            # A FIFO or a device named *.yaml: never opened, it could block or never end.
+            log.info("skipped %s: not a regular file", display_path(entry))
     if not files:
         report.add(shown, (0, 0), "directory holds no *.yaml or *.yml file")
         return []

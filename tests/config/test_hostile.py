@@ -8,6 +8,7 @@ Static cases live in `tests/config/hostile/<case>/` (`facesync.yaml` + `expected
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -71,12 +72,16 @@ def test_a_device_as_config_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-def test_a_fifo_in_a_config_directory_is_not_opened(write_config: WriteConfig, tmp_path: Path) -> None:
+def test_a_fifo_in_a_config_directory_is_not_opened(
+    write_config: WriteConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     write_config("version: 1\nprune: false\n", name="conf/a.yaml")
     os.mkfifo(tmp_path / "conf" / "b.yaml")
-    result = _validate_or_hang(lambda: validate(tmp_path / "conf"))
+    with caplog.at_level(logging.INFO, logger="facesync.config.sources"):
+        result = _validate_or_hang(lambda: validate(tmp_path / "conf"))
     assert result.ok and result.state is not None
     assert result.state.files == (os.path.join("conf", "a.yaml"),)
+    assert f"skipped {os.path.join('conf', 'b.yaml')}: not a regular file" in caplog.messages
 
 
 FACE_LIST = "version: 1\nfaceLists:\n  vip:\n    name: VIP\n    faces: [{faces}]\n"
