@@ -165,7 +165,9 @@ class _Builder:
         if not docs:
             return None
         if self.root is not None and not self.root.is_dir():
+            # Every image would then be "outside the root": one error says more than all of those.
             self.report.add(display_path(self.root), (0, 0), "--root must be an existing folder")
+            return None
         folder = config_dir(self.path)
         cache_dir = self.cache_dir if self.cache_dir is not None else folder / ".facesync"
         self.cache = ImageCache(cache_dir / CACHE_FILE)

@@ -1,7 +1,8 @@
 """Schema checking: pydantic's errors turned into messages at YAML positions.
 
-An unknown key is reported and then set aside, so that it hides nothing else: the rest of the
-mapping is still validated and used by later checks (a typo beside a missing image shows both).
+A key that is unknown or holds a bad value is reported and then set aside, so that it hides
+nothing else: the rest of the mapping is still validated and used by later checks (a typo beside
+a missing image shows both).
 """
 
 from __future__ import annotations
@@ -177,21 +178,34 @@ def schema_check(
             else:
                 pos = doc.positions.value((*prefix, *path))
             report.add(doc.file, pos, _message(err, (*prefix, *path), model, loc))
-        if all(err["type"] == "extra_forbidden" for err in errors):
-            return _without_unknown_keys(adapter, data, [tuple(err["loc"]) for err in errors])
-        return None
+        return _without_bad_keys(adapter, data, [_data_path(data, tuple(err["loc"])) for err in errors])
 
 
-def _without_unknown_keys(adapter: TypeAdapter[Any], data: Any, locs: list[tuple[Any, ...]]) -> Any | None:
-    """`data` validated again with the (already reported) unknown keys removed, or None."""
+def _without_bad_keys(adapter: TypeAdapter[Any], data: Any, paths: list[YamlPath]) -> Any | None:
+    """`data` validated again without the keys whose values were reported, or None.
+
+    What is left is still checked by later rules (a bad `protect` hides no bad model name);
+    a required key that went missing this way makes it None, silently: it was reported.
+    """
     trimmed = _copy_containers(data)
-    for loc in locs:
-        path = _data_path(trimmed, loc)
-        parent: Any = trimmed
-        for part in path[:-1]:
-            parent = parent[part]
-        if path and isinstance(parent, dict):
-            parent.pop(path[-1], None)
+    removed = False
+    for path in paths:
+        # The innermost mapping on the way to the bad value loses the key that leads there.
+        holder: Any = None
+        key: Any = None
+        node = trimmed
+        for part in path:
+            if isinstance(node, dict):
+                holder, key = node, part
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                break  # already removed with an enclosing key
+        if holder is not None and key in holder:
+            del holder[key]
+            removed = True
+    if not removed:
+        return None
     try:
         return adapter.validate_python(trimmed)
     except ValidationError:
