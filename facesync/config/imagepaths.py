@@ -36,7 +36,7 @@ class ImagePaths:
         directory); and a problem message when it names none."""
         full = self.join(base_dir, pattern)
         if glob.has_magic(pattern):
-            matches = sorted(m for m in glob.glob(full, recursive=True) if not os.path.isdir(m))
+            matches = [m for m in sorted(glob.glob(full, recursive=True)) if not self._is_dir(m)]
             return matches, False, None if matches else f"glob '{pattern}' matches no file"
         if os.path.isdir(full):
             with os.scandir(full) as entries:
@@ -49,6 +49,17 @@ class ImagePaths:
                 return [], False, f"directory '{pattern}' holds no image ({', '.join(IMAGE_SUFFIXES)})"
             return images, False, None
         return [full], True, None
+
+    def _is_dir(self, path: str) -> bool:
+        # One lstat answers this, the root check and the image's stat (unless it is a link).
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            return os.path.isdir(path)
+        self.stats[path] = st
+        return stat.S_ISDIR(st.st_mode)
 
     def _real_folder(self, folder: str) -> str:
         # Built from the parent's resolved path, so each folder costs one lstat, not one per
@@ -69,6 +80,8 @@ class ImagePaths:
         """`file` (absolute, normalised) with every symlink resolved."""
         folder, name = os.path.split(file)
         real = os.path.join(self._real_folder(folder), name)
+        if file in self.stats:
+            return real  # not a link: _is_dir saw it
         try:
             st = os.lstat(real)
         except OSError:

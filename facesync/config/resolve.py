@@ -257,6 +257,11 @@ class _Builder:
 
     def _person_schema(self, doc: YamlDocument, raw: Any, path: YamlPath) -> _Person | None:
         name = str(path[-1])  # an invalid name was reported; its faces are checked all the same
+        try:
+            valid = _PERSON.validate_python(raw)  # the common case, in one call
+            return _Person(name, valid, path, list(enumerate(valid.faces)))
+        except ValidationError:
+            pass
         if not isinstance(raw, dict):
             person = schema_check(_PERSON, PersonModel, raw, doc, path, self.report)
             return None if person is None else _Person(name, person, path, list(enumerate(person.faces)))
