@@ -28,7 +28,7 @@ from imagegen import face_image
 
 from facesync.checks.audit import AuditOptions, estimate, run_audit
 from facesync.client import Endpoint, FaceClient
-from facesync.desired import load_desired_state
+from facesync.config import load as load_config
 
 
 def write_config(root: Path, persons: int, per_person: int) -> Path:
@@ -63,7 +63,7 @@ def write_config(root: Path, persons: int, per_person: int) -> Path:
 
 
 async def audit(url: str, config: Path, rate: float) -> None:
-    desired, _ = load_desired_state(config)
+    desired, _ = load_config(config)
     cost = estimate(desired)
     per_person = [
         sum(f.image_path is not None for f in p.faces) for c in desired.collections for p in c.persons

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from facesync.config.errors import Diagnostic
+from facesync.config.errors import Diagnostic, Reporter
 from facesync.config.loader import YamlDocument, YamlPath, load_yaml
 from facesync.config.models import SCHEMA_DRAFT, _SchemaGenerator
-from facesync.config.validate import Reporter, schema_check
+from facesync.config.schema import schema_check
 from facesync.model import SourcePos
 
 TEST_FILE_SUFFIXES = (".test.yaml", ".test.yml")
@@ -206,29 +206,19 @@ def _test_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _config_files(config_path: Path) -> list[Path]:
-    if config_path.is_dir():
-        return sorted(
-            p
-            for p in config_path.iterdir()
-            if p.is_file() and p.suffix in (".yaml", ".yml") and not is_test_file(p)
-        )
-    return [config_path] if config_path.is_file() else []
-
-
 def load_tests(config_path: Path, paths: Sequence[Path] = ()) -> tuple[list[ProbeTest], list[Diagnostic]]:
     """Every test: the `tests:` lists of the configuration's files, then the test files.
 
     `paths` (files, or directories whose `*.test.yaml` files are read) replaces the default, the
     `*.test.yaml` files beside the configuration.
     """
+    from facesync.config.sources import read_documents
+
     report = Reporter()
     tests: list[ProbeTest] = []
-    for file in _config_files(config_path):
-        doc, diagnostics = load_yaml(file)
-        report.extend(diagnostics)
-        if doc is not None and isinstance(doc.data, dict) and "tests" in doc.data:
-            tests.extend(check_tests(doc.data["tests"], doc, ("tests",), report))
+    for config_doc in read_documents(config_path, report):
+        if isinstance(config_doc.data, dict) and "tests" in config_doc.data:
+            tests.extend(check_tests(config_doc.data["tests"], config_doc, ("tests",), report))
     folder = config_path if config_path.is_dir() else config_path.parent
     for file in _test_files(paths or [folder]):
         doc, diagnostics = load_yaml(file)

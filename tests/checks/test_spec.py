@@ -79,7 +79,11 @@ def test_diagnose_tests_reports_at_the_yaml_position_for_validate(tmp_path: Path
     doc, _ = load_yaml(config)
     assert doc is not None
     found = [(d.line, d.column, d.message) for d in diagnose_tests(doc.data["tests"], doc)]
-    assert len(found) == 1 and found[0][:2] == (5, 65) and "'same' or 'different'" in found[0][2]
+    # Every problem at once: the bad value does not hide the missing probe beside it.
+    assert sorted(found) == [
+        (4, 12, "probe 'missing.png' does not exist"),
+        (5, 65, "'expect' must be 'same' or 'different', not text 'maybe'"),
+    ]
     assert [str(d).rpartition("/")[2] for d in diagnose_tests({"not": "a list"}, doc)] == [
         "facesync.yaml:3:3: error: 'tests' must be a list of tests"
     ]
