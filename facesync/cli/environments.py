@@ -150,7 +150,7 @@ def import_endpoint(
     from facesync.environments.resolve import resolve_environment_endpoint
     from facesync.sync import config_root
 
-    service = ServiceArgs(config, endpoint, key, None, (), 0, 1, "cached", envs=(name,))
+    service = ServiceArgs(config, None, endpoint, key, None, (), 0, 1, "cached", envs=(name,))
     selection = chosen(service)
     if selection is None:  # pragma: no cover - chosen() raises for --env without environments
         raise fail(f"--env {name}: {config} has no `environments:` block")
@@ -173,7 +173,9 @@ def resolve_all(
     from facesync.plan import SafetyPolicy
     from facesync.sync import SyncOptions, config_root
 
-    desired, diagnostics = load_desired(service.config_path, environments, api_version=service.api_version)
+    desired, diagnostics = load_desired(
+        service.config_path, environments, api_version=service.api_version, root=service.root
+    )
     policy = SafetyPolicy() if delete_threshold is None else SafetyPolicy(delete_threshold=delete_threshold)
     base = SyncOptions(
         api_version=desired.service.api_version or "v1.0",
@@ -311,35 +313,36 @@ def plan_environments(
 # -- applying -------------------------------------------------------------------------------------------
 
 
-async def run_checks_between(member: Member) -> str | None:
-    """The seam for `facesync test` between environments of a --sequential apply.
+async def run_checks_between(member: Member, config: Path) -> str | None:
+    """`facesync test` against the environment just applied, in a --sequential run: a failed or
+    unrunnable test stops the environments after it. Uses that environment's own client (its key,
+    its rate limit) and only the tests of collections it holds."""
+    from facesync.address import resolve_targets, selects
+    from facesync.checks.render import TEST_RENDERERS
+    from facesync.checks.resolve import resolve_tests
+    from facesync.checks.runner import run_tests
+    from facesync.checks.spec import load_tests
 
-    When `facesync.checks` provides `run_for_environment(config, endpoint, *, api_version,
-    environment)` (returning, or awaiting to, True when the recognition expectations pass), it is
-    called with the environment just applied; a False stops the run before the next environment.
-    Without it the run goes on, and says so.
-    """
-    import inspect
-
-    try:
-        from facesync import checks  # type: ignore[attr-defined]
-    except ImportError:
-        checks = None
-    runner = getattr(checks, "run_for_environment", None)
-    if runner is None:
-        click.echo(f"[{member.name}] no recognition checks to run (facesync.checks not available)", err=True)
+    desired = member.resolved.desired
+    tests, diagnostics = load_tests(config)
+    if any(d.is_error for d in diagnostics):
+        return f"the recognition tests have errors ({diagnostics[0]})"
+    resolved, problems = resolve_tests(tests, desired)
+    if problems:
+        return f"the recognition tests cannot run on '{member.name}' ({problems[0]})"
+    targets = resolve_targets(desired, member.resolved.options.targets)
+    resolved = [
+        t for t in resolved if t.collection is None or selects(targets, t.collection.kind, t.collection.id)
+    ]
+    if not resolved:
+        click.echo(f"[{member.name}] no recognition tests to run (facesync test)", err=True)
         return None
-    outcome = runner(
-        member.sync.config_root,
-        member.resolved.endpoint,
-        api_version=member.resolved.options.api_version,
-        environment=member.name,
-    )
-    if inspect.isawaitable(outcome):
-        outcome = await outcome
-    if outcome is False:
-        return f"recognition checks failed on '{member.name}'"
-    click.echo(f"[{member.name}] recognition checks passed", err=True)
+    result = await run_tests(member.sync.client, resolved)
+    for line in TEST_RENDERERS["text"](result).splitlines():
+        click.echo(f"[{member.name}] {line}", err=True)
+    if not result.ok:
+        return f"recognition tests failed on '{member.name}'"
+    click.echo(f"[{member.name}] recognition tests passed", err=True)
     return None
 
 
@@ -414,7 +417,17 @@ def apply_environments(
     async def run() -> int:
         async with Fleet(resolved, state_root=service.config_path) as fleet:
             return await _apply(
-                fleet, reviewed, combined, envs_apply, auto_approve, force, options, fail_fast, fmt, color
+                fleet,
+                service.config_path,
+                reviewed,
+                combined,
+                envs_apply,
+                auto_approve,
+                force,
+                options,
+                fail_fast,
+                fmt,
+                color,
             )
 
     code = run_async(run())
@@ -423,6 +436,7 @@ def apply_environments(
 
 async def _apply(
     fleet: Fleet,
+    config: Path,
     reviewed: dict[str, str] | None,
     combined: str | None,
     envs_apply: EnvApplyArgs,
@@ -485,7 +499,7 @@ async def _apply(
             on_event=lambda member, event: reporters[member.name].event(event),
             sequential=envs_apply.sequential,
             fail_fast=fail_fast,
-            between=run_checks_between,
+            between=lambda member: run_checks_between(member, config),
         )
     finally:
         for reporter in reporters.values():

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from facesync.config.errors import ConfigError, Diagnostic
-from facesync.environments.spec import KEY, Environments
+from facesync.environments.spec import KEY, Environments, unset_variables
 from facesync.model import DesiredState
 
 
@@ -18,7 +18,7 @@ def _accept_environments_key() -> None:
     """
     from pydantic import ConfigDict, TypeAdapter, create_model
 
-    import facesync.desired as desired_module
+    import facesync.config.resolve as desired_module
     from facesync.config.models import ConfigModel
 
     if KEY in ConfigModel.model_fields or getattr(desired_module, "_ENVIRONMENTS_SHIM", False):
@@ -36,16 +36,17 @@ def _accept_environments_key() -> None:
 def _environ(environments: Environments, environ: Mapping[str, str]) -> dict[str, str]:
     """The process environment, plus an empty value for each variable only environments name:
     those are expanded per chosen environment, and a job for one need not set another's."""
-    return {**{name: "" for name in environments.variables()}, **environ}
+    return {**{name: "" for name in unset_variables(environments)}, **environ}
 
 
 def load_desired(
-    config: Path, environments: Environments, *, api_version: str | None = None
+    config: Path, environments: Environments, *, api_version: str | None = None, root: Path | None = None
 ) -> tuple[DesiredState, list[Diagnostic]]:
-    from facesync.desired import validate_config
+    from facesync.config import validate
 
     _accept_environments_key()
-    result = validate_config(config, api_version=api_version, environ=_environ(environments, os.environ))
+    environ = _environ(environments, os.environ)
+    result = validate(config, api_version=api_version, root=root, environ=environ)
     if result.state is None:
         raise ConfigError(result.diagnostics)
     return result.state, result.diagnostics

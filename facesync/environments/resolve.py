@@ -13,7 +13,6 @@ from pathlib import Path
 from facesync.address import AddressError, resolve_targets, selects
 from facesync.client import Endpoint, require_key, resolve_endpoint
 from facesync.client.errors import EndpointError
-from facesync.config.env import expand
 from facesync.config.errors import ConfigError, Diagnostic
 from facesync.environments.spec import Environment
 from facesync.model import DesiredState
@@ -53,15 +52,14 @@ def _problem(env: Environment, message: str) -> ConfigError:
 def resolve_environment_endpoint(
     env: Environment, config_root: Path, environ: Mapping[str, str] | None = None
 ) -> Endpoint:
-    """The endpoint with `${VAR}` expanded and the key read from `keyEnv` — only from there: a
-    key meant for one resource (FACESYNC_KEY, another environment's variable) never goes to this one."""
+    """The endpoint, with the key read from `keyEnv` — only from there: a key meant for one
+    resource (FACESYNC_KEY, another environment's variable) never goes to this one."""
     environ = os.environ if environ is None else environ
-    url, missing = expand(env.endpoint, environ)
-    if missing:
-        raise _problem(env, f"environment variable '{missing[0]}' (in its endpoint) is not set")
+    if env.unset:
+        raise ConfigError([replace(d, message=f"environment '{env.name}': {d.message}") for d in env.unset])
     key = environ.get(env.key_env) if env.key_env else None
     try:
-        endpoint = resolve_endpoint(None, key or None, url, environ={}, config_root=config_root)
+        endpoint = resolve_endpoint(None, key or None, env.endpoint, environ={}, config_root=config_root)
     except EndpointError as exc:
         raise _problem(env, str(exc)) from None
     try:

@@ -1,23 +1,19 @@
 """The `environments:` block: names → endpoint, key variable, rate, overrides and protection.
 
-Values are read verbatim: `${VAR}` in an entry is expanded only when that environment is chosen
-(`facesync.environments.resolve`), so a job for staging needs none of production's variables.
+A `${VAR}` left unset in one entry is an error only when that environment is chosen, so a job for
+staging needs none of production's variables.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from facesync.config.errors import ConfigError, Diagnostic
-from facesync.config.loader import PositionLoader, YamlPath, display_path
+from facesync.config.loader import ENV_UNSET, YamlPath
 from facesync.model import API_VERSIONS, RECOGNITION_MODELS
 
 KEY = "environments"
@@ -44,7 +40,7 @@ FIELDS = (
 class Environment:
     name: str
     endpoint: str
-    """As written: `${VAR}` is expanded when the environment is chosen."""
+    """With `${VAR}` expanded (see `unset`)."""
     key_env: str | None = None
     """The name of the environment variable holding this resource's key (never the key)."""
     api_version: str | None = None
@@ -58,6 +54,8 @@ class Environment:
     """Every collection of this environment uses this model (a model upgrade being rolled out)."""
     protect: bool = False
     """Plans that delete or replace anything here are refused unless --force-env NAME."""
+    unset: tuple[Diagnostic, ...] = ()
+    """`${VAR}` of this entry that are not set: an error only when this environment is chosen."""
     file: str = ""
     line: int = 0
     column: int = 0
@@ -88,100 +86,75 @@ class Environments:
     def get(self, name: str) -> Environment | None:
         return next((e for e in self.entries if e.name == name), None)
 
-    def variables(self) -> set[str]:
-        """Every `${VAR}` the block names (endpoints), for loaders that expand the whole file."""
-        found: set[str] = set()
-        for entry in self.entries:
-            found.update(m.group(1) for m in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", entry.endpoint))
-        return found
 
-
-@dataclass(slots=True)
-class _Raw:
-    data: Any
-    values: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
-
-    def at(self, path: YamlPath, key: bool = False) -> tuple[int, int]:
-        found = (self.keys if key else self.values).get(path) or self.values.get(path)
-        return found or (1, 1)
-
-
-def _pos(node: Node) -> tuple[int, int]:
-    return (node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-def _plain(node: Node, path: YamlPath, raw: _Raw) -> Any:
-    """Plain data without `${}` expansion (the config loader expands every value it reads)."""
-    raw.values[path] = _pos(node)
-    if isinstance(node, ScalarNode):
-        if node.tag == "tag:yaml.org,2002:str":
-            return node.value
-        try:
-            return SafeConstructor().construct_object(node)
-        except yaml.YAMLError:
-            return node.value
-    if isinstance(node, SequenceNode):
-        return [_plain(item, (*path, i), raw) for i, item in enumerate(node.value)]
-    if isinstance(node, MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, ScalarNode) else None
-            raw.keys[(*path, key)] = _pos(key_node)
-            out[key] = _plain(value_node, (*path, key), raw)
-        return out
-    return None
-
-
-def _files(config: Path) -> list[Path]:
-    if config.is_dir():
-        return sorted(p for p in config.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-    return [config] if config.exists() else []
-
-
-def _read_block(file: Path) -> _Raw | None:
-    """The `environments:` subtree of one file, or None when it has none (or cannot be read:
-    the configuration loader reports that)."""
-    try:
-        root = yaml.compose(file.read_bytes(), Loader=PositionLoader)
-    except (OSError, yaml.YAMLError):
-        return None
-    if not isinstance(root, MappingNode):
-        return None
-    for key_node, value_node in root.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == KEY:
-            raw = _Raw(None)
-            raw.keys[(KEY,)] = _pos(key_node)
-            raw.data = _plain(value_node, (KEY,), raw)
-            return raw
-    return None
+_UNSET_NAME = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
 
 
 def load_environments(config: Path) -> Environments | None:
     """The configuration's `environments:` (None when it has none); `ConfigError` naming
-    file:line:column when the block is wrong."""
-    found: list[tuple[str, _Raw]] = []
-    for file in _files(config):
-        raw = _read_block(file)
-        if raw is not None:
-            found.append((display_path(file), raw))
-    if not found:
+    file:line:column when the block is wrong.
+
+    Read with the configuration's own loader. A `${VAR}` left unset inside one entry is kept on
+    that entry (`Environment.unset`) and reported only when that environment is chosen.
+    """
+    from facesync.config.errors import Reporter
+    from facesync.config.sources import read_documents
+
+    report = Reporter()
+    docs = [d for d in read_documents(config, report) if isinstance(d.data, dict) and KEY in d.data]
+    if not docs:
         return None
-    first_file, first = found[0]
+    first = docs[0]
+    line, _ = first.positions.key((KEY,))
     diagnostics = [
         Diagnostic(
-            file,
-            *raw.at((KEY,), key=True),
-            f"'{KEY}' is already set in {first_file}:{first.at((KEY,), key=True)[0]}; "
-            "set it in one file only",
+            doc.file,
+            *doc.positions.key((KEY,)),
+            f"'{KEY}' is already set in {first.file}:{line}; set it in one file only",
         )
-        for file, raw in found[1:]
+        for doc in docs[1:]
     ]
-    environments, problems = parse_environments(first.data, first_file, first.values, first.keys)
+    unset = [d for d in report.diagnostics if d.file == first.file and d.message.startswith(ENV_UNSET)]
+    environments, problems = parse_environments(
+        first.data[KEY],
+        first.file,
+        first.positions.values,
+        first.positions.keys,
+        unset={(d.line, d.column) for d in unset},
+    )
     diagnostics += problems
     if diagnostics:
         raise ConfigError(diagnostics)
-    return environments
+    return _with_unset(environments, unset, first.positions.values)
+
+
+def _with_unset(
+    environments: Environments, unset: list[Diagnostic], values: Mapping[YamlPath, tuple[int, int]]
+) -> Environments:
+    entries = []
+    for entry in environments.entries:
+        mine = tuple(
+            d
+            for d in unset
+            if any(
+                (d.line, d.column) == pos
+                for path, pos in values.items()
+                if path[:2] == (KEY, entry.name) and len(path) > 2
+            )
+        )
+        entries.append(replace(entry, unset=mine) if mine else entry)
+    return replace(environments, entries=tuple(entries))
+
+
+def unset_variables(environments: Environments) -> set[str]:
+    """The variables only unchosen environments may lack (for loaders that read the whole file)."""
+    names: set[str] = set()
+    for entry in environments.entries:
+        for diagnostic in entry.unset:
+            found = _UNSET_NAME.search(diagnostic.message)
+            if found:
+                names.add(found.group(1))
+    return names
 
 
 def parse_environments(
@@ -189,9 +162,11 @@ def parse_environments(
     file: str,
     values: Mapping[YamlPath, tuple[int, int]],
     keys: Mapping[YamlPath, tuple[int, int]] | None = None,
+    unset: Collection[tuple[int, int]] = (),
 ) -> tuple[Environments, list[Diagnostic]]:
     """The raw `environments:` mapping (paths start with `("environments",)`) → entries and the
-    problems found, each at its file:line:column."""
+    problems found, each at its file:line:column. `unset`: positions of values whose `${VAR}` was
+    not set (the loader reported them; they are judged when their environment is chosen)."""
     keys = keys or {}
     problems: list[Diagnostic] = []
 
@@ -221,7 +196,8 @@ def parse_environments(
         if not isinstance(value, dict):
             problem(path, f"{label} must be a mapping with at least 'endpoint'")
             continue
-        entry = _entry(name, value, path, label, problem)
+        blank_ok = at((*path, "endpoint")) in unset
+        entry = _entry(name, value, path, label, problem, blank_ok)
         if entry is not None:
             pos = at(path, key=True)
             entries.append(_located(entry, file, pos))
@@ -229,12 +205,12 @@ def parse_environments(
 
 
 def _located(entry: Environment, file: str, pos: tuple[int, int]) -> Environment:
-    from dataclasses import replace
-
     return replace(entry, file=file, line=pos[0], column=pos[1])
 
 
-def _entry(name: str, value: dict[Any, Any], path: YamlPath, label: str, problem: Any) -> Environment | None:
+def _entry(
+    name: str, value: dict[Any, Any], path: YamlPath, label: str, problem: Any, blank_ok: bool = False
+) -> Environment | None:
     ok = True
 
     def bad(key: str, message: str) -> None:
@@ -249,7 +225,9 @@ def _entry(name: str, value: dict[Any, Any], path: YamlPath, label: str, problem
             hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(FIELDS)})"
             problem((*path, key), f"{label}: unknown key '{key}'{hint}", True)
     endpoint = value.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint.strip():
+    if blank_ok and endpoint == "":
+        pass  # a ${VAR} that is not set: reported if this environment is chosen
+    elif not isinstance(endpoint, str) or not endpoint.strip():
         bad("endpoint", "needs 'endpoint': an https URL, ${VARIABLE} or local:PATH")
         endpoint = ""
     key_env = value.get("keyEnv")

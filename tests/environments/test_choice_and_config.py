@@ -61,7 +61,7 @@ def test_only_the_chosen_environments_variables_are_needed(
     assert result.exit_code == 1
     assert "facesync.yaml:" in result.stderr
     assert (
-        "environment 'prod': environment variable 'PROD_FACE_ENDPOINT' (in its endpoint) is not set"
+        "environment 'prod': environment variable 'PROD_FACE_ENDPOINT' is not set"
         in result.stderr
     )
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
-
-import pytest
 
 from tests.environments.conftest import THREE
 from tests.environments.helpers import Region, env_config
@@ -77,34 +73,27 @@ def test_plan_shows_the_protection_refusal_in_every_format(ws: Workspace, fleet:
     assert ws.run("plan", "--all-envs", "--force-env", "prod").exit_code == 0
 
 
-def test_sequential_applies_in_order_and_stops_when_checks_fail(
-    ws: Workspace, fleet: dict[str, Region], monkeypatch: pytest.MonkeyPatch
+def test_sequential_applies_in_order_and_stops_when_recognition_tests_fail(
+    ws: Workspace, fleet: dict[str, Region]
 ):
     env_config(ws, THREE)
-    calls: list[str] = []
-
-    def run_for_environment(config, endpoint, *, api_version, environment):
-        calls.append(environment)
-        return False
-
-    checks = types.ModuleType("facesync.checks")
-    checks.run_for_environment = run_for_environment  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "facesync.checks", checks)
+    tests = ws.root / "facesync.test.yaml"
+    tests.write_text("tests:\n  - {name: one face, probe: images/alice/1.png, detect: {faces: 5}}\n")
     result = ws.run("apply", "--env", "staging", "--env", "prod", "--sequential", "--auto-approve")
     assert result.exit_code == 1, result.output + result.stderr
-    assert calls == ["staging"]
     assert "[staging] Apply complete" in result.stdout
-    assert "[prod] Not applied: recognition checks failed on 'staging' (--sequential)" in result.stdout
+    assert "[prod] Not applied: recognition tests failed on 'staging' (--sequential)" in result.stdout
     assert fleet["prod"].stats()["mutating"] == 0
+    assert "detect" in fleet["staging"].stats()["operations"].__repr__().lower()
 
-    checks.run_for_environment = lambda *a, **k: True  # type: ignore[attr-defined]
+    tests.write_text("tests:\n  - {name: one face, probe: images/alice/1.png, detect: {faces: 1}}\n")
     result = ws.run("apply", "--env", "staging", "--env", "prod", "--sequential", "--auto-approve")
     assert result.exit_code == 0, result.output + result.stderr
-    assert "[staging] recognition checks passed" in result.stderr
+    assert "[staging] recognition tests passed" in result.stderr
     assert fleet["prod"].snapshot() == fleet["staging"].snapshot()
 
 
-def test_sequential_without_a_checks_runner_says_so_and_goes_on(ws: Workspace, fleet: dict[str, Region]):
+def test_sequential_without_tests_says_so_and_goes_on(ws: Workspace, fleet: dict[str, Region]):
     env_config(ws, THREE)
     result = ws.run("apply", "--env", "staging", "--env", "prod", "--sequential", "--auto-approve")
     assert result.exit_code == 0, result.output + result.stderr
