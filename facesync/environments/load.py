@@ -50,3 +50,18 @@ def load_desired(
     if result.state is None:
         raise ConfigError(result.diagnostics)
     return result.state, result.diagnostics
+
+
+def validation_environ(config: Path) -> tuple[dict[str, str] | None, list[Diagnostic]]:
+    """For `facesync validate`: the environ to check the configuration with (None: the process's
+    own), and the problems of its `environments:` block. A variable only some environment names
+    need not be set where validation runs (CI jobs hold one environment's variables)."""
+    from facesync.environments.spec import load_environments
+
+    try:
+        environments = load_environments(config)
+    except ConfigError as exc:
+        return None, list(exc.diagnostics)
+    if environments is None:
+        return None, []
+    return _environ(environments, os.environ), []

@@ -60,10 +60,7 @@ def test_only_the_chosen_environments_variables_are_needed(
     result = ws.run("plan", "--env", "prod")
     assert result.exit_code == 1
     assert "facesync.yaml:" in result.stderr
-    assert (
-        "environment 'prod': environment variable 'PROD_FACE_ENDPOINT' is not set"
-        in result.stderr
-    )
+    assert "environment 'prod': environment variable 'PROD_FACE_ENDPOINT' is not set" in result.stderr
 
 
 def test_local_endpoint_is_relative_to_the_config(ws: Workspace, tmp_path: Path, monkeypatch):
@@ -141,3 +138,19 @@ def test_the_key_comes_only_from_key_env(tmp_path: Path):
 
     with pytest.raises(EndpointError, match=r"no Face key for environment 'prod'.*set PROD_FACE_KEY"):
         resolve_environment_endpoint(env, tmp_path, {"FACESYNC_KEY": "k0", "DR_FACE_KEY": "k2"})
+
+
+def test_validation_environ_hides_only_the_environments_own_unset_variables(tmp_path: Path, monkeypatch):
+    from facesync.config import validate
+    from facesync.environments.load import _accept_environments_key, validation_environ
+
+    monkeypatch.delenv("PROD_FACE_ENDPOINT", raising=False)
+    config = tmp_path / "facesync.yaml"
+    config.write_text('version: 1\nenvironments:\n  prod: {endpoint: "${PROD_FACE_ENDPOINT}"}\n')
+    environ, problems = validation_environ(config)
+    assert problems == [] and environ is not None and environ["PROD_FACE_ENDPOINT"] == ""
+    _accept_environments_key()
+    assert validate(config, environ=environ).ok
+    config.write_text("version: 1\nenvironments:\n  prod: {endpoint: x, rateLimit: fast}\n")
+    environ, problems = validation_environ(config)
+    assert environ is None and [(d.line, "rateLimit" in d.message) for d in problems] == [(3, True)]
