@@ -358,10 +358,7 @@ def _saved(
     doc = read_plan_file(plan_file)
     if checksum and checksum != doc["checksum"]:
         raise fail(f"--checksum {checksum} differs from the checksum in {plan_file}")
-    reviewed = plan_checksums(doc)
-    if not reviewed:
-        raise fail(f"{plan_file} was not made for environments: make it with `plan --env NAME --out FILE`")
-    return reviewed, plan_scopes(doc), None
+    return plan_checksums(doc), plan_scopes(doc), None
 
 
 def apply_environments(
@@ -390,6 +387,8 @@ def apply_environments(
     selection = chosen(service, reviewed)
     if selection is None:
         return False
+    if reviewed is not None and not reviewed:
+        raise fail(f"{plan_file} was not made for environments: make it with `plan --env NAME --out FILE`")
     environments, names = selection
     if reviewed is not None:
         missing = [n for n in names if n not in reviewed]
