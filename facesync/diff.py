@@ -4,6 +4,9 @@
 - A person is its name within the group; of several live persons with one name (twins) the one
   whose faces match best is kept and the rest are deleted.
 - A face is its fingerprint; live faces without one are deleted unless the config keeps their id.
+  Of several live faces with one fingerprint, the one the local cache already knew with it is kept
+  (the others' userData was copied), else the first in the listing — for a person, the order the
+  service added its faces in (persistedFaceIds are random, so their order means nothing).
 
 `diff` is a pure function of its arguments: no I/O, no working directory, no clock.
 """
@@ -198,7 +201,9 @@ class _Differ:
     ) -> None:
         by_fingerprint: dict[str, list[LiveFace]] = defaultdict(list)
         by_id: dict[str, LiveFace] = {}
-        for face in sorted(live, key=lambda f: f.persisted_face_id):
+        listed = list(live)
+        rank = {f.persisted_face_id: (not f.known, i) for i, f in enumerate(listed)}
+        for face in sorted(listed, key=lambda f: rank[f.persisted_face_id]):
             by_id[face.persisted_face_id] = face
             if face.fingerprint is not None:
                 by_fingerprint[face.fingerprint].append(face)
@@ -237,6 +242,13 @@ class _Differ:
                 continue
             keep = present[0]
             matched.add(keep.persisted_face_id)
+            copies = len(by_fingerprint[want.fingerprint]) - 1
+            if copies:
+                why = "the local cache knew it with this fingerprint" if keep.known else "it was added first"
+                self.warnings.append(
+                    f"{address}: {copies + 1} live faces carry this fingerprint (its userData was copied "
+                    f"onto another face, or it was added twice); keeping {keep.persisted_face_id} ({why})"
+                )
             if (keep.note or None) != (want.user_data or None):
                 # FaceList faces have no update call: a new note means delete and add again.
                 in_place = owner.collection_kind is not CollectionKind.FACE_LIST
@@ -310,7 +322,7 @@ def diff(
     return Plan(
         changes=tuple(differ.changes),
         unmanaged=() if pruning else live.others,
-        warnings=tuple(differ.warnings),
+        warnings=(*live.warnings, *differ.warnings),
         stats=tuple(differ.stats),
     )
 

@@ -7,11 +7,16 @@ Commands parse options, call in here, and render what comes back; refusals arriv
         plan = await sync.plan()
         sync.check(plan, reviewed=checksum, force=False)
         result = await sync.apply(plan, on_event=print)
+
+`apply` takes the resource's lock before its first write (`lock()` takes it earlier, e.g. to wait
+with a message), plans again under it when the plan was made before, and checks at the end that
+the service converged. Leaving the `async with` releases the lock.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +29,10 @@ from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient
 from facesync.diff import diff
 from facesync.journal import TrainingJournal
-from facesync.live import read_live_state
+from facesync.live import DEFAULT_VERIFY_SAMPLE, read_live_state
+from facesync.lock import LockInfo, LockOptions, ResourceLock, force_unlock, read_lock
 from facesync.model import DesiredState
-from facesync.plan import Plan, Refusal, SafetyPolicy, safety_refusals
+from facesync.plan import Action, Change, Plan, Refusal, SafetyPolicy, safety_refusals
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,9 @@ class SyncOptions:
     targets: tuple[str, ...] = ()
     """Collection ids to read and plan; empty for all."""
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
+    verify_sample: int = DEFAULT_VERIFY_SAMPLE
+    """Cached faces checked against the service on every plan (0: trust the cache)."""
+    lock: LockOptions = field(default_factory=LockOptions)
 
 
 class Sync:
@@ -108,9 +117,11 @@ class Sync:
         options: SyncOptions | None = None,
         state_root: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         """`state_root`: the configuration file or folder whose `.facesync/` holds the local
-        state (None keeps it in memory). `transport`: see `FaceClient`."""
+        state (None keeps it in memory). `transport`: see `FaceClient`. `rng` picks the cached
+        faces to verify (tests pass a seeded one)."""
         self.desired = desired
         self.endpoint = endpoint
         self.options = options or SyncOptions()
@@ -126,6 +137,11 @@ class Sync:
             parallelism=self.options.parallelism,
             transport=transport,
         )
+        self.rng = rng or random.Random()
+        self.verified = 0
+        """Cached faces the last plan checked against the service."""
+        self._lock: ResourceLock | None = None
+        self._planned_under_lock: set[str] = set()
 
     async def __aenter__(self) -> Sync:
         return self
@@ -133,16 +149,60 @@ class Sync:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.client.aclose()
+        try:
+            await self.unlock()
+        finally:
+            await self.client.aclose()
+
+    # -- the lock -------------------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return self._lock is not None and self._lock.held is not None
+
+    async def lock(self, on_wait: Callable[[LockInfo], None] = lambda holder: None) -> None:
+        """Take apply's lock on the resource (waiting per `options.lock`); `LockHeld` on timeout.
+        Plan and drift never call this."""
+        if self.locked:
+            return
+        self._lock = ResourceLock(self.client, self.options.lock, on_wait)
+        await self._lock.acquire()
+
+    async def unlock(self) -> None:
+        if self._lock is not None:
+            await self._lock.release()
+
+    async def read_lock(self) -> LockInfo | None:
+        return await read_lock(self.client)
+
+    async def force_unlock(self) -> list[str]:
+        """Remove the lock whoever holds it (a run that died); the collection ids deleted."""
+        return await force_unlock(self.client)
+
+    # -- plan and apply -------------------------------------------------------------------------
 
     async def plan(self) -> Plan:
+        return await self._plan(self.options.verify_sample)
+
+    async def _plan(self, verify_sample: int) -> Plan:
         targets = self.options.targets
-        live = await read_live_state(self.client, self.desired, targets=targets, cache=self.state.cache)
+        live = await read_live_state(
+            self.client,
+            self.desired,
+            targets=targets,
+            cache=self.state.cache,
+            verify_sample=verify_sample,
+            rng=self.rng,
+        )
+        self.verified = live.verified
         self.state.cache.save()
         journal = self.state.journal
         pending = [(c.kind, c.id) for c in self.desired.collections if journal.pending(c.kind, c.id)]
         plan = diff(self.desired, live, targets=targets, pending_training=pending)
         log.info("planned %d change(s) with %d request(s)", len(plan.changes), self.client.total_calls)
+        if self.locked:
+            # No other apply can have written since: the plan is current while the lock is held.
+            self._planned_under_lock.add(plan.checksum)
         return plan
 
     def refusals(self, plan: Plan) -> list[Refusal]:
@@ -164,7 +224,20 @@ class Sync:
         options: ApplyOptions | None = None,
         on_event: Callable[[ApplyEvent], None] = lambda event: None,
     ) -> ApplyResult:
-        return await apply_plan(
+        """Apply under the lock, then check that the service now matches the configuration.
+
+        A plan made before the lock was taken is made again under it: when another apply already
+        made its changes, nothing is done (`superseded`); when the service changed otherwise,
+        `StalePlan` (the plan no longer says what would happen)."""
+        await self.lock()
+        if plan.checksum not in self._planned_under_lock:
+            fresh = await self._plan(0)
+            if fresh.empty and not plan.empty:
+                log.info("another apply made these changes while this one waited for the lock")
+                return ApplyResult(superseded=True)
+            if fresh.checksum != plan.checksum:
+                raise StalePlan(plan.checksum, fresh.checksum)
+        result = await apply_plan(
             self.client,
             plan,
             options=options,
@@ -172,3 +245,16 @@ class Sync:
             journal=self.state.journal,
             on_event=on_event,
         )
+        if result.ok:
+            result.unconverged = await self._unconverged(result)
+        return result
+
+    async def _unconverged(self, result: ApplyResult) -> list[Change]:
+        """What still differs after a successful apply: re-planned from the warm cache (which holds
+        what apply wrote). Training started and not waited for (--no-wait) is not a difference."""
+        after = await self._plan(0)
+        started = set(result.training_started)
+        left = [c for c in after.changes if not (c.action is Action.TRAIN and c.address in started)]
+        for change in left:
+            log.info("not converged: %s %s (%s)", change.action.value, change.address, change.explanation)
+        return left

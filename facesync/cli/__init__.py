@@ -24,5 +24,6 @@ def main() -> None:
 # Imported for their side effect: each module adds its commands to `main`.
 from facesync.cli import apply as _apply  # noqa: E402, F401
 from facesync.cli import emulator as _emulator  # noqa: E402, F401
+from facesync.cli import lock as _lock  # noqa: E402, F401
 from facesync.cli import plan as _plan  # noqa: E402, F401
 from facesync.cli import validate as _validate  # noqa: E402, F401

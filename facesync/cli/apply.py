@@ -33,6 +33,7 @@ from facesync.cli.common import (
 
 if TYPE_CHECKING:
     from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult
+    from facesync.lock import LockInfo
     from facesync.plan import Plan
     from facesync.sync import Sync
 
@@ -153,6 +154,20 @@ def _raise_on_sigterm() -> None:
     help="`json` streams one event per line.",
 )
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the lock another apply holds on the resource.",
+)
+@click.option(
+    "--lock-expiry",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds this run's lock stays valid; after that another apply may take it over.",
+)
 @handle_errors
 def apply_command(
     plan_file: Path | None,
@@ -166,20 +181,24 @@ def apply_command(
     train_timeout: float,
     fmt: str,
     no_color: bool,
+    lock_timeout: float,
+    lock_expiry: float,
 ) -> None:
     """Make the live Face resource match the configuration.
 
     With PLANFILE (from `plan --out`) or --checksum, the fresh plan must equal the reviewed one,
     else nothing changes and the exit code is 3. Running apply again finishes an interrupted or
-    partly failed run. Exit codes: 0 success, 1 error, 3 refused.
+    partly failed run. Only one apply runs at a time on a resource: the lock is held on the
+    service itself (see `force-unlock`). Exit codes: 0 success, 1 error, 3 refused.
     """
     from facesync.apply import ApplyOptions
+    from facesync.lock import LockOptions
 
     reviewed = _reviewed_checksum(plan_file, checksum)
     loaded = load(service)
     _raise_on_sigterm()
     options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
-    sync = make_sync(loaded, service, delete_threshold)
+    sync = make_sync(loaded, service, delete_threshold, LockOptions(timeout=lock_timeout, expiry=lock_expiry))
     run_async(_apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color))
 
 
@@ -208,6 +227,8 @@ async def _apply(
             raise Exit(EXIT_OK)
         if reviewed is None and not auto_approve:
             _ask_approval()
+        # Taken here, after approval, so that nobody's prompt holds it; apply plans again under it.
+        await sync.lock(on_wait=lambda holder: _waiting(holder, sync))
         reporter = _Reporter(fmt, len(plan.changes), color)
         try:
             result = await sync.apply(plan, options=options, on_event=reporter.event)
@@ -217,7 +238,17 @@ async def _apply(
         click.echo(f"Failed: {short_fingerprints(str(change.address))}: {message}", err=True)
     for address, message in result.training_failed:
         click.echo(f"Failed: training {address}: {message}", err=True)
-    summary = _summary(result)
+    for change in result.unconverged:
+        click.echo(
+            f"Not converged: {short_fingerprints(str(change.address))} still needs {change.action.value} "
+            f"({change.explanation})",
+            err=True,
+        )
+    summary = (
+        "Nothing to apply: another apply made these changes while this one waited for the lock."
+        if result.superseded
+        else _summary(result)
+    )
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -235,8 +266,22 @@ async def _apply(
         )
     else:
         click.echo(summary)
+    if result.unconverged and not result.failed:
+        raise Exit(
+            EXIT_ERROR,
+            "the service does not match the configuration after apply (changed by another writer?); "
+            "run plan to see why",
+        )
     if not result.ok:
         raise Exit(EXIT_ERROR, "some changes failed; fix the cause and run apply again to finish")
+
+
+def _waiting(holder: LockInfo, sync: Sync) -> None:
+    click.echo(
+        f"Waiting for the lock on {sync.endpoint.display}, held by {holder.describe()} "
+        f"(up to {sync.options.lock.timeout:g}s, --lock-timeout)...",
+        err=True,
+    )
 
 
 def _show(plan: Plan, fmt: str, color: bool, endpoint: str) -> None:

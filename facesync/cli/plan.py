@@ -14,6 +14,7 @@ from facesync.cli.common import (
     Exit,
     Loaded,
     ServiceArgs,
+    fail,
     gate_options,
     handle_errors,
     load,
@@ -47,8 +48,16 @@ def emit_plan(
     else:
         click.echo(render_text(plan, color=use_color(no_color), endpoint=endpoint), nl=False)
     if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(render_json(plan))
+        try:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(render_json(plan))
+        except OSError as exc:
+            raise fail(f"cannot write the plan to {out_path}: {exc.strerror or exc}") from None
+
+
+def _report_verified(sync: Sync) -> None:
+    if sync.verified:
+        click.echo(f"Checked {sync.verified} cached face(s) against the service (--verify-sample).", err=True)
 
 
 def _compute(service: ServiceArgs, delete_threshold: float | None = None) -> tuple[Loaded, Sync, Plan]:
@@ -80,6 +89,7 @@ def plan_command(
     from facesync.sync import PlanRefused
 
     loaded, sync, plan = _compute(service, delete_threshold)
+    _report_verified(sync)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display)
     try:
         sync.check(plan, force=force)
@@ -97,6 +107,7 @@ def drift_command(service: ServiceArgs, fmt: str, no_color: bool, out_path: Path
 
     Exit codes: 0 in sync, 1 error, 2 drift found.
     """
-    loaded, _, plan = _compute(service)
+    loaded, sync, plan = _compute(service)
+    _report_verified(sync)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, title="facesync drift")
     raise Exit(EXIT_CHANGES if not plan.empty else EXIT_OK)

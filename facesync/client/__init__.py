@@ -2,7 +2,7 @@
 
 from facesync.client.client import FaceClient, RetryPolicy
 from facesync.client.endpoint import Endpoint, resolve_endpoint
-from facesync.client.errors import EndpointError, FaceAPIError, FaceClientError
+from facesync.client.errors import EndpointError, FaceAPIError, FaceClientError, UnexpectedResponse
 
 __all__ = [
     "Endpoint",
@@ -11,5 +11,6 @@ __all__ = [
     "FaceClient",
     "FaceClientError",
     "RetryPolicy",
+    "UnexpectedResponse",
     "resolve_endpoint",
 ]

@@ -22,7 +22,10 @@ def render_markdown(plan: Plan, *, title: str = "facesync plan", max_length: int
             f"| {s['create']} | {s['update']} | {s['replace']} | {s['delete']} | {s['train']} |",
             "",
         ]
-    destroyed = [c for c in plan.changes if c.action.destroys]
+    destroyed = [c for c in plan.changes if c.action.destroys and not c.is_repair]
+    repairs = sum(1 for c in plan.changes if c.is_repair)
+    if repairs:
+        head += [f"Repairs: {repairs} twin person(s) or duplicate face(s) are deleted.", ""]
     if destroyed:
         names = ", ".join(f"`{short_fingerprints(str(c.address))}`" for c in destroyed[:5])
         more = f" and {len(destroyed) - 5} more" if len(destroyed) > 5 else ""

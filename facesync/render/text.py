@@ -56,7 +56,8 @@ def render_change(change: Change, color: bool = False) -> list[str]:
     symbol, colour = SYMBOLS[change.action]
     address = short_fingerprints(str(change.address))
     head = f"{symbol} {'train ' if change.action is Action.TRAIN else ''}{address}"
-    out = [f"  # {address} {_VERBS[change.action]}: {change.explanation}"]
+    verb = "will be deleted (repair)" if change.is_repair else _VERBS[change.action]
+    out = [f"  # {address} {verb}: {change.explanation}"]
     out.append("  " + (click.style(head, fg=colour, bold=True) if color else head))
     details = _detail_lines(change)
     width = max((len(label) for label, _, _ in details), default=0)
