@@ -324,7 +324,7 @@ class _Executor:
         else:
             face_id = await self._add_face(change.address, person_id, face, user_data)
         if self.cache is not None:
-            self.cache.put(face_id, user_data)
+            self.cache.put(face_id, user_data, written=True)
 
     async def _add_face(
         self, address: Address, person_id: str | None, face: DesiredFace, user_data: str

@@ -71,7 +71,7 @@ class FaceReader:
         known = False
         if self.cache is not None:
             hit, cached = self.cache.get(face.persisted_face_id)
-            known = hit and cached == face.user_data
+            known = hit and cached == face.user_data and self.cache.written(face.persisted_face_id)
             self.cache.put(face.persisted_face_id, face.user_data)
         return _live_face(face.persisted_face_id, face.user_data, known)
 
@@ -92,7 +92,7 @@ class FaceReader:
                 if hit:
                     log.debug("face %s: userData from the local cache", face_id)
                     self.cached_reads.append(_CachedRead(kind, group_id, person_id, face_id, user_data))
-                    return _live_face(face_id, user_data, known=True)
+                    return _live_face(face_id, user_data, known=self.cache.written(face_id))
             log.debug("face %s: not cached, reading it", face_id)
             return self._remember(await self.client.get_face(kind, group_id, face_id, person_id=person_id))
 

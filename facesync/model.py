@@ -206,8 +206,8 @@ class LiveFace:
     note: str | None = None
     """The user's part of user_data, beside the fingerprint."""
     known: bool = False
-    """The local cache already held this face with this userData before this run read it: of two
-    faces with one fingerprint, this is the one facesync wrote (the other's userData was copied)."""
+    """The local cache says facesync itself wrote this face with this userData: of two faces with
+    one fingerprint, this is the genuine one (the other's userData was copied)."""
 
 
 @dataclass(frozen=True, slots=True)
