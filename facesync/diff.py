@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from facesync.address import Address
+from facesync.lock import is_lock_collection
 from facesync.model import (
     CollectionKind,
     DesiredCollection,
@@ -305,6 +306,11 @@ def diff(
     differ = _Differ(pending_training=pending_training)
     for want in sorted(desired.collections, key=lambda c: (_KIND_ORDER[c.kind], c.id)):
         if not want.targeted(targets):
+            continue
+        if is_lock_collection(want.kind, want.id):
+            differ.warnings.append(
+                f"{Address(want.kind, want.id)}: this id is reserved for facesync's apply lock; ignored"
+            )
             continue
         differ.collection(want, live.collection(want.kind, want.id))
     pruning = desired.prune and not targets

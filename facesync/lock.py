@@ -95,7 +95,11 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class LockHeld(Exception):
+class LockError(Exception):
+    """The lock could not be taken (other than by waiting for its holder)."""
+
+
+class LockHeld(LockError):
     """Another process holds the lock and did not release it within the wait."""
 
     def __init__(self, holder: LockInfo, waited: float) -> None:
@@ -201,6 +205,11 @@ class ResourceLock:
                     recognition_model=SERVICE_DEFAULT_RECOGNITION_MODEL,
                 )
             except FaceAPIError as exc:
+                if exc.status == 403:
+                    raise LockError(
+                        f"cannot create the lock FaceList {lock_id} ({exc}); a Face resource holds at "
+                        "most 64 FaceLists, and apply needs one free for its lock"
+                    ) from None
                 if exc.status != 409:
                     raise
             else:
@@ -221,9 +230,12 @@ class ResourceLock:
         return current or LockInfo.from_user_data(None)
 
     async def _take_over(self, lock_id: str, expired: LockInfo, info: LockInfo) -> bool:
+        """True when we now hold `lock_id`; False to look at it again."""
         marker = marker_id(expired.token)
         if await self._claim(marker, self._info(min(self.options.expiry, _MARKER_EXPIRY))) is not None:
-            return False  # another process is taking it over
+            # Another process is taking it over: wait for the outcome rather than spin on it.
+            await self.options.sleep(min(self.options.poll, 0.05))
+            return False
         try:
             again = await read_lock(self.client, lock_id)
             if again is None or again.token != expired.token:

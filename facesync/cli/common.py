@@ -273,7 +273,7 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from facesync.client import FaceClientError
         from facesync.config.errors import ConfigError
-        from facesync.lock import LockHeld
+        from facesync.lock import LockError
 
         try:
             return func(*args, **kwargs)
@@ -289,7 +289,7 @@ def handle_errors(func: F) -> F:
                 err=True,
             )
             sys.exit(EXIT_ERROR)
-        except (FaceClientError, LockHeld) as exc:
+        except (FaceClientError, LockError) as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
         except OSError as exc:

@@ -192,3 +192,22 @@ def test_only_one_process_takes_over_an_expired_lock(contenders: int):
     assert all(o.holder.owner in {winners[0].owner, "ci"} for o in refused)
     assert [o for o in outcomes if o is not None and not isinstance(o, LockHeld)] == []
     assert left == [LOCK_ID]  # no takeover marker is left behind
+
+
+def test_no_free_facelist_for_the_lock_is_one_clear_error(workspace: Workspace, service: Service):
+    write_staff(workspace)  # declares one FaceList of its own
+    service.knobs(limits={"facelists": 1})
+    service.api.put("/facelists/vip", json={"name": "VIP"}).raise_for_status()
+    result = workspace.run(*APPLY)
+    assert result.exit_code == 1
+    assert "at most 64 FaceLists" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_lock_id_is_reserved_in_the_configuration():
+    from facesync.diff import diff
+    from facesync.model import DesiredCollection, DesiredState, LiveState
+
+    mine = DesiredCollection(kind=LOCK_KIND, id=LOCK_ID, name="mine", recognition_model="recognition_04")
+    want = DesiredState(collections=(mine,))
+    plan = diff(want, LiveState())
+    assert plan.changes == () and "reserved for facesync's apply lock" in plan.warnings[0]
