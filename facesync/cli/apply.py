@@ -259,6 +259,8 @@ async def _apply(
                     "failed": len(result.failed),
                     "skipped": len(result.skipped),
                     "trained": [str(a) for a in result.trained],
+                    "unconverged": [str(c.address) for c in result.unconverged],
+                    "superseded": result.superseded,
                     "message": summary,
                 },
                 sort_keys=True,
