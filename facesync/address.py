@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from facesync.model import CollectionKind
+from facesync.model import CollectionKind, DesiredState
 
 
 class ResourceKind(StrEnum):
@@ -144,3 +145,29 @@ class Address:
         if pos != len(text):
             raise AddressError(f"{text!r} is not an address: cannot read {text[pos:]!r}")
         return cls(kind, match["id"], person, person_id, face, face_id)
+
+
+def resolve_targets(desired: DesiredState, texts: Iterable[str]) -> tuple[Address, ...]:
+    """`--target` values → addresses: a bare collection id (every declared kind holding it), a
+    collection address, or a person address inside a declared group."""
+    found: list[Address] = []
+    declared = {(c.kind, c.id) for c in desired.collections}
+    for text in texts:
+        if "." not in text:
+            matches = [Address(kind, cid) for kind, cid in sorted(declared) if cid == text]
+            if not matches:
+                raise AddressError(f"--target {text}: not declared in the configuration")
+            found.extend(matches)
+            continue
+        address = Address.parse(text)
+        if (address.collection_kind, address.collection_id) not in declared:
+            raise AddressError(f"--target {text}: {address.collection} is not declared in the configuration")
+        found.append(address)
+    return tuple(dict.fromkeys(found))
+
+
+def selects(targets: Collection[Address], kind: CollectionKind, collection_id: str) -> bool:
+    """Whether a collection is read and planned under `targets` (none means all)."""
+    return not targets or any(
+        t.collection_kind is kind and t.collection_id == collection_id for t in targets
+    )

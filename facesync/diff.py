@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from facesync.address import Address
+from facesync.address import Address, selects
 from facesync.lock import is_lock_collection
 from facesync.model import (
     CollectionKind,
@@ -283,6 +283,24 @@ class _Differ:
             self.add(Change(Action.DELETE, address, reason, explanation, live=face, owner_id=person_id))
 
 
+_ALWAYS_TRAIN = frozenset({Reason.NEVER_TRAINED, Reason.TRAINING_FAILED, Reason.TRAINING_PENDING})
+
+
+def _within(changes: list[Change], targets: list[Address]) -> list[Change]:
+    """A collection's changes narrowed to persons or faces, with what they depend on: the
+    collection's create (or replace) when it must exist first, and its training when what is kept
+    changes what training learns."""
+    kept = [c for c in changes if not c.kind.is_collection and any(t.contains(c.address) for t in targets)]
+    retrains = any(c.action is not Action.UPDATE for c in kept)
+    head = [c for c in changes if c.kind.is_collection and c.action in (Action.CREATE, Action.REPLACE)]
+    train = [
+        c
+        for c in changes
+        if c.action is Action.TRAIN and (c.reason in _ALWAYS_TRAIN or (retrains and kept))
+    ]
+    return [*(head if kept else []), *kept, *train]
+
+
 def _best_twin(want: DesiredPerson, candidates: list[LivePerson]) -> LivePerson:
     """The live person whose faces match the configuration best; ties go to the lowest id."""
     wanted = {f.key for f in want.faces}
@@ -299,20 +317,25 @@ def diff(
     desired: DesiredState,
     live: LiveState,
     *,
-    targets: Collection[str] = (),
+    targets: Collection[Address] = (),
     pending_training: Collection[tuple[CollectionKind, str]] = (),
 ) -> Plan:
-    """`pending_training`: collections an interrupted apply wrote to but never saw trained."""
+    """`targets`: collection, person or face addresses to plan (none: everything).
+    `pending_training`: collections an interrupted apply wrote to but never saw trained."""
     differ = _Differ(pending_training=pending_training)
     for want in sorted(desired.collections, key=lambda c: (_KIND_ORDER[c.kind], c.id)):
-        if not want.targeted(targets):
+        if not selects(targets, want.kind, want.id):
             continue
         if is_lock_collection(want.kind, want.id):
             differ.warnings.append(
                 f"{Address(want.kind, want.id)}: this id is reserved for facesync's apply lock; ignored"
             )
             continue
+        before = len(differ.changes)
         differ.collection(want, live.collection(want.kind, want.id))
+        inside = [t for t in targets if t.collection == Address(want.kind, want.id)]
+        if inside and all(t.person is not None for t in inside):
+            differ.changes[before:] = _within(differ.changes[before:], inside)
     pruning = desired.prune and not targets
     if pruning:
         for other in live.others:

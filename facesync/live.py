@@ -17,7 +17,9 @@ import dataclasses
 import logging
 import random
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
+from facesync.address import Address, selects
 from facesync.cache import FaceCache
 from facesync.client import FaceClient
 from facesync.client.models import CollectionInfo, PersistedFace, Person
@@ -58,14 +60,30 @@ class _CachedRead:
     user_data: str | None
 
 
+@dataclass
+class ReadProgress:
+    """What a read has done so far, for a progress line; the reader only ever adds to it."""
+
+    collections: int = 0
+    collections_read: int = 0
+    persons_read: int = 0
+    faces: int = 0
+    """Faces known to exist so far (persons listed, face lists read)."""
+    faces_read: int = 0
+    cache_hits: int = 0
+
+
 class FaceReader:
     """Faces with their userData: from the list calls where the API has them, else from the cache
     or one GET per face (PG/LPG persons carry face ids only). Plan and apply both read through it."""
 
-    def __init__(self, client: FaceClient, cache: FaceCache | None = None) -> None:
+    def __init__(
+        self, client: FaceClient, cache: FaceCache | None = None, progress: ReadProgress | None = None
+    ) -> None:
         self.client = client
         self.cache = cache
         self.cached_reads: list[_CachedRead] = []
+        self.progress = progress or ReadProgress()
 
     def _remember(self, face: PersistedFace) -> LiveFace:
         known = False
@@ -81,6 +99,8 @@ class FaceReader:
             listed = (await self.client.get_face_list(list_id)).persisted_faces
         else:
             listed = await self.client.list_large_face_list_faces(list_id)
+        self.progress.faces += len(listed)
+        self.progress.faces_read += len(listed)
         return tuple(self._remember(f) for f in listed)
 
     async def person_faces(
@@ -91,11 +111,16 @@ class FaceReader:
                 hit, user_data = self.cache.get(face_id)
                 if hit:
                     log.debug("face %s: userData from the local cache", face_id)
+                    self.progress.cache_hits += 1
+                    self.progress.faces_read += 1
                     self.cached_reads.append(_CachedRead(kind, group_id, person_id, face_id, user_data))
                     return _live_face(face_id, user_data, known=self.cache.written(face_id))
             log.debug("face %s: not cached, reading it", face_id)
-            return self._remember(await self.client.get_face(kind, group_id, face_id, person_id=person_id))
+            face = await self.client.get_face(kind, group_id, face_id, person_id=person_id)
+            self.progress.faces_read += 1
+            return self._remember(face)
 
+        self.progress.faces += len(face_ids)
         return tuple(await asyncio.gather(*(one(face_id) for face_id in face_ids)))
 
     async def faces_of(
@@ -113,10 +138,11 @@ async def read_live_state(
     client: FaceClient,
     desired: DesiredState,
     *,
-    targets: Collection[str] = (),
+    targets: Collection[Address] = (),
     cache: FaceCache | None = None,
     verify_sample: int = DEFAULT_VERIFY_SAMPLE,
     rng: random.Random | None = None,
+    progress: ReadProgress | None = None,
 ) -> LiveState:
     """`verify_sample`: how many cached faces to check against the service (0: none)."""
     kinds = list(CollectionKind)
@@ -131,9 +157,10 @@ async def read_live_state(
     wanted = [
         (declared[key], info)
         for key, info in listed.items()
-        if key in declared and declared[key].targeted(targets)
+        if key in declared and selects(targets, *key)
     ]
-    reader = FaceReader(client, cache)
+    reader = FaceReader(client, cache, progress)
+    reader.progress.collections += len(wanted)
     # A collection about to be deleted needs only counts for the plan, not face fingerprints.
     collections = list(await asyncio.gather(*(_read(reader, d.kind, info, d.present) for d, info in wanted)))
     verified, warnings = await _verify_cached(reader, collections, verify_sample, rng or random.Random())
@@ -217,6 +244,7 @@ async def read_collection(
 
 async def _read(reader: FaceReader, kind: CollectionKind, info: CollectionInfo, full: bool) -> LiveCollection:
     client = reader.client
+    progress = reader.progress
     persons: tuple[LivePerson, ...] = ()
     faces: tuple[LiveFace, ...] = ()
     if kind.has_persons:
@@ -227,12 +255,14 @@ async def _read(reader: FaceReader, kind: CollectionKind, info: CollectionInfo, 
                 found = await reader.person_faces(kind, info.id, p.person_id, p.persisted_face_ids)
             else:
                 found = tuple(LiveFace(face_id, None, None) for face_id in p.persisted_face_ids)
+            progress.persons_read += 1
             return LivePerson(p.person_id, p.name, p.user_data or None, found)
 
         persons = tuple(await asyncio.gather(*(person(p) for p in listed)))
     else:
         faces = await reader.list_faces(kind, info.id)
     training = await read_training(client, kind, info.id) if kind.trainable and full else None
+    progress.collections_read += 1
     return LiveCollection(
         kind=kind,
         id=info.id,

@@ -5,7 +5,6 @@ Everything here is immutable: desired and live state are values, and the planner
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -139,10 +138,6 @@ class DesiredCollection:
     @property
     def present(self) -> bool:
         return self.ensure == "present"
-
-    def targeted(self, targets: Collection[str]) -> bool:
-        """Within `--target` (no targets means every collection)."""
-        return not targets or self.id in targets
 
 
 @dataclass(frozen=True, slots=True)

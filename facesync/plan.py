@@ -24,6 +24,7 @@ from facesync.model import (
     LiveFace,
     LivePerson,
     LiveSummary,
+    SourcePos,
     TrainingStatus,
 )
 
@@ -66,6 +67,9 @@ class Reason(StrEnum):
     TRAINING_PENDING = "training_pending"
 
 
+REPAIRS = frozenset({Reason.TWIN, Reason.DUPLICATE_FACE})
+"""Deletes that clean up after facesync's own lost responses (a twin person, a duplicate face)."""
+
 DesiredResource = DesiredCollection | DesiredPerson | DesiredFace
 LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace
 
@@ -99,7 +103,7 @@ class Change:
     def is_repair(self) -> bool:
         """Deleting facesync's own leftovers (a twin person, a duplicate face): not a loss of data,
         so the delete-share gate does not count it."""
-        return self.action is Action.DELETE and self.reason in (Reason.TWIN, Reason.DUPLICATE_FACE)
+        return self.action is Action.DELETE and self.reason in REPAIRS
 
     @property
     def persisted_face_id(self) -> str | None:
@@ -137,6 +141,11 @@ class Change:
 
     @property
     def after(self) -> dict[str, Any] | None:
+        return self.after_fields()
+
+    def after_fields(self, root: str | None = None) -> dict[str, Any] | None:
+        """The configured values; a face's image is shown relative to `root` (the config root)
+        when it lies inside it, else as written on disk."""
         if self.action is Action.TRAIN:
             return {"status": TrainingStatus.SUCCEEDED.value}
         desired = self.desired
@@ -148,7 +157,7 @@ class Change:
             return {"name": desired.name, "userData": desired.user_data}
         fields: dict[str, Any] = {"fingerprint": desired.fingerprint}
         if desired.image_path:
-            fields["image"] = _display_path(desired.image_path)
+            fields["image"] = display_path(desired.image_path, root)
         if desired.url:
             fields["url"] = desired.url
         if desired.target_face:
@@ -158,40 +167,57 @@ class Change:
             fields["note"] = desired.user_data
         return fields
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    @property
+    def source(self) -> SourcePos | None:
+        """Where the configuration declares what this change creates or changes."""
+        return getattr(self.desired, "pos", None) if self.desired is not None else None
+
+    def to_dict(self, root: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "action": self.action.value,
             "kind": self.kind.value,
             "address": str(self.address),
             "before": self.before,
-            "after": self.after,
+            "after": self.after_fields(root),
             "reason": self.explanation,
+            "reason_code": self.reason.value,
         }
+        source = self.source
+        if source is not None and self.action is not Action.TRAIN:
+            data["source"] = {
+                "file": display_path(source.file, root),
+                "line": source.line,
+                "column": source.column,
+            }
+        return data
 
 
 def _collection_fields(name: str | None, user_data: str | None, model: str) -> dict[str, Any]:
     return {"name": name, "userData": user_data, "recognitionModel": model}
 
 
-def _display_path(path: str) -> str:
+def display_path(path: str, root: str | None = None) -> str:
+    """`path` relative to `root` (default: the working directory) when inside it, else as given."""
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, root) if root is not None else os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return path
     return path if rel.startswith("..") else rel
 
 
-# Display-only fields: where a face came from locally. The fingerprint in the address already
-# pins the content, so a plan checked out at another path has the same checksum.
+# The checksum covers what the change does, not where it was written down: local paths, source
+# lines and the reason code are display-only, so a plan checked out elsewhere verifies alike.
+_CHECKSUMMED = ("action", "kind", "address", "before", "after", "reason")
 _NOT_CHECKSUMMED = frozenset({"image"})
 
 
 def _checksum_view(change: Change) -> dict[str, Any]:
     data = change.to_dict()
+    view = {key: data[key] for key in _CHECKSUMMED}
     for side in ("before", "after"):
-        if data[side] is not None:
-            data[side] = {k: v for k, v in data[side].items() if k not in _NOT_CHECKSUMMED}
-    return data
+        if view[side] is not None:
+            view[side] = {k: v for k, v in view[side].items() if k not in _NOT_CHECKSUMMED}
+    return view
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +231,33 @@ class CollectionStats:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanScope:
+    """What a plan was made against, so a saved plan is applied to the same thing."""
+
+    endpoint: str
+    """Scheme and host (or `local:PATH`): never a key, never a path with secrets."""
+    api_version: str
+    config_root: str
+    targets: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "api_version": self.api_version,
+            "config_root": self.config_root,
+            "targets": list(self.targets),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     changes: tuple[Change, ...] = ()
     unmanaged: tuple[LiveSummary, ...] = ()
     warnings: tuple[str, ...] = ()
     stats: tuple[CollectionStats, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
+    """What the safety gates hold, for the policy the plan was made with (--force lifts them)."""
+    scope: PlanScope | None = None
 
     @property
     def empty(self) -> bool:
@@ -230,10 +278,12 @@ class Plan:
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        root = self.scope.config_root if self.scope is not None else None
+        data = {
             "format_version": PLAN_FORMAT_VERSION,
             "summary": self.summary,
-            "changes": [c.to_dict() for c in self.changes],
+            "changes": [c.to_dict(root) for c in self.changes],
+            "refusals": [r.to_dict() for r in self.refusals],
             "unmanaged": [
                 {
                     "kind": u.kind.value,
@@ -246,6 +296,9 @@ class Plan:
             "warnings": list(self.warnings),
             "checksum": self.checksum,
         }
+        if self.scope is not None:
+            data["scope"] = self.scope.to_dict()
+        return data
 
 
 class Gate(StrEnum):
@@ -264,6 +317,9 @@ class Refusal:
 
     def __str__(self) -> str:
         return self.message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"gate": self.gate.value, "address": str(self.address), "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)

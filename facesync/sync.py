@@ -18,21 +18,31 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
+from facesync.address import resolve_targets
 from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient
 from facesync.diff import diff
 from facesync.journal import TrainingJournal
-from facesync.live import DEFAULT_VERIFY_SAMPLE, read_live_state
+from facesync.live import DEFAULT_VERIFY_SAMPLE, ReadProgress, read_live_state
 from facesync.lock import LockInfo, LockOptions, ResourceLock, force_unlock, read_lock
 from facesync.model import DesiredState
-from facesync.plan import Action, Change, Plan, Refusal, SafetyPolicy, safety_refusals
+from facesync.plan import (
+    Action,
+    Change,
+    Plan,
+    PlanScope,
+    Refusal,
+    SafetyPolicy,
+    display_path,
+    safety_refusals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +70,14 @@ class UnsafePlan(PlanRefused):
         super().__init__("; ".join(r.message for r in self.refusals))
 
 
-def state_dir(root: Path) -> Path:
+def config_root(config: Path) -> Path:
+    """The folder of the configuration file, or the configuration folder itself."""
+    return config if config.is_dir() else config.parent
+
+
+def state_dir(config: Path) -> Path:
     """`.facesync/` in the configuration's folder (git-ignored): every local cache and journal."""
-    return (root if root.is_dir() else root.parent) / ".facesync"
+    return config_root(config) / ".facesync"
 
 
 @dataclass
@@ -85,11 +100,6 @@ class LocalState:
         return cls(cache=FaceCache(None, endpoint), journal=TrainingJournal(None, endpoint))
 
 
-def undeclared_targets(desired: DesiredState, targets: Collection[str]) -> list[str]:
-    declared = {c.id for c in desired.collections}
-    return sorted(t for t in targets if t not in declared)
-
-
 @dataclass(frozen=True)
 class SyncOptions:
     api_version: str = "v1.0"
@@ -99,7 +109,7 @@ class SyncOptions:
     full_refresh: bool = False
     """Ignore the local face cache and read every face from the service."""
     targets: tuple[str, ...] = ()
-    """Collection ids to read and plan; empty for all."""
+    """`--target` values (collection ids, collection or person addresses); empty for all."""
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     verify_sample: int = DEFAULT_VERIFY_SAMPLE
     """Cached faces checked against the service on every plan (0: trust the cache)."""
@@ -123,7 +133,9 @@ class Sync:
         state (None keeps it in memory). `transport`: see `FaceClient`. `rng` picks the cached
         faces to verify (tests pass a seeded one)."""
         self.desired = desired
+        self.targets = resolve_targets(desired, (options or SyncOptions()).targets)
         self.endpoint = endpoint
+        self.config_root = config_root(state_root) if state_root is not None else Path(".")
         self.options = options or SyncOptions()
         self.state = (
             LocalState.open(state_root, endpoint.url, full_refresh=self.options.full_refresh)
@@ -181,11 +193,12 @@ class Sync:
 
     # -- plan and apply -------------------------------------------------------------------------
 
-    async def plan(self) -> Plan:
-        return await self._plan(self.options.verify_sample)
+    async def plan(self, progress: ReadProgress | None = None) -> Plan:
+        """Read the live service (counting into `progress`, for a progress line) and diff."""
+        return await self._plan(self.options.verify_sample, progress)
 
-    async def _plan(self, verify_sample: int) -> Plan:
-        targets = self.options.targets
+    async def _plan(self, verify_sample: int, progress: ReadProgress | None = None) -> Plan:
+        targets = self.targets
         live = await read_live_state(
             self.client,
             self.desired,
@@ -193,6 +206,7 @@ class Sync:
             cache=self.state.cache,
             verify_sample=verify_sample,
             rng=self.rng,
+            progress=progress,
         )
         self.verified = live.verified
         self.state.cache.save()
@@ -200,22 +214,28 @@ class Sync:
         pending = [(c.kind, c.id) for c in self.desired.collections if journal.pending(c.kind, c.id)]
         plan = diff(self.desired, live, targets=targets, pending_training=pending)
         log.info("planned %d change(s) with %d request(s)", len(plan.changes), self.client.total_calls)
+        plan = replace(
+            plan,
+            refusals=tuple(safety_refusals(plan, self.options.policy)),
+            scope=PlanScope(
+                endpoint=self.endpoint.display,
+                api_version=self.options.api_version,
+                config_root=display_path(str(self.config_root)),
+                targets=self.options.targets,
+            ),
+        )
         if self.locked:
             # No other apply can have written since: the plan is current while the lock is held.
             self._planned_under_lock.add(plan.checksum)
         return plan
-
-    def refusals(self, plan: Plan) -> list[Refusal]:
-        return safety_refusals(plan, self.options.policy)
 
     def check(self, plan: Plan, *, reviewed: str | None = None, force: bool = False) -> None:
         """Raise `StalePlan` when `reviewed` is not this plan's checksum, then `UnsafePlan` when a
         safety gate holds it and not `force`."""
         if reviewed is not None and reviewed != plan.checksum:
             raise StalePlan(reviewed, plan.checksum)
-        refusals = self.refusals(plan)
-        if refusals and not force:
-            raise UnsafePlan(refusals)
+        if plan.refusals and not force:
+            raise UnsafePlan(plan.refusals)
 
     async def apply(
         self,

@@ -9,19 +9,16 @@ Both `/face/v1.0` and `/face/v1.2` are exercised.
 
 from __future__ import annotations
 
-import sys
-import time
+import functools
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent / "emulator_conformance"))
-
-from conformance_harness import ImageServer
-from imagegen import face_image
+from facesync.emulator import EmulatorSettings
+from facesync.emulator.testing import FakeClock, serve
+from tests.emulator_conformance.conformance_harness import ImageServer
+from tests.imagegen import face_image
 
 VERSIONS = ("v1.0", "v1.2")
 KEY = "e2e-key"
@@ -32,11 +29,14 @@ GROUPS = {
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    from facesync.emulator import EmulatorSettings
-    from facesync.emulator.testing import serve
+def clock() -> FakeClock:
+    """The emulator's time: a training run advances only while the test polls it."""
+    return FakeClock()
 
-    with serve(EmulatorSettings(train_seconds=0.05, key=KEY)) as base_url:
+
+@pytest.fixture(scope="module")
+def emulator(clock: FakeClock) -> Iterator[str]:
+    with serve(EmulatorSettings(train_seconds=1.0, key=KEY), clock=clock) as base_url:
         yield base_url
 
 
@@ -58,7 +58,17 @@ def http(emulator: str) -> Iterator[httpx.Client]:
         yield client
 
 
+# Generating a photo-sized image takes a good tenth of a second; the emulator neither dedupes nor
+# compares images, so a few distinct photos, reused, exercise exactly the same paths.
+DISTINCT_PHOTOS = 4
+
+
 def photo(seed: int) -> bytes:
+    return _photo(seed % DISTINCT_PHOTOS)
+
+
+@functools.cache
+def _photo(seed: int) -> bytes:
     data = face_image(seed=seed, size=(1024, 768), fmt="JPEG")
     assert 1024 <= len(data) <= 6 * 1024 * 1024
     return data
@@ -80,18 +90,21 @@ def error_code(r: httpx.Response) -> str:
     return body["error"]["code"]
 
 
-def wait_for_training(http: httpx.Client, location: str, version: str) -> dict:
-    deadline = time.monotonic() + 10
+def wait_for_training(http: httpx.Client, location: str, version: str, clock: FakeClock) -> dict:
+    """Poll like a client would, moving the emulator's clock a quarter second between polls."""
     spelling = "notstarted" if version == "v1.0" else "notStarted"
-    while True:
+    seen = []
+    for _ in range(100):
         r = http.get(location)
         assert r.status_code == 200, r.text
         status = r.json()
-        assert status["status"] in (spelling, "running", "succeeded", "failed"), status
+        if not seen or seen[-1] != status["status"]:
+            seen.append(status["status"])
         if status["status"] in ("succeeded", "failed"):
+            assert seen[:2] == [spelling, "running"], seen
             return status
-        assert time.monotonic() < deadline, f"training not finished: {status}"
-        time.sleep(0.02)
+        clock.advance(0.25)
+    raise AssertionError(f"training not finished after 100 polls: {seen}")
 
 
 def add_face(
@@ -126,7 +139,7 @@ def add_face(
 @pytest.mark.parametrize("kind", list(GROUPS))
 @pytest.mark.parametrize("version", VERSIONS)
 def test_enrol_train_page_and_delete_a_group(
-    http: httpx.Client, emulator: str, images: ImageServer, version: str, kind: str
+    http: httpx.Client, emulator: str, clock: FakeClock, images: ImageServer, version: str, kind: str
 ):
     code = GROUPS[kind]
     base = f"/face/{version}/{kind}"
@@ -168,7 +181,7 @@ def test_enrol_train_page_and_delete_a_group(
     assert r.status_code == 202 and r.content == b"", r.text
     location = r.headers["operation-location"]
     assert location == f"{emulator}{base}/{gid}/training"
-    status = wait_for_training(http, location, version)
+    status = wait_for_training(http, location, version, clock)
     assert status["status"] == "succeeded", status
     assert {"createdDateTime", "lastActionDateTime", "lastSuccessfulTrainingDateTime"} <= set(status)
 
@@ -214,7 +227,9 @@ def test_enrol_train_page_and_delete_a_group(
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_large_face_list_lifecycle(http: httpx.Client, emulator: str, images: ImageServer, version: str):
+def test_large_face_list_lifecycle(
+    http: httpx.Client, emulator: str, clock: FakeClock, images: ImageServer, version: str
+):
     base = f"/face/{version}/largefacelists"
     lid = f"e2e-lfl-{version.replace('.', '')}"
     ok_empty(http.put(f"{base}/{lid}", json={"name": "Catalogue", "userData": "v"}))
@@ -246,7 +261,7 @@ def test_large_face_list_lifecycle(http: httpx.Client, emulator: str, images: Im
     r = http.post(f"{base}/{lid}/train")
     assert r.status_code == 202
     assert r.headers["operation-location"] == f"{emulator}{base}/{lid}/training"
-    assert wait_for_training(http, r.headers["operation-location"], version)["status"] == "succeeded"
+    assert wait_for_training(http, r.headers["operation-location"], version, clock)["status"] == "succeeded"
 
     ok_empty(http.delete(f"{base}/{lid}/persistedfaces/{ids[1]}"))
     r = http.get(f"{base}/{lid}/persistedfaces/{ids[1]}")

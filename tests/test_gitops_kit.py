@@ -26,7 +26,7 @@ import yaml
 from imagegen import face_image
 
 from facesync.cli import main as cli_main
-from facesync.render.markdown import MARKER
+from facesync.render.markdown import comment_marker
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "tests" / "data" / "schemas"
@@ -151,7 +151,14 @@ def test_workflows_call_facesync_only_with_options_its_cli_has() -> None:
 
 def test_plan_comment_is_found_by_the_marker_the_markdown_plan_starts_with() -> None:
     step = step_named(workflow("facesync-plan.yml"), lambda s: "github-script" in s.get("uses", ""))
-    assert f"const MARKER = '{MARKER}';" in step["with"]["script"]
+    script = step["with"]["script"]
+    assert "const MARKER = `<!-- facesync-plan:${process.env.FACESYNC_COMMENT} -->`;" in script
+    plan = step_named(
+        workflow("facesync-plan.yml"), lambda s: "plan" in str(s.get("with", {}).get("args", ""))
+    )
+    assert "--comment-marker ${{ env.FACESYNC_COMMENT }}" in plan["with"]["args"]
+    # What the script looks for is exactly what `plan --comment-marker NAME` writes first.
+    assert comment_marker({}, "default") == "<!-- facesync-plan:default -->"
     assert "updateComment" in step["with"]["script"]
 
 

@@ -24,7 +24,8 @@ def test_quickstart_plans_applies_then_has_nothing_left_to_do(
 
     def facesync(*args: str) -> tuple[int, str]:
         result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
-        return result.exit_code, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        return result.exit_code, result.stdout
 
     code, out = facesync("plan")
     assert code == 0 and "Plan: 11 to create, 0 to update, 0 to replace, 0 to delete, 2 to train." in out

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -25,31 +26,56 @@ from facesync.cli.common import (
     handle_errors,
     load,
     make_sync,
+    plan_with_progress,
     refusal_exit,
     run_async,
     service_options,
     use_color,
 )
+from facesync.cli.plan import read_plan_file, render, step_summary
 
 if TYPE_CHECKING:
     from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult
     from facesync.lock import LockInfo
-    from facesync.plan import Plan
+    from facesync.plan import Change, Plan
     from facesync.sync import Sync
 
 
-def _reviewed_checksum(plan_file: Path | None, checksum: str | None) -> str | None:
+def _reviewed(plan_file: Path | None, checksum: str | None) -> tuple[str | None, dict[str, Any] | None]:
+    """The reviewed checksum, and the saved plan's scope when a plan file was given."""
     if plan_file is None:
-        return checksum
-    try:
-        reviewed = json.loads(plan_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise fail(f"cannot read plan file {plan_file}: {exc}") from None
-    if not isinstance(reviewed, dict) or "checksum" not in reviewed:
-        raise fail(f"{plan_file} is not a facesync plan (no checksum): write one with `plan --out FILE`")
-    if checksum and checksum != reviewed["checksum"]:
+        return checksum, None
+    doc = read_plan_file(plan_file)
+    if checksum and checksum != doc["checksum"]:
         raise fail(f"--checksum {checksum} differs from the checksum in {plan_file}")
-    return str(reviewed["checksum"])
+    scope = doc.get("scope")
+    return str(doc["checksum"]), scope if isinstance(scope, dict) else None
+
+
+def _in_scope(service: ServiceArgs, scope: dict[str, Any] | None, plan_file: Path | None) -> ServiceArgs:
+    """A saved plan remembers what it was made for: apply it to exactly that."""
+    if scope is None:
+        return service
+    saved = tuple(str(t) for t in scope.get("targets") or ())
+    if service.targets and tuple(service.targets) != saved:
+        raise fail(
+            f"--target {' '.join(service.targets)} differs from the targets {plan_file} was made for "
+            f"({' '.join(saved) or 'all collections'}); leave --target out to apply the saved plan"
+        )
+    return replace(service, targets=saved, api_version=service.api_version or scope.get("api_version"))
+
+
+def where(change: Change) -> str:
+    """The image and config line a change comes from, for messages about it."""
+    from facesync.model import DesiredFace
+    from facesync.plan import display_path
+
+    parts = []
+    if isinstance(change.desired, DesiredFace) and change.desired.image_path:
+        parts.append(f"image {display_path(change.desired.image_path)}")
+    if change.source is not None:
+        parts.append(f"{change.source.file}:{change.source.line}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 class _Reporter:
@@ -91,6 +117,12 @@ class _Reporter:
             }
             if event.change is not None:
                 payload["action"] = event.change.action.value
+                data = event.change.to_dict()
+                image = (data["after"] or {}).get("image")
+                if image:
+                    payload["image"] = image
+                if "source" in data:
+                    payload["source"] = data["source"]
             if event.message:
                 payload["message"] = event.message
             click.echo(json.dumps(payload, sort_keys=True))
@@ -99,7 +131,8 @@ class _Reporter:
             rate = self.count / max(1e-6, time.monotonic() - self.started)
             self.progress.update(self.task, completed=min(self.count, self.total), rate=rate)
             if event.status == "failed":
-                self.progress.console.print(f"[red]failed[/red] {address}: {event.message}")
+                origin = where(event.change) if event.change is not None else ""
+                self.progress.console.print(f"[red]failed[/red] {address}{origin}: {event.message}")
             return
         symbol = SYMBOLS[event.change.action][0] if event.change is not None else "*"
         label = "train" if event.type == "training" else event.status
@@ -127,9 +160,12 @@ def _summary(result: ApplyResult) -> str:
 
 
 def _raise_on_sigterm() -> None:
-    # CI systems stop jobs with SIGTERM: unwind like Ctrl-C so the cache and journal are saved.
+    # CI systems stop jobs with SIGTERM: unwind like Ctrl-C so the cache and journal are saved and
+    # the lock is released. Re-raised as SIGINT because asyncio.run turns SIGINT into a
+    # cancellation of the main task, which arrives at an await; a KeyboardInterrupt raised at an
+    # arbitrary bytecode could leave the HTTP connection pool half-updated, and the lock held.
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)
 
     signal.signal(signal.SIGTERM, handler)
 
@@ -148,10 +184,10 @@ def _raise_on_sigterm() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "github"]),
     default="text",
     show_default=True,
-    help="`json` streams one event per line.",
+    help="`json` streams one event per line; `github` adds an error annotation per failed change.",
 )
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
 @click.option(
@@ -188,14 +224,23 @@ def apply_command(
 
     With PLANFILE (from `plan --out`) or --checksum, the fresh plan must equal the reviewed one,
     else nothing changes and the exit code is 3. Running apply again finishes an interrupted or
-    partly failed run. Only one apply runs at a time on a resource: the lock is held on the
-    service itself (see `force-unlock`). Exit codes: 0 success, 1 error, 3 refused.
+    partly failed run. A plan file also fixes the targets and API version the plan was made with,
+    and is refused for another endpoint. Exit codes: 0 success, 1 error (usage errors included),
+    3 refused. Only one apply runs at a time on a resource: the lock is held on the service
+    itself (see `force-unlock`).
     """
     from facesync.apply import ApplyOptions
     from facesync.lock import LockOptions
 
-    reviewed = _reviewed_checksum(plan_file, checksum)
+    reviewed, scope = _reviewed(plan_file, checksum)
+    service = _in_scope(service, scope, plan_file)
     loaded = load(service)
+    if scope is not None and scope.get("endpoint") != loaded.endpoint.display:
+        raise Exit(
+            EXIT_REFUSED,
+            f"{plan_file} was made for {scope.get('endpoint')}, not {loaded.endpoint.display}; "
+            "nothing was applied",
+        )
     _raise_on_sigterm()
     options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
     sync = make_sync(loaded, service, delete_threshold, LockOptions(timeout=lock_timeout, expiry=lock_expiry))
@@ -217,7 +262,7 @@ async def _apply(
 
     color = use_color(no_color)
     async with sync:
-        plan = await sync.plan()
+        plan = await plan_with_progress(sync)
         _show(plan, fmt, color, loaded.endpoint.display)
         try:
             sync.check(plan, reviewed=reviewed, force=force)
@@ -235,7 +280,9 @@ async def _apply(
         finally:
             reporter.close()
     for change, message in result.failed:
-        click.echo(f"Failed: {short_fingerprints(str(change.address))}: {message}", err=True)
+        click.echo(f"Failed: {short_fingerprints(str(change.address))}{where(change)}: {message}", err=True)
+        if fmt == "github":
+            click.echo(_annotation(change, message))
     for address, message in result.training_failed:
         click.echo(f"Failed: training {address}: {message}", err=True)
     for change in result.unconverged:
@@ -286,13 +333,27 @@ def _waiting(holder: LockInfo, sync: Sync) -> None:
     )
 
 
+def _annotation(change: Change, message: str) -> str:
+    """A GitHub Actions `::error` for a failed change, at its config line when it has one."""
+    from facesync.cli.validate import github_annotation
+    from facesync.config.errors import Diagnostic
+    from facesync.render.values import short_fingerprints
+
+    source = change.source
+    text = f"{short_fingerprints(str(change.address))}{where(change)}: {message}"
+    if source is None:
+        return github_annotation(Diagnostic("", 0, 0, text))
+    return github_annotation(Diagnostic(source.file, source.line, source.column, text))
+
+
 def _show(plan: Plan, fmt: str, color: bool, endpoint: str) -> None:
-    from facesync.render import render_json, render_text
+    from facesync.render import render_text
 
     if fmt == "json":
-        click.echo(json.dumps({"event": "plan", "plan": json.loads(render_json(plan))}, sort_keys=True))
+        click.echo(json.dumps({"event": "plan", "plan": plan.to_dict()}, sort_keys=True))
     else:
         click.echo(render_text(plan, color=color, endpoint=endpoint), nl=False)
+    step_summary(render(plan.to_dict(), "markdown", color=False, endpoint=endpoint))
 
 
 def _ask_approval() -> None:

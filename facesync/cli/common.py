@@ -21,8 +21,10 @@ from facesync.model import API_VERSIONS
 
 if TYPE_CHECKING:
     from facesync.client import Endpoint
+    from facesync.live import ReadProgress
     from facesync.lock import LockOptions
     from facesync.model import DesiredState
+    from facesync.plan import Plan
     from facesync.sync import Sync
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
@@ -66,10 +68,10 @@ class _Redact(logging.Filter):
         return True
 
 
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stderr(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -166,6 +168,40 @@ def service_options(func: F) -> F:
                 type=click.Path(path_type=Path),
                 help="Config file, or a directory of *.yaml files.",
             ),
+            connection_options,
+            click.option(
+                "--target",
+                "targets",
+                multiple=True,
+                metavar="ADDRESS",
+                help="Only read and plan this collection (an id or an address such as "
+                'personGroup.staff) or person (personGroup.staff/person["Alice Smith"]); repeatable.',
+            ),
+            click.option(
+                "--refresh",
+                type=click.Choice(["cached", "full"]),
+                default="cached",
+                show_default=True,
+                help="`full` ignores the local face cache and reads every face from the service.",
+            ),
+            click.option(
+                "--verify-sample",
+                type=click.IntRange(min=0),
+                default=10,
+                show_default=True,
+                metavar="N",
+                help="Check N random cached faces against the service (all of them if one differs); 0: none.",
+            ),
+        ],
+    )
+
+
+def connection_options(func: F) -> F:
+    """Where the service is and how hard to drive it: --endpoint, --key, --api-version,
+    --rate-limit, --parallelism, and the logging options."""
+    return _apply_options(
+        func,
+        [
             click.option(
                 "--endpoint",
                 help="Face endpoint URL, or local:PATH for the embedded emulator. "
@@ -183,13 +219,6 @@ def service_options(func: F) -> F:
                 help="Face API version (default: the config's service.apiVersion, else v1.0).",
             ),
             click.option(
-                "--target",
-                "targets",
-                multiple=True,
-                metavar="ID",
-                help="Only read and plan this collection (repeatable).",
-            ),
-            click.option(
                 "--rate-limit",
                 type=float,
                 default=10.0,
@@ -202,21 +231,6 @@ def service_options(func: F) -> F:
                 default=8,
                 show_default=True,
                 help="Requests in flight at once.",
-            ),
-            click.option(
-                "--refresh",
-                type=click.Choice(["cached", "full"]),
-                default="cached",
-                show_default=True,
-                help="`full` ignores the local face cache and reads every face from the service.",
-            ),
-            click.option(
-                "--verify-sample",
-                type=click.IntRange(min=0),
-                default=10,
-                show_default=True,
-                metavar="N",
-                help="Check N random cached faces against the service (all of them if one differs); 0: none.",
             ),
             logging_options,
         ],
@@ -313,18 +327,23 @@ class Loaded:
 
 def load(service: ServiceArgs) -> Loaded:
     """Config → desired state (every error at once), then the endpoint; no call is made here."""
-    from facesync.client import resolve_endpoint
+    from facesync.address import AddressError, resolve_targets
+    from facesync.client import require_key, resolve_endpoint
     from facesync.desired import load_desired_state
-    from facesync.sync import undeclared_targets
+    from facesync.sync import config_root
 
     if not service.config_path.exists():
         raise fail(f"configuration {service.config_path} not found (give one with -f PATH)")
     desired, diagnostics = load_desired_state(service.config_path, api_version=service.api_version)
-    unknown = undeclared_targets(desired, service.targets)
-    if unknown:
-        raise fail(f"--target {', '.join(unknown)}: not declared in the configuration")
-    resolved = resolve_endpoint(service.endpoint, service.key, desired.service.endpoint)
+    try:
+        resolve_targets(desired, service.targets)
+    except AddressError as exc:
+        raise fail(str(exc)) from None
+    resolved = resolve_endpoint(
+        service.endpoint, service.key, desired.service.endpoint, config_root=config_root(service.config_path)
+    )
     redact(resolved.key)
+    require_key(resolved)
     version = service.api_version or desired.service.api_version or "v1.0"
     for diagnostic in diagnostics:
         click.echo(str(diagnostic), err=True)
@@ -372,6 +391,45 @@ def refusal_exit(exc: Exception, consequence: str) -> Exit:
 
 
 T = TypeVar("T")
+
+
+async def with_status(work: Coroutine[Any, Any, T], describe: Callable[[], str]) -> T:
+    """Run `work`; on a terminal keep a status line on stderr up to date with `describe()`."""
+    import asyncio
+
+    task = asyncio.ensure_future(work)
+    if not sys.stderr.isatty():
+        return await task
+    from rich.console import Console
+
+    with Console(stderr=True).status(describe()) as status:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.2)
+            status.update(describe())
+    return task.result()
+
+
+def read_summary(progress: ReadProgress, requests: int) -> str:
+    cached = f"; {progress.cache_hits:,} faces from the local cache" if progress.cache_hits else ""
+    return (
+        f"Read {progress.collections_read}/{progress.collections} collection(s), "
+        f"{progress.persons_read:,} person(s), {progress.faces_read:,}/{progress.faces:,} face(s) "
+        f"with {requests:,} request(s){cached}"
+    )
+
+
+async def plan_with_progress(sync: Sync) -> Plan:
+    """A plan, with a progress line while it reads (terminal) and one summary line (stderr)."""
+    from facesync.live import ReadProgress
+
+    progress = ReadProgress()
+
+    def summary() -> str:
+        return read_summary(progress, sync.client.total_calls)
+
+    plan = await with_status(sync.plan(progress), lambda: f"Reading the live service: {summary()}")
+    click.echo(f"{summary()}.", err=True)
+    return plan
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

@@ -9,6 +9,7 @@ import click
 from facesync.cli import main
 
 DEFAULT_DATA = "./facesync-emulator.sqlite"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @main.command("emulator")
@@ -24,7 +25,8 @@ DEFAULT_DATA = "./facesync-emulator.sqlite"
     "--key",
     envvar="FACESYNC_EMULATOR_KEY",
     default=None,
-    help="Require this Ocp-Apim-Subscription-Key (env FACESYNC_EMULATOR_KEY).",
+    help="Require this Ocp-Apim-Subscription-Key on every call, /_emulator/* included "
+    "(env FACESYNC_EMULATOR_KEY).",
 )
 @click.option("--rate-limit", type=float, default=None, help="Transactions per second (429 above).")
 @click.option("--latency", type=float, default=0.0, show_default=True, help="Added ms per call.")
@@ -107,6 +109,12 @@ def emulator_command(
         f"Face API emulator listening on http://{host}:{port} ({auth}); data in {where};"
         f" recognition: {engine}"
     )
+    if not settings.key and host not in LOOPBACK_HOSTS:
+        click.echo(
+            f"warning: {host} is reachable from other machines and no --key is set: anyone who can "
+            "connect can read and change the data and the emulator's settings.",
+            err=True,
+        )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
     finally:

@@ -1,9 +1,12 @@
-"""`facesync plan` and `facesync drift`."""
+"""`facesync plan`, `facesync drift` and `facesync show`."""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +23,7 @@ from facesync.cli.common import (
     load,
     make_sync,
     output_options,
+    plan_with_progress,
     refusal_exit,
     run_async,
     service_options,
@@ -33,26 +37,65 @@ if TYPE_CHECKING:
 
 async def _plan(sync: Sync) -> Plan:
     async with sync:
-        return await sync.plan()
+        return await plan_with_progress(sync)
 
 
-def emit_plan(
-    plan: Plan, fmt: str, no_color: bool, out_path: Path | None, endpoint: str, title: str = "facesync plan"
-) -> None:
+def render(
+    doc: Mapping[str, Any],
+    fmt: str,
+    *,
+    color: bool,
+    endpoint: str | None,
+    drift: bool = False,
+    marker: str | None = None,
+) -> str:
     from facesync.render import render_json, render_markdown, render_text
 
     if fmt == "json":
-        click.echo(render_json(plan), nl=False)
-    elif fmt == "markdown":
-        click.echo(render_markdown(plan, title=title), nl=False)
-    else:
-        click.echo(render_text(plan, color=use_color(no_color), endpoint=endpoint), nl=False)
+        return render_json(doc)
+    if fmt == "markdown":
+        title = "facesync drift" if drift else "facesync plan"
+        return render_markdown(doc, title=title, marker=marker, drift=drift)
+    return render_text(doc, color=color, endpoint=endpoint, drift=drift)
+
+
+def write_file(path: Path, text: str, what: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise fail(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+
+
+def step_summary(markdown: str) -> None:
+    """GitHub Actions shows what a job appends to $GITHUB_STEP_SUMMARY on the run's page."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(markdown + "\n")
+    except OSError as exc:
+        click.echo(f"Warning: cannot append to $GITHUB_STEP_SUMMARY ({target}): {exc.strerror}", err=True)
+
+
+def emit_plan(
+    plan: Plan,
+    fmt: str,
+    no_color: bool,
+    out_path: Path | None,
+    endpoint: str,
+    *,
+    drift: bool = False,
+    marker: str | None = None,
+) -> None:
+    doc = plan.to_dict()
+    click.echo(
+        render(doc, fmt, color=use_color(no_color), endpoint=endpoint, drift=drift, marker=marker), nl=False
+    )
     if out_path is not None:
-        try:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_text(render_json(plan))
-        except OSError as exc:
-            raise fail(f"cannot write the plan to {out_path}: {exc.strerror or exc}") from None
+        write_file(out_path, render(doc, "json", color=False, endpoint=None), "the plan file")
+    step_summary(render(doc, "markdown", color=False, endpoint=endpoint, drift=drift, marker=marker))
 
 
 def _report_verified(sync: Sync) -> None:
@@ -66,9 +109,19 @@ def _compute(service: ServiceArgs, delete_threshold: float | None = None) -> tup
     return loaded, sync, run_async(_plan(sync))
 
 
+marker_option = click.option(
+    "--comment-marker",
+    "marker",
+    metavar="NAME",
+    help="Name in the Markdown's hidden marker, so a CI job updates its own comment "
+    "[default: derived from the config root and endpoint].",
+)
+
+
 @main.command("plan")
 @service_options
 @output_options
+@marker_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @gate_options
 @handle_errors
@@ -77,20 +130,21 @@ def plan_command(
     fmt: str,
     no_color: bool,
     out_path: Path | None,
+    marker: str | None,
     detailed_exitcode: bool,
     force: bool,
     delete_threshold: float,
 ) -> None:
     """Show what apply would change on the live Face resource.
 
-    Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error,
-    2 changes present (--detailed-exitcode), 3 refused by a safety gate.
+    Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error (usage errors
+    included), 2 changes present (--detailed-exitcode), 3 refused by a safety gate.
     """
     from facesync.sync import PlanRefused
 
     loaded, sync, plan = _compute(service, delete_threshold)
     _report_verified(sync)
-    emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display)
+    emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, marker=marker)
     try:
         sync.check(plan, force=force)
     except PlanRefused as exc:
@@ -101,13 +155,53 @@ def plan_command(
 @main.command("drift")
 @service_options
 @output_options
+@marker_option
 @handle_errors
-def drift_command(service: ServiceArgs, fmt: str, no_color: bool, out_path: Path | None) -> None:
+def drift_command(
+    service: ServiceArgs, fmt: str, no_color: bool, out_path: Path | None, marker: str | None
+) -> None:
     """Fail (exit 2) when the live service differs from the configuration. Never writes.
 
-    Exit codes: 0 in sync, 1 error, 2 drift found.
+    Exit codes: 0 in sync, 1 error (usage errors included), 2 drift found.
     """
     loaded, sync, plan = _compute(service)
     _report_verified(sync)
-    emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, title="facesync drift")
+    emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, drift=True, marker=marker)
     raise Exit(EXIT_CHANGES if not plan.empty else EXIT_OK)
+
+
+def read_plan_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read plan file {path}: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("checksum"), str) or "changes" not in doc:
+        raise fail(f"{path} is not a facesync plan (no checksum): write one with `plan --out FILE`")
+    return doc
+
+
+@main.command("show")
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="How to render the saved plan.",
+)
+@marker_option
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
+@handle_errors
+def show_command(plan_file: Path, fmt: str, marker: str | None, no_color: bool) -> None:
+    """Render a saved plan (from `plan --out FILE`) as text, Markdown or JSON. Never calls the service.
+
+    Exit codes: 0 shown, 1 error.
+    """
+    doc = read_plan_file(plan_file)
+    endpoint = (doc.get("scope") or {}).get("endpoint")
+    try:
+        text = render(doc, fmt, color=use_color(no_color), endpoint=endpoint, marker=marker)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(f"{plan_file} is not a plan this version of facesync can read ({exc!r})") from None
+    click.echo(text, nl=False)

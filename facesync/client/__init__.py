@@ -1,8 +1,14 @@
 """The Face REST client: endpoint resolution, retries, rate limit, typed responses."""
 
 from facesync.client.client import FaceClient, RetryPolicy
-from facesync.client.endpoint import Endpoint, resolve_endpoint
-from facesync.client.errors import EndpointError, FaceAPIError, FaceClientError, UnexpectedResponse
+from facesync.client.endpoint import Endpoint, require_key, resolve_endpoint
+from facesync.client.errors import (
+    EndpointError,
+    FaceAPIError,
+    FaceClientError,
+    ServiceUnreachable,
+    UnexpectedResponse,
+)
 
 __all__ = [
     "Endpoint",
@@ -11,6 +17,8 @@ __all__ = [
     "FaceClient",
     "FaceClientError",
     "RetryPolicy",
+    "ServiceUnreachable",
     "UnexpectedResponse",
+    "require_key",
     "resolve_endpoint",
 ]

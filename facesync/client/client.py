@@ -12,6 +12,8 @@ import json
 import logging
 import random
 import re
+import socket
+import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from facesync.client.endpoint import Endpoint, build_transport
-from facesync.client.errors import EndpointError, FaceAPIError, UnexpectedResponse
+from facesync.client.errors import EndpointError, FaceAPIError, ServiceUnreachable, UnexpectedResponse
 from facesync.client.models import (
     CollectionInfo,
     FaceListDetail,
@@ -46,6 +48,10 @@ class RetryPolicy:
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
+    connect_attempts: int = 3
+    """A host that does not accept a connection is tried this often, then the run stops: an
+    unreachable endpoint fails in seconds, not after the full backoff."""
+    connect_timeout: float = 3.5
 
     def backoff(self, attempt: int) -> float:
         """Capped exponential backoff with full jitter (attempt counts from 1)."""
@@ -110,7 +116,7 @@ class FaceClient:
             base_url=f"{base_url}/face/{api_version}",
             transport=transport,
             headers=headers,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=(retry or RetryPolicy()).connect_timeout),
         )
         self.endpoint = endpoint
         self.api_version = api_version
@@ -153,7 +159,7 @@ class FaceClient:
         if content is not None:
             headers["Content-Type"] = "application/octet-stream"
         uncertain_before = False
-        attempt = 0
+        attempt = connect_failures = 0
         while True:
             attempt += 1
             last_try = attempt >= self._retry.max_attempts
@@ -169,6 +175,11 @@ class FaceClient:
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise EndpointError(f"endpoint {self.endpoint.url}: {exc}") from None
             except httpx.TransportError as exc:
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    connect_failures += 1
+                    if connect_failures >= self._retry.connect_attempts:
+                        cause = _connect_cause(exc, self._retry.connect_timeout)
+                        raise ServiceUnreachable(self.endpoint.display, cause, connect_failures) from None
                 # A request that may have reached the service is uncertain unless replay is harmless.
                 if (idempotent or not _may_have_been_sent(exc)) and not last_try:
                     uncertain_before = uncertain_before or _may_have_been_sent(exc)
@@ -366,16 +377,16 @@ class FaceClient:
             ok_after_uncertain=frozenset({409}),
         )
 
+    async def _update_fields(self, op: str, path: str, name: str | None, user_data: str | None) -> None:
+        """PATCH name and/or userData (a field left None stays as it is on the service)."""
+        body = {k: v for k, v in (("name", name), ("userData", user_data)) if v is not None}
+        await self._send(op, "PATCH", path, json_body=body, idempotent=True)
+
     async def update_collection(
         self, kind: CollectionKind, collection_id: str, *, name: str | None, user_data: str | None
     ) -> None:
-        await self._send(
-            f"{kind.label}.Update",
-            "PATCH",
-            f"/{kind.path_segment}/{collection_id}",
-            json_body=_patch_body(name=name, userData=user_data),
-            idempotent=True,
-        )
+        path = f"/{kind.path_segment}/{collection_id}"
+        await self._update_fields(f"{kind.label}.Update", path, name, user_data)
 
     async def delete_collection(self, kind: CollectionKind, collection_id: str) -> None:
         await self._send(
@@ -435,13 +446,8 @@ class FaceClient:
     async def update_person(
         self, kind: CollectionKind, group_id: str, person_id: str, *, name: str | None, user_data: str | None
     ) -> None:
-        await self._send(
-            f"{kind.label}Person.Update",
-            "PATCH",
-            f"{self._persons_path(kind, group_id)}/{person_id}",
-            json_body=_patch_body(name=name, userData=user_data),
-            idempotent=True,
-        )
+        path = f"{self._persons_path(kind, group_id)}/{person_id}"
+        await self._update_fields(f"{kind.label}Person.Update", path, name, user_data)
 
     async def delete_person(self, kind: CollectionKind, group_id: str, person_id: str) -> None:
         await self._send(
@@ -553,8 +559,23 @@ def _face_op(kind: CollectionKind, name: str) -> str:
     return f"{kind.label}{'Person' if kind.has_persons else ''}.{name}"
 
 
-def _patch_body(**fields: str | None) -> dict[str, str]:
-    return {k: v for k, v in fields.items() if v is not None}
+def _connect_cause(exc: httpx.TransportError, timeout: float) -> str:
+    """Why a connection failed, in words an operator can act on."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no answer within {timeout:g} s (a firewall, or the wrong host or port?)"
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(str(e) for e in chain)
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "SSL" in text or "CERTIFICATE" in text:
+        return f"the TLS handshake failed ({chain[-1]})"
+    if any(isinstance(e, socket.gaierror) for e in chain) or "name resolution" in text or "not known" in text:
+        return "the host name does not resolve (DNS)"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
+        return "connection refused (nothing listens on that port)"
+    return str(chain[-1]) or type(exc).__name__
 
 
 def _may_have_been_sent(exc: httpx.TransportError) -> bool:

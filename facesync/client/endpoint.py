@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,17 +41,30 @@ class Endpoint:
 
     @property
     def display(self) -> str:
-        return self.url
+        """Scheme and host only (or `local:PATH`): what plans and logs may show."""
+        if self.is_local:
+            return self.url
+        parts = urlsplit(self.url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def resolve_endpoint(
     flag_endpoint: str | None,
     flag_key: str | None,
     config_endpoint: str | None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    config_root: Path | None = None,
 ) -> Endpoint:
-    """Flags win, then FACESYNC_ENDPOINT / FACESYNC_KEY, then the config's `service.endpoint`."""
+    """Flags win, then FACESYNC_ENDPOINT / FACESYNC_KEY, then the config's `service.endpoint`.
+
+    A relative `local:PATH` in the configuration is relative to the configuration's folder (like
+    image paths), so a run from another directory finds the same emulator data; on the command
+    line or in the environment it is relative to the working directory, as shells expect.
+    """
     env = os.environ if environ is None else environ
+    from_config = not (flag_endpoint or env.get("FACESYNC_ENDPOINT"))
     url = flag_endpoint or env.get("FACESYNC_ENDPOINT") or config_endpoint
     key = flag_key or env.get("FACESYNC_KEY") or None
     if not url:
@@ -61,11 +75,14 @@ def resolve_endpoint(
         )
     url = url.strip()
     if url.startswith(LOCAL_PREFIX):
-        if not url[len(LOCAL_PREFIX) :]:
+        local = url[len(LOCAL_PREFIX) :]
+        if not local:
             raise EndpointError(
                 "endpoint `local:` needs a path for the emulator's data, e.g. local:.facesync/emulator.sqlite"
             )
-        return Endpoint(url=url, key=key)
+        if from_config and config_root is not None and not os.path.isabs(os.path.expanduser(local)):
+            local = os.path.normpath(os.path.join(config_root, local))
+        return Endpoint(url=LOCAL_PREFIX + local, key=key)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- parsing the port is what rejects 127.0.0.1:99999
@@ -83,6 +100,23 @@ def resolve_endpoint(
             path = path[: -len(suffix)]
             break
     return Endpoint(url=f"{parts.scheme}://{parts.netloc}{path}", key=key)
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def require_key(endpoint: Endpoint) -> None:
+    """A Face resource needs a key: say so before the first call, not after the service's 401.
+    The emulator (`local:`, or a server on this machine) may run without one."""
+    if endpoint.key or endpoint.is_local:
+        return
+    host = urlsplit(endpoint.url).hostname or ""
+    if host in _LOOPBACK or host.startswith("127."):
+        return
+    raise EndpointError(
+        f"no Face key for {endpoint.display}: set the FACESYNC_KEY environment variable "
+        "(or pass --key); nothing was sent"
+    )
 
 
 def build_transport(endpoint: Endpoint) -> tuple[str, httpx.AsyncBaseTransport | None]:

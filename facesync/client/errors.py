@@ -62,3 +62,17 @@ class FaceAPIError(FaceClientError):
     @property
     def not_found(self) -> bool:
         return self.status == 404 and (self.code or "").endswith("NotFound")
+
+
+class ServiceUnreachable(FaceClientError):
+    """No connection could be made (nothing was sent): the host, and why, in one line."""
+
+    def __init__(self, host: str, cause: str, attempts: int) -> None:
+        self.host = host
+        self.cause = cause
+        self.attempts = attempts
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        tries = f" (tried {self.attempts} times)" if self.attempts > 1 else ""
+        return f"cannot connect to {self.host}: {self.cause}{tries}"

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from facesync.emulator import detection, errors
+from facesync.emulator.bodies import JSON_BODY_MAX, loads_bounded, read_capped
 from facesync.emulator.errors import KINDS, ApiError, bad_argument
 from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket, check_key
 from facesync.emulator.recognition import Recognition
@@ -157,7 +159,7 @@ class Emulator:
 
     async def handle(self, request: Request) -> Response:
         method = request.method.upper()
-        version, route = _resolve(request.url.path, method)
+        version, route = _resolve(_raw_path(request), method)
         operation = None
         if route is not None:
             operation = route[0]
@@ -250,9 +252,21 @@ def error_response(exc: ApiError, new_style: bool) -> Response:
 # ---- routing -----------------------------------------------------------------------------
 
 
+def _raw_path(request: Request) -> str:
+    """The path as sent, still percent-encoded, so that `%2F` inside an id is not a separator.
+
+    Servers that give no `raw_path` leave only the decoded path to route on.
+    """
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return str(request.scope["path"])
+    return raw.split(b"?", 1)[0].decode("utf-8", "replace")
+
+
 def _resolve(path: str, method: str) -> tuple[str | None, tuple[str, Handler, dict[str, str]] | None]:
-    """(version, (operationId, handler, params)) for a Face path; None parts when unknown."""
-    parts = [p for p in path.split("/") if p]
+    """(version, (operationId, handler, params)) for a raw (percent-encoded) Face path; None parts
+    when unknown. Split first, then decode each segment."""
+    parts = [unquote(p) for p in path.split("/") if p]
     if len(parts) < 3 or parts[0].lower() != "face":
         return None, None
     version = parts[1].lower()
@@ -342,12 +356,19 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+async def _json_body(request: Request) -> Any:
+    """The parsed JSON body; 400 when it is over JSON_BODY_MAX, too deep or malformed."""
+    raw = await read_capped(request.stream(), JSON_BODY_MAX)
+    if len(raw) > JSON_BODY_MAX:
+        raise bad_argument("Request body is too large.")
     try:
-        data = json.loads(raw)
+        return loads_bounded(raw)
     except ValueError:
         raise bad_argument("JSON parsing error.") from None
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    data = await _json_body(request)
     if not isinstance(data, dict):
         raise bad_argument("Request body is invalid.")
     return data
@@ -408,15 +429,6 @@ def _paging(call: Call) -> tuple[str, int]:
     return start, top
 
 
-async def _read_limited(chunks: Any) -> bytes:
-    """Read a body; past the 6 MB cap keep draining but return only MAX + 1 bytes."""
-    buf = bytearray()
-    async for chunk in chunks:
-        if len(buf) <= detection.MAX_BYTES:
-            buf.extend(chunk[: detection.MAX_BYTES + 1 - len(buf)])
-    return bytes(buf)
-
-
 async def _fetch(url: Any) -> bytes:
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise errors.invalid_url()
@@ -427,7 +439,8 @@ async def _fetch(url: Any) -> bytes:
         ):
             if not 200 <= reply.status_code < 300:
                 raise errors.invalid_url(DOWNLOAD_FAILED)
-            return await _read_limited(reply.aiter_bytes())
+            # MAX_BYTES + 1 at most: enough for detection to answer "too big".
+            return await read_capped(reply.aiter_bytes(), detection.MAX_BYTES)
     except (httpx.HTTPError, httpx.InvalidURL, ValueError):
         raise errors.invalid_url(DOWNLOAD_FAILED) from None
 
@@ -561,7 +574,7 @@ async def h_add_face(emu: Emulator, call: Call) -> Response:
         body = await _json_object(call.request)
         data = await _fetch(body.get("url"))
     elif media == "application/octet-stream":
-        data = await _read_limited(call.request.stream())
+        data = await read_capped(call.request.stream(), detection.MAX_BYTES)
     else:
         raise bad_argument(
             "Invalid Content-Type: use application/json with an image URL or "
@@ -609,20 +622,42 @@ async def api(request: Request) -> Response:
     return await _emulator(request).handle(request)
 
 
+def _control_denied(request: Request) -> Response | None:
+    """401 unless the request carries the emulator's key (when one is set).
+
+    The control endpoints can switch auth off and wipe data, so they are guarded like the API;
+    an emulator without a key keeps them open.
+    """
+    try:
+        check_key(_emulator(request).settings.key, request.headers.get("ocp-apim-subscription-key"))
+    except ApiError as exc:
+        return error_response(exc, False)
+    return None
+
+
 async def stats_endpoint(request: Request) -> Response:
+    if (denied := _control_denied(request)) is not None:
+        return denied
     return json_response(_emulator(request).stats())
 
 
 async def reset_endpoint(request: Request) -> Response:
+    if (denied := _control_denied(request)) is not None:
+        return denied
     _emulator(request).reset()
     return json_response({"reset": True})
 
 
 async def settings_endpoint(request: Request) -> Response:
+    if (denied := _control_denied(request)) is not None:
+        return denied
     emu = _emulator(request)
     if request.method == "PATCH":
         try:
-            changes = json.loads(await request.body())
+            changes = await _json_body(request)
+        except ApiError as exc:
+            return error_response(exc, False)
+        try:
             if not isinstance(changes, dict):
                 raise ValueError("expected a JSON object")
             emu.update_settings(changes)

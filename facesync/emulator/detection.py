@@ -81,7 +81,8 @@ def _annotation(img: Image.Image, fmt: str) -> str | None:
     return None
 
 
-def _parse_annotation(value: str) -> list[Rect]:
+def parse_annotation(value: str) -> list[Rect]:
+    """`l,t,w,h;l,t,w,h` → rectangles (malformed items are skipped)."""
     rects: list[Rect] = []
     for item in value.strip().split(";"):
         if not item.strip():
@@ -96,9 +97,9 @@ def _parse_annotation(value: str) -> list[Rect]:
 
 
 def _near_uniform(img: Image.Image) -> bool:
-    thumb = img.convert("L").resize((32, 32))
-    low, high = thumb.getextrema()
-    return high - low <= UNIFORM_SPREAD
+    # One byte per pixel in mode "L"; getextrema() is typed for every mode, bytes are not.
+    pixels = img.convert("L").resize((32, 32)).tobytes()
+    return max(pixels) - min(pixels) <= UNIFORM_SPREAD
 
 
 def _decode(data: bytes) -> tuple[Image.Image, str]:
@@ -133,7 +134,7 @@ def detect(data: bytes) -> list[Rect]:
 def _faces(img: Image.Image, fmt: str) -> list[Rect]:
     annotation = _annotation(img, fmt)
     if annotation is not None:
-        faces = _parse_annotation(annotation)
+        faces = parse_annotation(annotation)
     elif _near_uniform(img):
         faces = []
     else:

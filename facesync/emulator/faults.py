@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import math
 import random
 import threading
@@ -17,7 +18,10 @@ LOST_RESPONSE = FAULTS[0]
 
 
 def check_key(expected: str | None, given: str | None) -> None:
-    if expected is not None and given != expected:
+    if expected is None:
+        return
+    # Constant-time, so response timing does not leak how much of a guessed key was right.
+    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
         raise ApiError(401, "401", ACCESS_DENIED)
 
 

@@ -1,14 +1,20 @@
-"""Terraform-like text: `+` create, `~` update, `-/+` replace, `-` delete, `*` train."""
+"""Terraform-like text: `+` create, `~` update, `-/+` replace, `-` delete, `*` train.
+
+Every renderer reads the plan document (`Plan.to_dict()`, the JSON plan), so a saved plan file
+renders exactly like a fresh plan (`facesync show`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
-from facesync.address import Address
-from facesync.plan import Action, Change, Plan
+from facesync.plan import REPAIRS, Action, Plan
 from facesync.render.values import field_differences, short_fingerprints, show
+
+PlanDocument = Mapping[str, Any]
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -24,26 +30,41 @@ _VERBS = {
     Action.DELETE: "will be deleted",
     Action.TRAIN: "will be trained",
 }
+# Drift reports what differs; nothing "will" happen.
+_DRIFT_VERBS = {
+    Action.CREATE: "is missing",
+    Action.UPDATE: "differs",
+    Action.REPLACE: "differs and would be replaced",
+    Action.DELETE: "is not in the configuration",
+    Action.TRAIN: "is not trained on what it holds",
+}
 
 
-def summary_line(plan: Plan) -> str:
-    if plan.empty:
+def document(plan: Plan | PlanDocument) -> PlanDocument:
+    return plan.to_dict() if isinstance(plan, Plan) else plan
+
+
+def summary_line(plan: Plan | PlanDocument, *, drift: bool = False) -> str:
+    doc = document(plan)
+    s = doc["summary"]
+    if not doc["changes"]:
         return "No changes. The live service matches the configuration."
-    s = plan.summary
-    return (
-        f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
+    counts = (
+        f"{s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
         f"{s['delete']} to delete, {s['train']} to train."
     )
+    return f"Drift: {counts}" if drift else f"Plan: {counts}"
 
 
-def _detail_lines(change: Change) -> list[tuple[str, Any, Any]]:
-    before, after = change.before or {}, change.after or {}
-    if change.action is Action.CREATE:
+def _detail_lines(change: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    action = Action(change["action"])
+    before, after = change["before"] or {}, change["after"] or {}
+    if action is Action.CREATE:
         # A face's fingerprint is already in its address.
         return [(k, None, v) for k, v in after.items() if v is not None and k != "fingerprint"]
-    if change.action is Action.DELETE:
+    if action is Action.DELETE:
         return [(k, v, None) for k, v in before.items() if v is not None]
-    if change.action is Action.TRAIN:
+    if action is Action.TRAIN:
         return []
     lines: list[tuple[str, Any, Any]] = []
     for key in dict.fromkeys([*before, *after]):
@@ -52,43 +73,77 @@ def _detail_lines(change: Change) -> list[tuple[str, Any, Any]]:
     return lines
 
 
-def render_change(change: Change, color: bool = False) -> list[str]:
-    symbol, colour = SYMBOLS[change.action]
-    address = short_fingerprints(str(change.address))
-    head = f"{symbol} {'train ' if change.action is Action.TRAIN else ''}{address}"
-    verb = "will be deleted (repair)" if change.is_repair else _VERBS[change.action]
-    out = [f"  # {address} {verb}: {change.explanation}"]
+def source_text(change: Mapping[str, Any]) -> str | None:
+    source = change.get("source")
+    return f"{source['file']}:{source['line']}" if source else None
+
+
+def render_change(change: Mapping[str, Any], color: bool = False, *, drift: bool = False) -> list[str]:
+    action = Action(change["action"])
+    symbol, colour = SYMBOLS[action]
+    address = short_fingerprints(change["address"])
+    head = f"{symbol} {'train ' if action is Action.TRAIN else ''}{address}"
+    verb = (_DRIFT_VERBS if drift else _VERBS)[action]
+    if change.get("reason_code") in REPAIRS:
+        verb += " (a repair)"
+    out = [f"  # {address} {verb}: {change['reason']}"]
     out.append("  " + (click.style(head, fg=colour, bold=True) if color else head))
     details = _detail_lines(change)
-    width = max((len(label) for label, _, _ in details), default=0)
+    source = source_text(change) if change["kind"] == "face" else None
+    width = max([len(label) for label, _, _ in details] + ([len("source")] if source else []), default=0)
     for label, old, new in details:
-        if change.action is Action.CREATE:
+        if action is Action.CREATE:
             value = show(new)
-        elif change.action is Action.DELETE:
+        elif action is Action.DELETE:
             value = show(old)
         else:
             value = f"{show(old)} → {show(new)}"
         out.append(f"      {label.ljust(width)}  {short_fingerprints(value)}")
+    if source:
+        out.append(f"      {'source'.ljust(width)}  {source}")
     return out
 
 
-def render_text(plan: Plan, *, color: bool = False, endpoint: str | None = None) -> str:
+def refusal_lines(doc: PlanDocument) -> list[str]:
+    refusals = doc.get("refusals") or []
+    if not refusals:
+        return []
+    return [
+        "This plan is refused by the safety gates; applying it needs --force:",
+        *(f"  - {r['message']}" for r in refusals),
+        "",
+    ]
+
+
+def render_text(
+    plan: Plan | PlanDocument, *, color: bool = False, endpoint: str | None = None, drift: bool = False
+) -> str:
+    doc = document(plan)
     lines: list[str] = []
-    if not plan.empty:
+    refused = refusal_lines(doc)
+    if refused:
+        head, *rest = refused
+        lines.append(click.style(head, fg="red", bold=True) if color else head)
+        lines.extend(rest)
+    if doc["changes"]:
         where = f" on {endpoint}" if endpoint else ""
-        lines.append(f"facesync will perform the following actions{where}:")
+        lines.append(
+            f"The live service{where} differs from the configuration:"
+            if drift
+            else f"facesync will perform the following actions{where}:"
+        )
         lines.append("")
-        for change in plan.changes:
-            lines.extend(render_change(change, color))
+        for change in doc["changes"]:
+            lines.extend(render_change(change, color, drift=drift))
             lines.append("")
-    if plan.unmanaged:
+    if doc["unmanaged"]:
         lines.append("Unmanaged collections (not in the configuration, left alone):")
-        lines.extend(f"  {Address(u.kind, u.id)}  {show(u.name)}" for u in plan.unmanaged)
+        lines.extend(f"  {u['address']}  {show(u['name'])}" for u in doc["unmanaged"])
         lines.append("")
-    for warning in plan.warnings:
+    for warning in doc["warnings"]:
         lines.append(("Warning: " if not color else click.style("Warning: ", fg="yellow")) + warning)
-    if plan.warnings:
+    if doc["warnings"]:
         lines.append("")
-    summary = summary_line(plan)
+    summary = summary_line(doc, drift=drift)
     lines.append(click.style(summary, bold=True) if color else summary)
     return "\n".join(lines) + "\n"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from emulator_helpers import NEW_STYLE, PREFIXES, assert_error
+
+from tests.emulator.emulator_helpers import NEW_STYLE, PREFIXES, assert_error, make_person
 
 KINDS = [
     ("persongroups", "personGroupId", "PersonGroup"),
@@ -194,3 +195,29 @@ def test_segments_are_case_insensitive(client):
     assert client.get("/face/V1.0/persongroups/g").status_code == 200
     pid = client.post("/face/v1.0/persongroups/g/Persons", json={"name": "p"}).json()["personId"]
     assert client.get(f"/face/v1.0/persongroups/g/persons/{pid.upper()}").status_code == 200
+
+
+def test_encoded_slash_in_an_id_is_part_of_the_id_not_a_separator(client):
+    assert client.put("/face/v1.0/persongroups/g1", json={"name": "n"}).status_code == 200
+    assert client.post("/face/v1.0/persongroups/g1/persons", json={"name": "p"}).status_code == 200
+    # "g1/persons" is one (invalid) group id, so this is Get PersonGroup, not List Persons.
+    assert_error(client.get("/face/v1.0/persongroups/g1%2Fpersons"), 404, "PersonGroupNotFound")
+    assert_error(client.get("/face/v1.0/persongroups/g1%2fpersons"), 404, "PersonGroupNotFound")
+    assert_error(client.delete("/face/v1.0/persongroups/g1%2F"), 404, "PersonGroupNotFound")
+    r = client.put("/face/v1.0/persongroups/a%2Fb", json={"name": "n"})
+    assert_error(r, 400, "BadArgument")
+    assert [g["personGroupId"] for g in client.get("/face/v1.0/persongroups").json()] == ["g1"]
+    stats = client.get("/_emulator/stats").json()["operations"]
+    assert "PersonGroupPerson_List" not in stats and stats["PersonGroup_Get"] == 2
+
+
+def test_encoded_slash_in_a_person_id_is_person_not_found(client):
+    pid = make_person(client)
+    r = client.get(f"/face/v1.0/persongroups/g/persons/{pid}%2Fpersistedfaces")
+    assert_error(r, 404, "PersonNotFound")
+
+
+def test_other_percent_encodings_in_a_path_are_decoded_per_segment(client):
+    assert client.put("/face/v1.0/persongroups/g%2D1", json={"name": "n"}).status_code == 200
+    assert client.get("/face/v1.0/persongroups/g-1").json()["personGroupId"] == "g-1"
+    assert client.get("/face/v1%2E0/persongroups/g-1").status_code == 200

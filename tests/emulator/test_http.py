@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
-from emulator_helpers import OCTET, png
+import pytest
 
 from facesync.emulator import EmulatorSettings, create_app
-from facesync.emulator.testing import asgi_client, serve
+from facesync.emulator.testing import FakeClock, asgi_client, serve
+from tests.emulator.emulator_helpers import OCTET, png
 
 
 def test_serve_roundtrip_and_chunked_upload():
@@ -41,6 +42,27 @@ def test_serve_accepts_an_app():
     with serve(app) as base:
         httpx.put(f"{base}/face/v1.0/persongroups/g", json={"name": "n"})
     assert app.state.emulator.stats()["operations"] == {"PersonGroup_Create": 1}
+
+
+def test_fake_clock_moves_only_forward_and_only_when_advanced():
+    clock = FakeClock(100.0)
+    assert clock() == clock.now == 100.0
+    assert clock.advance(2.5) == 102.5 and clock() == 102.5
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+    assert clock() == 102.5
+
+
+def test_serve_builds_the_app_on_the_given_clock():
+    clock = FakeClock()
+    with serve(EmulatorSettings(train_seconds=1.0), clock=clock) as base, httpx.Client(base_url=base) as c:
+        c.put("/face/v1.2/largefacelists/l", json={"name": "n"})
+        assert c.post("/face/v1.2/largefacelists/l/train").status_code == 202
+        assert c.get("/face/v1.2/largefacelists/l/training").json()["status"] == "notStarted"
+        clock.advance(1.0)
+        assert c.get("/face/v1.2/largefacelists/l/training").json()["status"] == "failed"  # no faces
+    with pytest.raises(TypeError), serve(create_app(EmulatorSettings()), clock=clock):
+        pass
 
 
 def test_restart_durability(tmp_path):
@@ -166,3 +188,20 @@ def test_root_is_json_404():
         r = httpx.get(f"{base}/")
         assert r.status_code == 404
         assert r.json() == {"error": {"code": "404", "message": "Resource not found"}}
+
+
+def test_cli_warns_when_listening_beyond_loopback_without_a_key(monkeypatch):
+    import uvicorn
+    from click.testing import CliRunner
+
+    from facesync.cli import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kwargs: None)
+    monkeypatch.delenv("FACESYNC_EMULATOR_KEY", raising=False)
+    runner = CliRunner()
+    exposed = runner.invoke(main, ["emulator", "--host", "0.0.0.0", "--data", ":memory:"])
+    assert exposed.exit_code == 0, exposed.output
+    assert "no --key is set" in exposed.stderr
+    for args in (["--host", "0.0.0.0", "--key", "k"], ["--host", "127.0.0.1"]):
+        quiet = runner.invoke(main, ["emulator", "--data", ":memory:", *args])
+        assert quiet.exit_code == 0 and "warning" not in quiet.stderr, args

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from emulator_helpers import OCTET, assert_error, make_person, png
-from imagegen import face_image
 from PIL import Image
+
+from tests.emulator.emulator_helpers import OCTET, assert_error, make_person, png
+from tests.imagegen import face_image
 
 FACES = "/face/v1.0/largefacelists/l/persistedfaces"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from emulator_helpers import OCTET, assert_error, make_person, png
+import pytest
 
 from facesync.emulator.errors import ACCESS_DENIED
+from tests.emulator.emulator_helpers import OCTET, assert_error, make_person, png
 
 
 def test_key(client, app):
@@ -20,11 +21,43 @@ def test_key(client, app):
     assert_error(client.get("/face/v1.0/unknown"), 401, "401")
     ok = client.get("/face/v1.0/persongroups", headers={"Ocp-Apim-Subscription-Key": "secret"})
     assert ok.status_code == 200
-    # the special routes need no key
-    assert client.get("/_emulator/stats").json()["statuses"] == {"401": 3, "200": 1}
+    stats = client.get("/_emulator/stats", headers={"Ocp-Apim-Subscription-Key": "secret"}).json()
+    assert stats["statuses"] == {"401": 3, "200": 1}
 
 
-def test_rate_limit(client, app):
+CONTROL_CALLS = [("GET", "/_emulator/stats"), ("POST", "/_emulator/reset"), ("GET", "/_emulator/settings")]
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROL_CALLS)
+@pytest.mark.parametrize("given", [None, "wrong"])
+def test_control_endpoints_need_the_key_when_one_is_set(client, app, method, path, given):
+    app.state.emulator.settings.key = "secret"
+    headers = {} if given is None else {"Ocp-Apim-Subscription-Key": given}
+    assert_error(client.request(method, path, headers=headers), 401, "401", ACCESS_DENIED)
+    ok = client.request(method, path, headers={"Ocp-Apim-Subscription-Key": "secret"})
+    assert ok.status_code == 200
+
+
+def test_without_the_key_nobody_can_switch_auth_off_or_wipe_data(client, app):
+    key = {"Ocp-Apim-Subscription-Key": "secret"}
+    app.state.emulator.settings.key = "secret"
+    assert client.put("/face/v1.0/persongroups/g", json={"name": "n"}, headers=key).status_code == 200
+    assert_error(client.patch("/_emulator/settings", json={"key": None}), 401, "401")
+    assert_error(client.post("/_emulator/reset"), 401, "401")
+    assert app.state.emulator.settings.key == "secret"
+    assert [g["personGroupId"] for g in client.get("/face/v1.0/persongroups", headers=key).json()] == ["g"]
+    # With the key, the same calls work; afterwards the emulator is open again.
+    assert client.patch("/_emulator/settings", json={"key": None}, headers=key).status_code == 200
+    assert client.post("/_emulator/reset").status_code == 200
+    assert client.get("/face/v1.0/persongroups").json() == []
+
+
+def test_control_endpoints_are_open_without_a_key(client):
+    for method, path in CONTROL_CALLS:
+        assert client.request(method, path).status_code == 200, path
+
+
+def test_rate_limit_window_moves_with_the_clock(client, app, clock):
     app.state.emulator.settings.rate_limit = 2
     codes = [client.get("/face/v1.0/persongroups").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
@@ -37,13 +70,15 @@ def test_rate_limit(client, app):
     )
     assert "x-ms-error-code" not in r.headers
     assert client.get("/face/v1.2/persongroups").headers["x-ms-error-code"] == "429"
-    time.sleep(0.55)
+    clock.advance(0.4)  # 0.8 of a token at 2 per second
+    assert client.get("/face/v1.0/persongroups").status_code == 429
+    clock.advance(0.2)
     assert client.get("/face/v1.0/persongroups").status_code == 200
     # special routes are never limited nor counted
     for _ in range(5):
         assert client.get("/_emulator/stats").status_code == 200
     stats = client.get("/_emulator/stats").json()
-    assert stats["total"] == 6 and stats["statuses"] == {"200": 3, "429": 3}
+    assert stats["total"] == 7 and stats["statuses"] == {"200": 3, "429": 4}
 
 
 def test_rate_limit_retry_after_grows_with_slow_rate(client, app):
@@ -54,14 +89,19 @@ def test_rate_limit_retry_after_grows_with_slow_rate(client, app):
     assert "Try again in 5 seconds." in r.json()["error"]["message"]
 
 
-def test_latency(client, app):
+def test_latency_delays_api_calls(client, app):
     app.state.emulator.settings.latency_ms = 80
     t0 = time.monotonic()
     client.get("/face/v1.0/persongroups")
+    # A lower bound only: a loaded machine can make the call slower, never faster.
     assert time.monotonic() - t0 >= 0.08
-    t0 = time.monotonic()
-    client.get("/_emulator/stats")
-    assert time.monotonic() - t0 < 0.08
+
+
+def test_latency_spares_control_endpoints(client, app):
+    # An hour of latency: were the control endpoints delayed, this test would hang and time out.
+    app.state.emulator.settings.latency_ms = 3_600_000
+    assert client.get("/_emulator/stats").status_code == 200
+    assert client.get("/_emulator/settings").json()["latency_ms"] == 3_600_000
 
 
 def test_faults_are_seeded_and_happen_before_anything(app, client):
@@ -156,13 +196,15 @@ def test_settings_endpoint(client, app):
     assert r.status_code == 200
     assert r.json()["key"] == "***" and r.json()["rate_limit"] == 100
     assert app.state.emulator.settings.key == "k"
+    key = {"Ocp-Apim-Subscription-Key": "k"}
     # a round trip of GET output does not overwrite the key with the mask
-    assert client.patch("/_emulator/settings", json=r.json()).status_code == 200
+    assert client.patch("/_emulator/settings", json=r.json(), headers=key).status_code == 200
     assert app.state.emulator.settings.key == "k"
     for bad in ({"data": "x"}, {"tier": "E0"}, {"fault_rate": 2}, {"nope": 1}, {"limits": {"x": 1}}):
-        r = client.patch("/_emulator/settings", json=bad)
+        r = client.patch("/_emulator/settings", json=bad, headers=key)
         assert_error(r, 400, "BadArgument")
-    r = client.patch("/_emulator/settings", content=b"[]")
+    r = client.patch("/_emulator/settings", content=b"[]", headers=key)
     assert r.status_code == 400
-    assert client.patch("/_emulator/settings", content=json.dumps({"key": None})).status_code == 200
+    r = client.patch("/_emulator/settings", content=json.dumps({"key": None}), headers=key)
+    assert r.status_code == 200
     assert client.get("/face/v1.0/persongroups").status_code == 200

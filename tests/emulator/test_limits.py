@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from emulator_helpers import OCTET, assert_error, make_person, png
 
 from facesync.emulator import EmulatorSettings
+from tests.emulator.emulator_helpers import OCTET, assert_error, make_person, png
 
 
 def test_tier_defaults():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from emulator_helpers import OCTET, PREFIXES, assert_error, make_person, png
+
+from tests.emulator.emulator_helpers import OCTET, PREFIXES, assert_error, make_person, png
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

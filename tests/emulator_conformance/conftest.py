@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/ (imagegen)
-sys.path.insert(0, str(Path(__file__).parent))  # this folder (conformance_harness)
+from facesync.emulator.testing import FakeClock
+from tests.emulator_conformance.conformance_harness import ImageServer, make_client
 
-from conformance_harness import ImageServer
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The emulator's time: training advances only when a test moves this clock."""
+    return FakeClock()
+
+
+@pytest.fixture
+def client(clock: FakeClock) -> Iterator[Any]:
+    """An in-process client (TestClient) of a fresh emulator on `clock`, with no key."""
+    with make_client(clock) as test_client:
+        yield test_client
+        test_client.app.state.emulator.close()
 
 
 @pytest.fixture(scope="session")
-def image_server():
+def image_server() -> Iterator[ImageServer]:
     """A local HTTP server on 127.0.0.1 serving generated images (for add-face-from-URL)."""
     server = ImageServer()
     server.start()

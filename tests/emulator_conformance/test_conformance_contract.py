@@ -6,12 +6,15 @@ paging rules and per-version details are checked here, each against the digest s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
-from conformance_harness import KEY_HEADERS, single_face_png
-from imagegen import face_image
+
+from tests.emulator_conformance.conformance_harness import (
+    KEY_HEADERS,
+    make_client,
+    poll_until_trained,
+    single_face_png,
+)
+from tests.imagegen import face_image
 
 PREFIXES = ("v1.0", "v1.0-preview", "v1.1-preview.1", "v1.2-preview.1", "v1.2")
 CODES = {
@@ -27,21 +30,6 @@ PARAM = {
     "largefacelists": "largeFaceListId",
 }
 OCTET = {**KEY_HEADERS, "Content-Type": "application/octet-stream"}
-
-
-def make_client(**settings):
-    from starlette.testclient import TestClient
-
-    from facesync.emulator import EmulatorSettings, create_app
-
-    settings.setdefault("train_seconds", 0.05)
-    return TestClient(create_app(EmulatorSettings(**settings)))
-
-
-@pytest.fixture
-def client() -> Iterator:
-    with make_client() as test_client:
-        yield test_client
 
 
 def err(r) -> tuple[int, str]:
@@ -382,15 +370,14 @@ def test_never_trained_is_404_not_trained(client, kind):
 
 
 @pytest.mark.parametrize("kind", ["persongroups", "largepersongroups", "largefacelists"])
-def test_train_while_training_is_409(kind):
-    with make_client(train_seconds=3) as client:
-        put(client, "v1.0", kind, "c1")
-        add(client, faces_url(client, "v1.0", kind, "c1"), single_face_png())
-        assert client.post(f"/face/v1.0/{kind}/c1/train", headers=KEY_HEADERS).status_code == 202
-        r = client.post(f"/face/v1.0/{kind}/c1/train", headers=KEY_HEADERS)
-        assert err(r) == (409, f"{CODES[kind]}TrainingNotFinished")
-        status = client.get(f"/face/v1.0/{kind}/c1/training", headers=KEY_HEADERS).json()
-        assert status["status"] in ("notstarted", "running")
+def test_train_while_training_is_409(client, kind):
+    put(client, "v1.0", kind, "c1")
+    add(client, faces_url(client, "v1.0", kind, "c1"), single_face_png())
+    assert client.post(f"/face/v1.0/{kind}/c1/train", headers=KEY_HEADERS).status_code == 202
+    r = client.post(f"/face/v1.0/{kind}/c1/train", headers=KEY_HEADERS)
+    assert err(r) == (409, f"{CODES[kind]}TrainingNotFinished")
+    status = client.get(f"/face/v1.0/{kind}/c1/training", headers=KEY_HEADERS).json()
+    assert status["status"] == "notstarted"  # the fake clock has not moved
 
 
 def test_face_lists_have_no_training(client):
@@ -400,40 +387,34 @@ def test_face_lists_have_no_training(client):
 
 
 @pytest.mark.parametrize("version", PREFIXES)
-def test_training_status_spelling_and_fields(version):
+def test_training_status_spelling_and_fields(client, clock, version):
     old = version in ("v1.0", "v1.0-preview")
-    with make_client(train_seconds=0.3) as client:
-        put(client, version, "largefacelists", "l1")
-        add(client, f"/face/{version}/largefacelists/l1/persistedfaces", single_face_png())
-        r = client.post(f"/face/{version}/largefacelists/l1/train", headers=KEY_HEADERS)
-        assert r.status_code == 202 and r.content == b""
-        assert r.headers["operation-location"].endswith(f"/face/{version}/largefacelists/l1/training")
-        seen = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            body = client.get(f"/face/{version}/largefacelists/l1/training", headers=KEY_HEADERS).json()
-            seen.append(body["status"])
-            if body["status"] in ("succeeded", "failed"):
-                break
-            assert set(body) >= {"status", "createdDateTime", "lastActionDateTime"}
-            time.sleep(0.02)
-        allowed = {"notstarted" if old else "notStarted", "running", "succeeded"}
-        assert set(seen) <= allowed, seen
-        assert seen[-1] == "succeeded"
-        assert {"createdDateTime", "lastActionDateTime", "lastSuccessfulTrainingDateTime"} <= set(body)
-        for key in ("createdDateTime", "lastActionDateTime", "lastSuccessfulTrainingDateTime"):
-            assert body[key].endswith("Z"), body
+    put(client, version, "largefacelists", "l1")
+    add(client, f"/face/{version}/largefacelists/l1/persistedfaces", single_face_png())
+    r = client.post(f"/face/{version}/largefacelists/l1/train", headers=KEY_HEADERS)
+    assert r.status_code == 202 and r.content == b""
+    assert r.headers["operation-location"].endswith(f"/face/{version}/largefacelists/l1/training")
+    bodies = poll_until_trained(
+        lambda: client.get(f"/face/{version}/largefacelists/l1/training", headers=KEY_HEADERS).json(),
+        clock,
+    )
+    for pending in bodies[:-1]:
+        assert set(pending) >= {"status", "createdDateTime", "lastActionDateTime"}
+    seen = [b["status"] for b in bodies]
+    expected = ["notstarted" if old else "notStarted", "running", "succeeded"]
+    assert sorted(set(seen), key=seen.index) == expected
+    body = bodies[-1]
+    assert {"createdDateTime", "lastActionDateTime", "lastSuccessfulTrainingDateTime"} <= set(body)
+    for key in ("createdDateTime", "lastActionDateTime", "lastSuccessfulTrainingDateTime"):
+        assert body[key].endswith("Z"), body
 
 
-def test_empty_group_training_fails(client):
+def test_empty_group_training_fails(client, clock):
     put(client, "v1.0", "persongroups", "g1")
     assert client.post("/face/v1.0/persongroups/g1/train", headers=KEY_HEADERS).status_code == 202
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        body = client.get("/face/v1.0/persongroups/g1/training", headers=KEY_HEADERS).json()
-        if body["status"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.02)
+    body = poll_until_trained(
+        lambda: client.get("/face/v1.0/persongroups/g1/training", headers=KEY_HEADERS).json(), clock
+    )[-1]
     assert body["status"] == "failed", body
     assert isinstance(body.get("message"), str) and body["message"]
 

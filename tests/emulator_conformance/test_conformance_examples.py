@@ -19,20 +19,22 @@ prose (digest §4) says exclusive, so the items returned are not compared with t
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conformance_harness import (
+
+from facesync.emulator.testing import FakeClock
+from tests.emulator_conformance.conformance_harness import (
     KEY_HEADERS,
     KINDS,
     V10_SPEC,
     V12_EXAMPLE_DIRS,
     V12_SPEC,
     load_json,
+    poll_until_trained,
     resolve_param,
     resolve_schema,
     shape_mismatches,
@@ -110,25 +112,15 @@ def test_examples_were_found():
 
 
 # --------------------------------------------------------------------------------------------
-# Emulator fixture and setup helpers
-
-
-@pytest.fixture
-def client():
-    from starlette.testclient import TestClient
-
-    from facesync.emulator import EmulatorSettings, create_app
-
-    app = create_app(EmulatorSettings(train_seconds=0.05))
-    with TestClient(app, raise_server_exceptions=True) as test_client:
-        yield test_client
+# Setup helpers
 
 
 class Setup:
     """Creates the prerequisite state over the API; every call must succeed."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str, clock: FakeClock) -> None:
         self.client = client
+        self.clock = clock
         self.prefix = prefix
         self.idmap: dict[str, str] = {}
 
@@ -185,16 +177,13 @@ class Setup:
     def train_and_wait(self, kind: str, cid: str) -> None:
         r = self.client.post(f"{self.prefix}/{kind}/{cid}/train", headers=KEY_HEADERS)
         assert r.status_code == 202, f"setup step failed: train {kind}/{cid}: {r.status_code}"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            r = self._ok(
+        poll_until_trained(
+            lambda: self._ok(
                 self.client.get(f"{self.prefix}/{kind}/{cid}/training", headers=KEY_HEADERS),
                 "GET training",
-            )
-            if r.json()["status"].lower() in ("succeeded", "failed"):
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"setup: training of {kind}/{cid} did not finish within 10 s")
+            ).json(),
+            self.clock,
+        )
 
     def map_start(self, start: Any, created: list[str]) -> None:
         """Map the example's `start` id to the smallest created id, so later items follow it."""
@@ -329,10 +318,10 @@ def build_request(
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_example(case: ExampleCase, client, image_server):
+def test_example(case: ExampleCase, client, clock, image_server):
     assert case.example_file is not None, f"example file {case.example_ref} not found"
     example = load_json(case.example_file)
-    setup = Setup(client, f"/face/{case.version}")
+    setup = Setup(client, f"/face/{case.version}", clock)
     prepare(setup, case, example)
     request = build_request(setup, case, example, image_server)
     r = client.request(**request)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
-from conformance_harness import KEY_HEADERS, KINDS, RECORDINGS, key_set_mismatches, single_face_png
+
+from facesync.emulator.testing import FakeClock
+from tests.emulator_conformance.conformance_harness import (
+    KEY_HEADERS,
+    KINDS,
+    MAX_POLLS,
+    POLL_STEP,
+    RECORDINGS,
+    key_set_mismatches,
+    single_face_png,
+)
 
 SKIPPED_ROOTS = {"detect", "identify", "findsimilars", "verify", "group", "snapshots", "operations"}
 SNAPSHOT_KINDS = {
@@ -168,6 +177,7 @@ def test_recordings_were_found():
 @dataclass
 class Replayer:
     client: Any
+    clock: FakeClock
     problems: list[str] = field(default_factory=list)
     # (kind, collection id, recorded id lower-case) -> emulator id
     idmap: dict[tuple[str, str, str], str] = field(default_factory=dict)
@@ -300,8 +310,7 @@ class Replayer:
             if ex.version in OLD_VERSIONS
             else {"notStarted", "running", "succeeded", "failed"}
         )
-        deadline = time.monotonic() + 10
-        while True:
+        for _ in range(MAX_POLLS):
             r = self.send(ex)
             if r.status_code != 200:
                 self.check(i, group[-1], r)
@@ -316,10 +325,10 @@ class Replayer:
                 self.problems += [f"{where} [{status}]: {p}" for p in mismatches]
             if status.lower() in ("succeeded", "failed"):
                 break
-            if time.monotonic() > deadline:
-                self.problems.append(f"{where}: training still {status!r} after 10 s")
-                return
-            time.sleep(0.02)
+            self.clock.advance(POLL_STEP)
+        else:
+            self.problems.append(f"{where}: training still {status!r} after {MAX_POLLS} polls")
+            return
         if status.lower() != final:
             self.problems.append(f"{where}: final status {status!r}, recorded {final!r}")
 
@@ -356,27 +365,27 @@ class Replayer:
 
 
 @pytest.fixture(params=["asgi", "http"])
-def client(request):
-    """A fresh emulator, in-process (TestClient) or over real HTTP (uvicorn via `serve()`)."""
+def client(request, clock):
+    """A fresh emulator on `clock`, in-process (TestClient) or over real HTTP (uvicorn via `serve()`)."""
     import httpx
     from starlette.testclient import TestClient
 
     from facesync.emulator import EmulatorSettings, create_app
     from facesync.emulator.testing import serve
 
-    settings = EmulatorSettings(train_seconds=0.05)
+    settings = EmulatorSettings(train_seconds=1.0)
     if request.param == "asgi":
-        with TestClient(create_app(settings)) as test_client:
+        with TestClient(create_app(settings, clock=clock)) as test_client:
             yield test_client
     else:
-        with serve(settings) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+        with serve(settings, clock=clock) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
             yield http
 
 
 @pytest.mark.parametrize("recording", RECORDING_FILES)
-def test_recording(recording: Path, client):
+def test_recording(recording: Path, client, clock):
     exchanges = load_recording(recording)
-    replayer = Replayer(client)
+    replayer = Replayer(client, clock)
     replayer.run(exchanges)
     assert not replayer.problems, "\n".join(replayer.problems)
 
@@ -389,12 +398,12 @@ def test_rate_limit_429_matches_recording():
     from facesync.emulator import EmulatorSettings, create_app
 
     recorded = next(e for e in load_recording(RECORDINGS / "python/test_snapshot.yaml") if e.status == 429)
-    app = create_app(EmulatorSettings(rate_limit=1))
+    # On a fake clock no token comes back between the calls, however slow the machine.
+    app = create_app(EmulatorSettings(rate_limit=1), clock=FakeClock())
     with TestClient(app) as client:
-        answers = [client.get("/face/v1.0/persongroups", headers=KEY_HEADERS) for _ in range(5)]
-    limited = [r for r in answers if r.status_code == 429]
-    assert limited, [r.status_code for r in answers]
-    r = limited[0]
+        answers = [client.get("/face/v1.0/persongroups", headers=KEY_HEADERS) for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 429, 429]
+    r = answers[1]
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert not key_set_mismatches(recorded.response, body), body

@@ -13,24 +13,11 @@ import pytest
 
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.recognition.engines import real_available
-from facesync.emulator.testing import serve
+from facesync.emulator.testing import FakeClock, serve
 
 DATA = Path(__file__).parents[1] / "data" / "faces"
 OCTET = {"Content-Type": "application/octet-stream"}
 START = 1_700_000_000.0
-
-
-class FakeClock:
-    """The emulator's only time source in these tests: moves only when told to."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Face:
@@ -86,7 +73,7 @@ class Face:
 
 @pytest.fixture(scope="session")
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +89,7 @@ def face(base_url: str, clock: FakeClock) -> Iterator[Face]:
     """A clean deterministic emulator (reset between tests) and its clock back at START."""
     with httpx.Client(base_url=base_url, timeout=30) as http:
         assert http.post("/_emulator/reset").status_code == 200
-        clock.now = START
+        clock.set(START)
         yield Face(http, clock)
 
 
@@ -120,7 +107,7 @@ def real_url(clock: FakeClock) -> Iterator[str]:
 def real(real_url: str, clock: FakeClock) -> Iterator[Face]:
     with httpx.Client(base_url=real_url, timeout=60) as http:
         assert http.post("/_emulator/reset").status_code == 200
-        clock.now = START
+        clock.set(START)
         yield Face(http, clock)
 
 

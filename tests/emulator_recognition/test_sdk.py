@@ -45,7 +45,7 @@ def setup(request, base_url, clock, photo) -> tuple[str, Images]:
             ),
         }
     assert httpx.post(f"{url}/_emulator/reset").status_code == 200
-    clock.now = 1_700_000_000.0
+    clock.set(1_700_000_000.0)
     return url, images
 
 

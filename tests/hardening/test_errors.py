@@ -44,9 +44,9 @@ def test_a_bad_endpoint_is_one_line(workspace: Workspace, endpoint: str, expecte
 def test_plan_out_to_an_unwritable_file_is_one_line(workspace: Workspace):
     write_staff(workspace)
     line = one_error_line(workspace.run("plan", "--rate-limit", "0", "--out", "/dev/full"))
-    assert "cannot write the plan to /dev/full" in line
+    assert "cannot write the plan file /dev/full" in line
     line = one_error_line(workspace.run("plan", "--rate-limit", "0", "--out", "/proc/nonexistent/dir/p.json"))
-    assert "cannot write the plan to /proc/nonexistent/dir/p.json" in line
+    assert "cannot write the plan file /proc/nonexistent/dir/p.json" in line
 
 
 def test_plan_out_into_a_missing_folder_creates_it(workspace: Workspace):

@@ -288,7 +288,7 @@ def _spawn_apply(ws: Workspace) -> subprocess.Popen[bytes]:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_an_interrupted_apply_is_finished_by_the_next_one(workspace: Workspace, service: Service, sig: int):
-    write_big(workspace)
+    write_big(workspace, staff=8, visitors=4)  # ~60 writes: the kill lands halfway
     service.knobs(latency_ms=15)
     proc = _spawn_apply(workspace)
     deadline = time.monotonic() + 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from facesync.address import Address
 from facesync.diff import diff
 from facesync.model import (
     DesiredCollection,
@@ -202,7 +203,7 @@ def test_unmanaged_collections_are_reported_and_pruned_only_when_asked():
 
 def test_targets_limit_the_plan():
     desired = state(group("a", {"A": [want_face("a")]}), group("b", {"B": [want_face("b")]}))
-    plan = diff(desired, LiveState(), targets={"b"})
+    plan = diff(desired, LiveState(), targets={Address(PG, "b")})
     assert {c.address.collection_id for c in plan.changes} == {"b"}
 
 

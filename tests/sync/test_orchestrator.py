@@ -14,10 +14,10 @@ from facesync.apply import ApplyOptions
 from facesync.client import Endpoint, FaceClient, RetryPolicy
 from facesync.desired import load_desired_state
 from facesync.emulator import EmulatorSettings, create_app
+from facesync.emulator.testing import FakeClock
 from facesync.model import CollectionKind, DesiredState
 from facesync.plan import Gate
 from facesync.sync import StalePlan, Sync, SyncOptions, UnsafePlan
-from tests.fakeclock import FakeClock
 from tests.sync.sync_helpers import Workspace, write_staff
 
 PG = CollectionKind.PERSON_GROUP

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from facesync.diff import diff
 from facesync.model import DesiredCollection, LiveCollection, LivePerson, LiveState, LiveSummary
-from facesync.plan import Plan
+from facesync.plan import Plan, PlanScope, SafetyPolicy, safety_refusals
 from facesync.render import render_json, render_markdown, render_text
 from tests.sync.states import FL, LFL, LPG, TRAINED, group, live_face, live_group, state, want_face
 
@@ -30,7 +31,7 @@ def every_action_plan() -> Plan:
             user_data='{"owner": "facilities", "floor": 3}',
         ),
         group("visitors", {"V-1": [want_face("v1")]}, kind=LPG, recognition_model="recognition_04"),
-        group("retired", {}, ensure="absent"),
+        group("retired", {}, ensure="absent", protect=True),
         DesiredCollection(
             FL, "vip", "VIP", recognition_model="recognition_04", faces=(want_face("vip", note="new"),)
         ),
@@ -71,7 +72,9 @@ def every_action_plan() -> Plan:
         ),
         others=(LiveSummary(FL, "legacy", "Legacy list"),),
     )
-    return diff(desired, live)
+    plan = diff(desired, live)
+    scope = PlanScope("https://contoso.cognitiveservices.azure.com", "v1.0", ".", ())
+    return replace(plan, scope=scope, refusals=tuple(safety_refusals(plan, SafetyPolicy())))
 
 
 def check(name: str, text: str) -> None:
@@ -101,7 +104,16 @@ def test_json_golden_and_shape(plan: Plan):
     data = json.loads(text)
     assert data["format_version"] == 1
     assert data["summary"] == {"create": 5, "update": 2, "replace": 2, "delete": 4, "train": 3}
-    assert set(data["changes"][0]) == {"action", "kind", "address", "before", "after", "reason"}
+    assert set(data["changes"][0]) == {
+        *("action", "kind", "address", "before", "after", "reason", "reason_code")
+    }
+    assert data["refusals"] == [
+        {
+            "gate": "protected",
+            "address": "personGroup.retired",
+            "message": "personGroup.retired is protected (protect: true): refusing to delete it",
+        }
+    ]
     assert data["checksum"].startswith("sha256:")
     assert data["unmanaged"] == [
         {"address": "faceList.legacy", "id": "legacy", "kind": "faceList", "name": "Legacy list"}
@@ -111,14 +123,40 @@ def test_json_golden_and_shape(plan: Plan):
 def test_markdown_golden(plan: Plan):
     text = render_markdown(plan)
     check("plan.md", text)
-    assert text.startswith("<!-- facesync-plan -->\n### facesync plan: Plan: 5 to create")
-    assert "> [!WARNING]" in text and "<details>" in text
+    assert text.startswith("<!-- facesync-plan:")
+    assert "### facesync plan: Plan: 5 to create" in text
+    assert text.index("[!CAUTION]") < text.index("| collection |") < text.index("<details>")
+
+
+def test_markdown_is_commonmark_with_the_checksum_outside_the_fold(plan: Plan):
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(render_markdown(plan, max_length=3000))
+    html = [t.content for t in tokens if t.type == "html_block"]
+    assert [h.split(">")[0] for h in html] == [
+        html[0].split(">")[0],
+        "<details",
+        "</details",
+    ], html  # the marker, the fold, its end: nothing else swallowed as raw HTML
+    inline = [t.content for t in tokens if t.type == "inline"]
+    assert any(text.startswith("Checksum:") for text in inline)
+    assert any(text.startswith("Showing ") and " of 16 changes" in text for text in inline)
+
+
+def test_comment_markers_differ_by_config_root_and_endpoint(plan: Plan):
+    prod = render_markdown(plan).splitlines()[0]
+    staging = render_markdown(
+        replace(plan, scope=replace(plan.scope, endpoint="local:staging.sqlite"))
+    ).splitlines()[0]
+    named = render_markdown(plan, marker="prod").splitlines()[0]
+    assert prod != staging and named == "<!-- facesync-plan:prod -->"
+    assert prod.startswith("<!-- facesync-plan:") and prod.endswith(" -->")
 
 
 def test_markdown_is_bounded_and_says_so(plan: Plan):
     text = render_markdown(plan, max_length=1500)
     assert len(text) <= 1500
-    assert "(cut: the plan is longer than a comment can hold" in text
+    assert "Showing " in text and "of 16 changes" in text
     assert text.rstrip().endswith(f"Checksum: `{plan.checksum}`")
 
 

@@ -111,6 +111,7 @@ def test_the_json_plan_and_checksum_are_derived_from_typed_changes():
         "before": None,
         "after": {"name": "Staff", "userData": None, "recognitionModel": "recognition_04"},
         "reason": "declared in the configuration",
+        "reason_code": "declared",
     }
     assert data["checksum"] == plan.checksum == diff(
         state(group("staff", {"Alice": [want_face("a1")]})), LiveState()

@@ -112,14 +112,7 @@ def identity_labels(img: Image.Image) -> dict[Rect | None, str]:
     faces = _annotation(img, "faces")
     if faces is None:
         return {None: labels[0]} if labels else {}
-    rects: list[Rect] = []
-    for item in faces.split(";"):
-        try:
-            nums = [int(v) for v in item.split(",")]
-        except ValueError:
-            continue
-        if len(nums) == 4:
-            rects.append((nums[0], nums[1], nums[2], nums[3]))
+    rects = detection.parse_annotation(faces)
     return {rect: label for rect, label in zip(rects, labels, strict=False)}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from facesync.emulator import errors
+from facesync.emulator import detection, errors
 from facesync.emulator.app import (
     DETECTION_MODELS,
     RECOGNITION_MODELS,
@@ -23,9 +23,9 @@ from facesync.emulator.app import (
     _fetch,
     _json_object,
     _media_type,
-    _read_limited,
     json_response,
 )
+from facesync.emulator.bodies import read_capped
 from facesync.emulator.errors import ApiError, bad_argument
 from facesync.emulator.recognition.attributes import attributes_json, landmarks_json, parse_attributes
 from facesync.emulator.recognition.engines import Face
@@ -142,7 +142,7 @@ async def _image(call: Call) -> bytes:
         body = await _json_object(call.request)
         return await _fetch(body.get("url"))
     if media == "application/octet-stream":
-        return await _read_limited(call.request.stream())
+        return await read_capped(call.request.stream(), detection.MAX_BYTES)
     raise bad_argument(
         "Invalid Content-Type: use application/json with an image URL or "
         "application/octet-stream with the image bytes."

@@ -1,0 +1,38 @@
+"""Fixtures for import: a workspace and the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from import_helpers import Service, Workspace
+
+from facesync.emulator import EmulatorSettings, create_app
+from facesync.emulator.testing import serve
+
+
+@pytest.fixture(scope="session")
+def served() -> Iterator[Service]:
+    app = create_app(EmulatorSettings(train_seconds=0.05, seed=7))
+    with serve(app) as url:
+        yield Service(url, app)
+    app.state.emulator.close()
+
+
+@pytest.fixture
+def service(served: Service) -> Service:
+    """The shared emulator, emptied: starting a server per test would cost more than the tests."""
+    served.app.state.emulator.reset()
+    return served
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, service: Service, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.chdir(tmp_path)
+    return Workspace(tmp_path, service.url)
