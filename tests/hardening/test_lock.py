@@ -211,3 +211,17 @@ def test_the_lock_id_is_reserved_in_the_configuration():
     want = DesiredState(collections=(mine,))
     plan = diff(want, LiveState())
     assert plan.changes == () and "reserved for facesync's apply lock" in plan.warnings[0]
+
+
+def test_import_never_imports_the_lock(workspace: Workspace, service: Service):
+    from click.testing import CliRunner
+
+    from facesync.cli import main
+
+    service.api.put("/facelists/vip", json={"name": "VIP"}).raise_for_status()
+    service.api.put(f"/facelists/{LOCK_ID}", json={"name": "facesync apply lock"}).raise_for_status()
+    result = CliRunner().invoke(
+        main, ["import", "--all", "--rate-limit", "0"], env={"FACESYNC_ENDPOINT": workspace.endpoint}
+    )
+    assert result.exit_code == 0, result.output
+    assert "vip" in result.stdout and LOCK_ID not in result.stdout
