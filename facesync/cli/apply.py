@@ -277,6 +277,9 @@ async def _apply(
         reporter = _Reporter(fmt, len(plan.changes), color)
         try:
             result = await sync.apply(plan, options=options, on_event=reporter.event)
+        except PlanRefused as exc:
+            consequence = "; the service changed while this apply waited for the lock; nothing was applied"
+            raise refusal_exit(exc, consequence) from None
         finally:
             reporter.close()
     for change, message in result.failed:

@@ -13,11 +13,13 @@ from facesync.apply import ApplyOptions
 from facesync.client import Endpoint
 from facesync.desired import load_desired_state
 from facesync.emulator import EmulatorSettings, create_app
+from facesync.model import CollectionKind
 from facesync.plan import Action
-from facesync.sync import Sync, SyncOptions
+from facesync.sync import StalePlan, Sync, SyncOptions
 from tests.sync.sync_helpers import Workspace, write_staff
 
 ENDPOINT = Endpoint("http://emulator.test")
+PG = CollectionKind.PERSON_GROUP
 
 
 class SecondWriter(httpx.AsyncBaseTransport):
@@ -53,6 +55,7 @@ def emulator():
 
 
 def _sync(tmp_path: Path, transport: httpx.AsyncBaseTransport) -> Sync:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     ws = Workspace(tmp_path, ENDPOINT.url)
     write_staff(ws)
     desired, _ = load_desired_state(tmp_path / "facesync.yaml")
@@ -93,3 +96,40 @@ def test_no_wait_training_is_not_a_difference(tmp_path: Path, emulator: object):
 
 async def _no_sleep(seconds: float) -> None:
     await asyncio.sleep(0)
+
+
+def test_a_plan_made_before_another_apply_is_superseded_not_applied_twice(tmp_path: Path, emulator: object):
+    """Two runs plan the same changes; the second to get the lock finds them done and writes nothing."""
+
+    async def run() -> tuple[bool, bool, int, int]:
+        first = _sync(tmp_path / "a", httpx.ASGITransport(app=emulator))  # type: ignore[arg-type]
+        second = _sync(tmp_path / "b", httpx.ASGITransport(app=emulator))  # type: ignore[arg-type]
+        async with first, second:
+            plan_a, plan_b = await first.plan(), await second.plan()
+            assert plan_a.checksum == plan_b.checksum and not plan_a.empty
+            done_a = await first.apply(plan_a, options=ApplyOptions(sleep=_no_sleep, poll_initial=0))
+            await first.unlock()
+            done_b = await second.apply(plan_b, options=ApplyOptions(sleep=_no_sleep, poll_initial=0))
+            persons = await second.client.list_persons(PG, "staff")
+            return done_a.ok, done_b.superseded, len(done_b.done), len(persons)
+
+    ok, superseded, done_b, persons = asyncio.run(run())
+    assert ok and superseded and done_b == 0
+    assert persons == 2  # Alice and Bob, once each
+
+
+def test_a_service_changed_while_waiting_for_the_lock_refuses_the_old_plan(tmp_path: Path, emulator: object):
+    async def run() -> None:
+        async with _sync(tmp_path, httpx.ASGITransport(app=emulator)) as sync:  # type: ignore[arg-type]
+            plan = await sync.plan()
+            await sync.client.create_collection(
+                CollectionKind.FACE_LIST,
+                "vip",
+                name="Made meanwhile",
+                user_data=None,
+                recognition_model="recognition_04",
+            )
+            with pytest.raises(StalePlan):
+                await sync.apply(plan)
+
+    asyncio.run(run())
