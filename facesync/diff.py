@@ -208,7 +208,15 @@ class _Differ:
             by_id[face.persisted_face_id] = face
             if face.fingerprint is not None:
                 by_fingerprint[face.fingerprint].append(face)
-        matched: set[str] = set()
+        wanted = list(wanted)
+        # A face the configuration keeps by its id is that face, whatever its fingerprint: it is
+        # never also the match of an image entry (an import writes a duplicate once each way).
+        by_config_id = {
+            w.persisted_face_id
+            for w in wanted
+            if w.fingerprint is None and w.persisted_face_id is not None and w.persisted_face_id in by_id
+        }
+        matched = set(by_config_id)
         seen: set[str] = set()
         for want in wanted:
             if want.key in seen:
@@ -243,7 +251,11 @@ class _Differ:
                 continue
             keep = present[0]
             matched.add(keep.persisted_face_id)
-            copies = len(by_fingerprint[want.fingerprint]) - 1
+            copies = sum(
+                1
+                for f in by_fingerprint[want.fingerprint]
+                if f is not keep and f.persisted_face_id not in by_config_id
+            )
             if copies:
                 why = "the local cache knew it with this fingerprint" if keep.known else "it was added first"
                 self.warnings.append(
