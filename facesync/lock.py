@@ -92,7 +92,10 @@ class LockInfo:
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):  # lock data written by something else
+        return f"{seconds:.0f} (Unix time)"
 
 
 class LockError(Exception):

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import IO
 
 import httpx
 import pytest
@@ -22,14 +23,14 @@ from tests.sync.test_apply import expected_snapshot, live_snapshot, write_big
 APPLY = ["apply", "--auto-approve", "--rate-limit", "0"]
 
 
-def spawn(ws: Workspace, *extra: str) -> subprocess.Popen[str]:
+def spawn(ws: Workspace, *extra: str, stderr: IO[str] | int = subprocess.PIPE) -> subprocess.Popen[str]:
     env = {**os.environ, "FACESYNC_ENDPOINT": ws.endpoint, "NO_COLOR": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "facesync", *APPLY, "-f", str(ws.root / "facesync.yaml"), *extra],
         env=env,
         cwd=ws.root,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
     )
 
@@ -42,19 +43,44 @@ def no_lock_left(service: Service) -> bool:
     return not [f for f in service.api.get("/facelists").json() if f["faceListId"].startswith(LOCK_ID)]
 
 
-def run_two_at_once(ws: Workspace) -> list[tuple[int, str, str]]:
-    procs = [spawn(ws, "--parallelism", "4"), spawn(ws, "--parallelism", "4")]
-    return [(p.wait(timeout=240), *p.communicate()) for p in procs]
+def run_two_at_once(ws: Workspace, service: Service, **faults: float) -> list[tuple[int, str, str]]:
+    """Both runs plan while a third party holds the lock, so both plan the same changes whatever
+    the machine's speed; then the lock is released and they race for it."""
+    holder = LockInfo(token="t", owner="someone", host="elsewhere", pid=1, started=0.0, expires=1e12)
+    service.api.put(
+        f"/facelists/{LOCK_ID}", json={"name": "facesync apply lock", "userData": holder.to_user_data()}
+    ).raise_for_status()
+    logs = [ws.root / f"run{i}.err" for i in range(2)]
+    procs = []
+    for log in logs:
+        with log.open("w") as err:
+            procs.append(spawn(ws, "--parallelism", "4", stderr=err))
+    deadline = time.monotonic() + 120
+    while not all("Waiting for the lock" in log.read_text() for log in logs):
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    service.knobs(**faults)
+    while service.api.delete(f"/facelists/{LOCK_ID}").status_code not in (200, 404):
+        pass  # an injected fault: the service did nothing
+    results = []
+    for proc, log in zip(procs, logs, strict=True):
+        code = proc.wait(timeout=240)
+        out, _ = proc.communicate()
+        results.append((code, out, log.read_text()))
+    return results
 
 
 def test_two_applies_at_once_leave_the_exact_state(workspace: Workspace, service: Service):
     write_big(workspace)
-    service.knobs(latency_ms=5)
-    runs = run_two_at_once(workspace)
+    runs = run_two_at_once(workspace, service, latency_ms=5)
     service.knobs(latency_ms=0)
     for code, out, err in runs:
         assert code == 0, out + err
-        assert "Apply complete" in out or "another apply made these changes" in out, out + err
+        assert "held by someone@elsewhere (pid 1)" in err
+    outcomes = sorted("Apply complete" in out for _, out, _ in runs)
+    assert outcomes == [False, True], runs  # one applied, the other found it done
+    assert any("another apply made these changes" in out for _, out, _ in runs)
     assert live_snapshot(service) == expected_snapshot(workspace)
     assert no_lock_left(service)
     assert workspace.run("drift", "--refresh", "full").exit_code == 0
@@ -64,8 +90,7 @@ def test_two_applies_at_once_with_faults_never_report_success_over_a_wrong_state
     workspace: Workspace, service: Service
 ):
     write_big(workspace)
-    service.knobs(latency_ms=5, fault_rate=0.05, lost_response_rate=0.05)
-    runs = run_two_at_once(workspace)
+    runs = run_two_at_once(workspace, service, latency_ms=5, fault_rate=0.05, lost_response_rate=0.05)
     service.knobs(latency_ms=0, fault_rate=0, lost_response_rate=0)
     for code, out, err in runs:
         assert code in (0, 1, 3), out + err
