@@ -187,10 +187,12 @@ class ResourceLock:
             return
         mine, self.held = self.held, None
         current = await read_lock(self.client, LOCK_ID)
-        if current is None or current.token != mine.token:
+        if current is None:
+            log.warning("the lock was removed (force-unlock?) while this apply held it")
+            return
+        if current.token != mine.token:
             # Our lock expired and another process took it over: it is theirs now.
-            holder = current.describe() if current else "?"
-            log.warning("the lock expired while this apply held it and was taken over by %s", holder)
+            log.warning("the lock expired while this apply held it; %s took it over", current.describe())
             return
         await _delete(self.client, LOCK_ID)
         log.info("released the lock %s", LOCK_ID)

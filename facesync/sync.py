@@ -163,6 +163,11 @@ class Sync:
     ) -> None:
         try:
             await self.unlock()
+        except Exception as failure:
+            if exc is None:
+                raise
+            # The run already failed: report that, not the release (the lock will expire).
+            log.warning("could not release the lock: %s", failure)
         finally:
             await self.client.aclose()
 
