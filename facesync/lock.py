@@ -3,7 +3,8 @@
 The lock is a FaceList with a fixed id, `facesync-lock`: creating a collection is atomic on the
 service (a second PUT answers 409 *Exists), so exactly one process can create it. Its `userData`
 says who holds it (owner, host, pid, a random token), since when, and until when. Apply creates
-it before its first read-then-write and deletes it at the end; plan and drift never touch it.
+it before its first write, renews it every third of its expiry, and deletes it at the end; plan
+and drift never touch it.
 
 A FaceList costs nothing to train and holds no persons, but a resource allows only 64 of them:
 the lock takes one of those slots while an apply runs.
@@ -29,7 +30,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from facesync.client import FaceAPIError, FaceClient
@@ -44,6 +45,8 @@ LOCK_NAME = "facesync apply lock"
 _MARKER_PREFIX = LOCK_ID + "-"
 _ATTEMPTS = 5
 _MARKER_EXPIRY = 60.0
+_MIN_RENEWAL = 1.0
+"""A lock shorter than three times this is not renewed (tests use such locks to expire them)."""
 """A takeover takes three calls: a marker older than this belongs to a process that died."""
 
 
@@ -181,6 +184,36 @@ class ResourceLock:
                 self.on_wait(holder)
                 told = True
             await self.options.sleep(min(self.options.poll, self.options.timeout - waited))
+
+    async def renew(self) -> bool:
+        """Push the expiry of the lock we hold forward; False when it is no longer ours."""
+        if self.held is None:
+            return False
+        current = await read_lock(self.client, LOCK_ID)
+        if current is None or current.token != self.held.token:
+            log.error("lost the lock while holding it (expired and taken over, or force-unlocked)")
+            return False
+        renewed = replace(self.held, expires=self.options.now() + self.options.expiry)
+        await self.client.update_collection(
+            LOCK_KIND, LOCK_ID, name=LOCK_NAME, user_data=renewed.to_user_data()
+        )
+        self.held = renewed
+        log.debug("renewed the lock until %s", _iso(renewed.expires))
+        return True
+
+    async def keep_alive(self) -> None:
+        """Renew every third of the expiry while held, so a long apply never loses its lock; run
+        as a task and cancel it before `release`."""
+        interval = self.options.expiry / 3
+        if interval < _MIN_RENEWAL:
+            return
+        while self.held is not None:
+            await self.options.sleep(interval)
+            try:
+                if not await self.renew():
+                    return
+            except FaceAPIError as exc:
+                log.warning("could not renew the lock (trying again in %gs): %s", interval, exc)
 
     async def release(self) -> None:
         if self.held is None:

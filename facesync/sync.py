@@ -15,6 +15,8 @@ the service converged. Leaving the `async with` releases the lock.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Collection
@@ -153,6 +155,7 @@ class Sync:
         self.verified = 0
         """Cached faces the last plan checked against the service."""
         self._lock: ResourceLock | None = None
+        self._keep_alive: asyncio.Task[None] | None = None
         self._planned_under_lock: set[str] = set()
 
     async def __aenter__(self) -> Sync:
@@ -184,8 +187,14 @@ class Sync:
             return
         self._lock = ResourceLock(self.client, self.options.lock, on_wait)
         await self._lock.acquire()
+        self._keep_alive = asyncio.create_task(self._lock.keep_alive())
 
     async def unlock(self) -> None:
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keep_alive
+            self._keep_alive = None
         if self._lock is not None:
             await self._lock.release()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -250,3 +251,39 @@ def test_import_never_imports_the_lock(workspace: Workspace, service: Service):
     )
     assert result.exit_code == 0, result.output
     assert "vip" in result.stdout and LOCK_ID not in result.stdout
+
+
+def test_a_held_lock_is_renewed_so_a_long_apply_keeps_it():
+    """Time passes only through the injected clock: each wait of the keep-alive moves it on."""
+    app = create_app(EmulatorSettings())
+    now = [1000.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+        if len(waits) == 3:
+            raise asyncio.CancelledError  # stop the keep-alive after two renewals
+
+    async def run() -> tuple[LockInfo | None, LockInfo | None, bool]:
+        async with FaceClient(
+            Endpoint("http://emulator.test"), rate_limit=None, transport=httpx.ASGITransport(app=app)
+        ) as client:
+            lock = ResourceLock(client, LockOptions(expiry=90, now=lambda: now[0], sleep=sleep))
+            await lock.acquire()
+            first = await read_lock(client)
+            with contextlib.suppress(asyncio.CancelledError):
+                await lock.keep_alive()
+            renewed = await read_lock(client)
+            # Someone force-unlocks: the next renewal notices the lock is no longer ours.
+            await client.delete_collection(LOCK_KIND, LOCK_ID)
+            return first, renewed, await lock.renew()
+
+    try:
+        first, renewed, still_ours = asyncio.run(run())
+    finally:
+        app.state.emulator.close()
+    assert waits == [30, 30, 30]
+    assert first is not None and first.expires == 1090
+    assert renewed is not None and renewed.token == first.token and renewed.expires == 1060 + 90
+    assert not still_ours
