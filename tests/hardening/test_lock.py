@@ -174,9 +174,18 @@ def _expired_lock() -> LockInfo:
     return LockInfo(token="dead", owner="ci", host="runner-1", pid=4242, started=1000.0, expires=1060.0)
 
 
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
 async def _contend(app: object, contenders: int) -> list[object]:
     clients = [
-        FaceClient(Endpoint("http://emulator.test"), rate_limit=None, transport=httpx.ASGITransport(app=app))
+        FaceClient(
+            Endpoint("http://emulator.test"),
+            rate_limit=None,
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            sleep=_no_wait,
+        )
         for _ in range(contenders)
     ]
     try:
@@ -188,7 +197,9 @@ async def _contend(app: object, contenders: int) -> list[object]:
             recognition_model=SERVICE_DEFAULT_RECOGNITION_MODEL,
         )
         locks = [
-            ResourceLock(c, LockOptions(timeout=0, expiry=600, owner=f"p{i}", now=lambda: 5000.0))
+            ResourceLock(
+                c, LockOptions(timeout=0, expiry=600, owner=f"p{i}", now=lambda: 5000.0, sleep=_no_wait)
+            )
             for i, c in enumerate(clients)
         ]
         outcomes: list[object] = list(
@@ -205,8 +216,10 @@ async def _contend(app: object, contenders: int) -> list[object]:
 
 
 @pytest.mark.parametrize("contenders", [2, 3, 5])
-def test_only_one_process_takes_over_an_expired_lock(contenders: int):
-    app = create_app(EmulatorSettings())
+@pytest.mark.parametrize("faults", [0.0, 0.2], ids=["clean", "faults"])
+def test_only_one_process_takes_over_an_expired_lock(contenders: int, faults: float):
+    """Faults: 500s before a call and lost responses after it; each seed is one interleaving."""
+    app = create_app(EmulatorSettings(fault_rate=faults, lost_response_rate=faults, seed=contenders))
     try:
         *outcomes, (holder, winners, left) = asyncio.run(_contend(app, contenders))
     finally:
