@@ -25,7 +25,7 @@ from _emulator import emulator_process
 from imagegen import face_image
 
 from facesync.client import Endpoint
-from facesync.desired import load_desired_state
+from facesync.config import load as load_config
 from facesync.sync import Sync, SyncOptions
 
 RATE = 10.0
@@ -50,7 +50,7 @@ def stats(url: str) -> dict:
 
 
 async def facesync_apply(url: str, config: Path) -> tuple[float, int]:
-    desired, _ = load_desired_state(config)
+    desired, _ = load_config(config)
     started = time.perf_counter()
     options = SyncOptions(rate_limit=RATE, parallelism=8)
     async with Sync(desired, Endpoint(url), options=options, state_root=config) as sync:

@@ -37,7 +37,7 @@ from _emulator import emulator_process
 from plan_noop_10k import seed
 from validate_10k import generate
 
-from facesync.desired import load_desired_state
+from facesync.config import load as load_config
 from facesync.model import CollectionKind
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="facesync-bench-") as tmp:
         root = Path(tmp)
         config = generate(root / "config", args.persons, args.faces_per_person)
-        desired, _ = load_desired_state(config)
+        desired, _ = load_config(config)
         seed(root / "emulator.sqlite", desired)
         out = root / "imported" / "facesync.yaml"
         with emulator_process("--data", str(root / "emulator.sqlite")) as url:

@@ -23,7 +23,7 @@ from _emulator import emulator_process
 from validate_10k import generate
 
 from facesync.client import Endpoint
-from facesync.desired import load_desired_state
+from facesync.config import load as load_config
 from facesync.emulator.settings import EmulatorSettings
 from facesync.emulator.store import Store
 from facesync.fingerprint import encode_face_user_data
@@ -65,7 +65,7 @@ def main() -> None:
         root = Path(tmp)
         config = generate(root / "config", args.persons, args.faces_per_person)
         started = time.perf_counter()
-        desired, _ = load_desired_state(config)
+        desired, _ = load_config(config)
         load_seconds = time.perf_counter() - started
         faces = args.persons * args.faces_per_person
         seed(root / "emulator.sqlite", desired)

@@ -4,7 +4,7 @@
 
 Generates everything in a temporary directory: one LargePersonGroup whose persons each name
 a directory glob of K small, distinct PNGs (a fixed 40×40 image plus a text chunk that makes
-each file unique and over 1 KB). Then times `load_desired_state` cold (no image cache: every
+each file unique and over 1 KB). Then times `facesync.config.load` cold (no image cache: every
 image is read, sniffed and hashed) and warm (the stat-keyed cache under .facesync/ answers).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from facesync.desired import load_desired_state
+from facesync.config import load
 
 
 def _base_png() -> tuple[bytes, bytes]:
@@ -69,7 +69,7 @@ def main() -> None:
         os.chdir(root)
         for label in ("cold (no cache)", "warm (stat-keyed cache)"):
             start = time.perf_counter()
-            state, warnings = load_desired_state(config)
+            state, warnings = load(config)
             elapsed = time.perf_counter() - start
             faces = sum(len(p.faces) for c in state.collections for p in c.persons)
             print(f"{label:<24} {elapsed:6.2f}s  ({faces:,} faces, {len(warnings)} warnings)")

@@ -121,9 +121,14 @@ def test_workflows_take_the_key_from_secrets_only_and_never_put_it_on_a_command_
         doc = load_actions_yaml(path)
         assert doc["env"]["FACESYNC_ENDPOINT"] == "${{ vars.FACESYNC_ENDPOINT }}", path.name
         key_envs = [s["env"]["FACESYNC_KEY"] for s in all_steps(doc) if "FACESYNC_KEY" in s.get("env", {})]
-        assert key_envs == ["${{ secrets.FACESYNC_KEY }}"], path.name
-        mentions = [line.strip() for line in text.splitlines() if "FACESYNC_KEY" in line]
-        assert mentions == ["FACESYNC_KEY: ${{ secrets.FACESYNC_KEY }}"], path.name
+        # The production key once; the plan workflow's optional staging steps use the staging key.
+        assert [k for k in key_envs if "STAGING" not in k] == ["${{ secrets.FACESYNC_KEY }}"], path.name
+        assert set(key_envs) <= {"${{ secrets.FACESYNC_KEY }}", "${{ secrets.FACESYNC_STAGING_KEY }}"}
+        mentions = {line.strip() for line in text.splitlines() if "FACESYNC_KEY" in line and "#" not in line}
+        assert mentions <= {
+            "FACESYNC_KEY: ${{ secrets.FACESYNC_KEY }}",
+            "FACESYNC_KEY: ${{ secrets.FACESYNC_STAGING_KEY }}",
+        }, path.name
 
 
 def _command_options(command: click.Command) -> dict[str, click.Option]:
@@ -136,7 +141,7 @@ def test_workflows_call_facesync_only_with_options_its_cli_has() -> None:
         for step in all_steps(load_actions_yaml(path)):
             if ACTION_USES.match(step.get("uses", "")):
                 calls.append((path.name, shlex.split(step["with"]["args"])))
-    assert {args[0] for _, args in calls} == {"validate", "plan", "apply", "drift"}
+    assert {args[0] for _, args in calls} == {"validate", "plan", "apply", "drift", "test"}
     for name, args in calls:
         command = cli_main.commands[args[0]]
         options = _command_options(command)
@@ -182,7 +187,7 @@ def test_plan_workflow_keeps_only_plans_that_can_be_applied_and_fails_on_refusal
     plan = step_named(doc, lambda s: s.get("id") == "plan")
     assert plan["with"]["stdout"] == "plan.md"
     assert set(plan["with"]["ok-exit-codes"].split(",")) == {"0", "1", "2", "3"}  # the comment always runs
-    upload = step_named(doc, lambda s: "upload-artifact" in s.get("uses", ""))
+    upload = step_named(doc, lambda s: s.get("with", {}).get("name") == "facesync-plan")
     fail = step_named(doc, lambda s: "Fail" in s.get("name", ""))
     assert _evaluate_if(upload["if"], exit_code) is uploads_plan
     assert _evaluate_if(fail["if"], exit_code) is fails_job
@@ -200,9 +205,29 @@ def test_apply_workflow_applies_the_reviewed_plan_one_run_at_a_time() -> None:
     assert args[:2] == ["apply", "reviewed/plan.json"] and "--auto-approve" in args
     assert apply["with"]["ok-exit-codes"] == "0"  # 3 (stale plan) fails the job
     plan = workflow("facesync-plan.yml")
-    upload = step_named(plan, lambda s: "upload-artifact" in s.get("uses", ""))
+    upload = step_named(plan, lambda s: s.get("with", {}).get("name") == "facesync-plan")
     assert upload["with"]["name"] == "facesync-plan" and upload["with"]["path"] == "plan.json"
     assert "--workflow facesync-plan.yml" in download["run"]
+
+
+def test_plan_workflow_runs_the_recognition_tests_on_staging_after_applying_there() -> None:
+    doc = workflow("facesync-plan.yml")
+    staging = step_named(doc, lambda s: s.get("id") == "staging")
+    tests = step_named(doc, lambda s: s.get("id") == "recognition")
+    steps = list(all_steps(doc))
+    assert steps.index(staging) < steps.index(tests)
+    assert "vars.FACESYNC_STAGING_ENDPOINT != ''" in staging["if"]
+    assert shlex.split(staging["with"]["args"])[0] == "apply"
+    for step in (staging, tests):
+        assert step["env"] == {
+            "FACESYNC_ENDPOINT": "${{ vars.FACESYNC_STAGING_ENDPOINT }}",
+            "FACESYNC_KEY": "${{ secrets.FACESYNC_STAGING_KEY }}",
+        }
+    args = shlex.split(tests["with"]["args"])
+    assert args[0] == "test" and "--out" in args and tests["with"]["ok-exit-codes"] == "0"
+    assert tests["if"] == "steps.staging.outcome == 'success'"
+    report = step_named(doc, lambda s: s.get("with", {}).get("name") == "facesync-tests")
+    assert report["with"]["path"] == args[args.index("--out") + 1]
 
 
 def test_drift_workflow_reports_drift_in_one_labelled_issue_and_fails_on_error() -> None:

@@ -21,6 +21,7 @@ def test_quickstart_plans_applies_then_has_nothing_left_to_do(
     monkeypatch.chdir(work)
     runner = CliRunner()
     env = {"FACESYNC_ENDPOINT": "", "FACESYNC_QUICKSTART_ENDPOINT": "", "NO_COLOR": "1"}
+    env["FACESYNC_RECOGNITION"] = "deterministic"  # the probes are annotated test images
 
     def facesync(*args: str) -> tuple[int, str]:
         result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
@@ -36,4 +37,7 @@ def test_quickstart_plans_applies_then_has_nothing_left_to_do(
         "No changes. The live service matches the configuration.\n",
     )
     assert facesync("drift")[0] == 0
+    code, out = facesync("test")
+    assert code == 0, out
+    assert "6 tests: 6 passed, 0 failed, 0 errors;" in out
     assert (work / ".facesync" / "emulator.sqlite").exists()

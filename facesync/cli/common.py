@@ -131,6 +131,7 @@ class ServiceArgs:
     """The options every command that talks to the service takes, in one value."""
 
     config_path: Path
+    root: Path | None
     endpoint: str | None
     key: str | None
     api_version: str | None
@@ -167,6 +168,11 @@ def service_options(func: F) -> F:
                 show_default=True,
                 type=click.Path(path_type=Path),
                 help="Config file, or a directory of *.yaml files.",
+            ),
+            click.option(
+                "--root",
+                type=click.Path(path_type=Path, file_okay=False),
+                help="Folder that image paths must stay inside [default: the config's folder].",
             ),
             connection_options,
             click.option(
@@ -329,12 +335,14 @@ def load(service: ServiceArgs) -> Loaded:
     """Config → desired state (every error at once), then the endpoint; no call is made here."""
     from facesync.address import AddressError, resolve_targets
     from facesync.client import require_key, resolve_endpoint
-    from facesync.desired import load_desired_state
+    from facesync.config import load as load_config
     from facesync.sync import config_root
 
     if not service.config_path.exists():
         raise fail(f"configuration {service.config_path} not found (give one with -f PATH)")
-    desired, diagnostics = load_desired_state(service.config_path, api_version=service.api_version)
+    desired, diagnostics = load_config(
+        service.config_path, api_version=service.api_version, root=service.root
+    )
     try:
         resolve_targets(desired, service.targets)
     except AddressError as exc:

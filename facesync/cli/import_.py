@@ -169,6 +169,14 @@ def import_command(
         for note in c.notes:
             click.echo(f"Warning: {note}", err=True)
     s = converter.stats
+    if s.outside:
+        click.echo(
+            f"Warning: {s.outside:,} image path(s) lie outside {base_dir}, the folder the imported "
+            "configuration is in: plan and apply keep images inside the configuration's folder, so "
+            "run them with --root (a folder holding both), or write the configuration beside the "
+            "images.",
+            err=True,
+        )
     images_part = f", {s.matched:,} as images" if image_dirs else ""
     if image_dirs and s.unmatched:
         images_part += f" ({s.unmatched:,} fingerprinted faces matched no image under --images)"

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from facesync.cli import main
-from facesync.config.errors import Diagnostic
-from facesync.config.models import json_schema_text
-from facesync.desired import DEFAULT_CONFIG, validate_config
+from facesync.config import DEFAULT_CONFIG, Diagnostic, validate
+from facesync.config.rules import TIERS
 from facesync.model import API_VERSIONS, DesiredState
 
 
@@ -51,7 +50,7 @@ def _summary(state: DesiredState) -> str:
     default=DEFAULT_CONFIG,
     show_default=True,
     type=click.Path(path_type=Path),
-    help="Config file, or a directory whose *.yaml/*.yml files are merged.",
+    help="Config file, or a directory whose facesync *.yaml/*.yml files are merged.",
 )
 @click.option(
     "--format",
@@ -69,18 +68,34 @@ def _summary(state: DesiredState) -> str:
 )
 @click.option(
     "--tier",
-    type=click.Choice(["F0", "S0"]),
+    type=click.Choice(TIERS),
     default="S0",
     show_default=True,
     help="Pricing tier whose quotas apply.",
 )
-def validate_command(path: Path, fmt: str, api_version: str | None, tier: str) -> None:
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder that image paths must stay inside [default: the config's folder].",
+)
+def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> None:
     """Check the configuration without calling the service.
 
     Reports every problem at once, each at its file:line:column. Exit 0 when valid
     (warnings allowed), 1 otherwise.
     """
-    result = validate_config(path, api_version=api_version, tier=tier)
+    from dataclasses import replace
+
+    from facesync.checks.spec import load_tests
+
+    result = validate(path, api_version=api_version, tier=tier, root=root)
+    # The recognition tests beside the configuration (`tests:`, *.test.yaml) are part of it.
+    tests = load_tests(path)[1] if path.exists() else []
+    if tests:
+        diagnostics = sorted(set(result.diagnostics) | set(tests))
+        failed = any(d.is_error for d in diagnostics)
+        result = replace(result, state=None if failed else result.state, diagnostics=diagnostics)
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in result.diagnostics], indent=2))
     elif fmt == "github":
@@ -100,4 +115,6 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str) -
 @main.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of the configuration format."""
+    from facesync.config.models import json_schema_text
+
     click.echo(json_schema_text(), nl=False)

@@ -16,7 +16,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,10 +27,15 @@ from facesync.client.endpoint import Endpoint, build_transport
 from facesync.client.errors import EndpointError, FaceAPIError, ServiceUnreachable, UnexpectedResponse
 from facesync.client.models import (
     CollectionInfo,
+    DetectedFace,
     FaceListDetail,
+    GroupResult,
+    IdentifyResult,
     PersistedFace,
     Person,
+    SimilarFace,
     TrainingResult,
+    VerifyResult,
 )
 from facesync.client.ratelimit import TokenBucket
 from facesync.model import CollectionKind, TargetFace
@@ -275,6 +280,13 @@ class FaceClient:
                 problem = f"item {index} is {_shape(item)}, not an object with a string {id_field!r}"
                 raise UnexpectedResponse(op, "GET", path, problem)
         return raw
+
+    @staticmethod
+    def _models(model: type[M], raw: Any, op: str, method: str, path: str) -> list[M]:
+        """A JSON list of `model`; anything else (an object, `{}`) is an error, never empty."""
+        if not isinstance(raw, list):
+            raise UnexpectedResponse(op, method, path, f"expected a JSON list, got {_shape(raw)}")
+        return [FaceClient._model(model, item, op, method, path) for item in raw]
 
     @staticmethod
     def _model(model: type[M], raw: Any, op: str, method: str, path: str) -> M:
@@ -543,6 +555,100 @@ class FaceClient:
         op, path = "LargeFaceList.ListFaces", f"/{kind.path_segment}/{large_face_list_id}/persistedfaces"
         raw = await self._paged(op, path, "persistedFaceId")
         return [self._model(PersistedFace, r, op, "GET", path) for r in raw]
+
+    # -- recognition ----------------------------------------------------------------------------
+    # All read-only for the collections, so every one is safe to replay (a replayed detect only
+    # mints faceIds that expire unused).
+
+    async def _post_json(self, op: str, path: str, body: Any, params: dict[str, str] | None = None) -> Any:
+        response = await self._send(op, "POST", path, params=params, json_body=body, idempotent=True)
+        assert response is not None
+        return self._decode(op, "POST", path, response)
+
+    async def detect(
+        self,
+        image: bytes,
+        *,
+        recognition_model: str,
+        detection_model: str,
+        return_face_id: bool = True,
+        face_id_ttl: int | None = None,
+        attributes: Sequence[str] = (),
+    ) -> list[DetectedFace]:
+        """Faces in `image`, largest first. `face_id_ttl` (60-86400 s) bounds how long the
+        faceIds stay usable; the service's default is 24 hours."""
+        params = {
+            "returnFaceId": "true" if return_face_id else "false",
+            "recognitionModel": recognition_model,
+            "detectionModel": detection_model,
+        }
+        if face_id_ttl is not None:
+            params["faceIdTimeToLive"] = str(face_id_ttl)
+        if attributes:
+            params["returnFaceAttributes"] = ",".join(attributes)
+        response = await self._send(
+            "Face.Detect", "POST", "/detect", params=params, content=image, idempotent=True
+        )
+        assert response is not None
+        raw = self._decode("Face.Detect", "POST", "/detect", response)
+        return self._models(DetectedFace, raw, "Face.Detect", "POST", "/detect")
+
+    async def identify(
+        self,
+        face_ids: Sequence[str],
+        *,
+        kind: CollectionKind,
+        group_id: str,
+        max_candidates: int = 1,
+        confidence_threshold: float | None = None,
+    ) -> list[IdentifyResult]:
+        """Up to 10 faceIds against a trained PersonGroup or LargePersonGroup."""
+        body: dict[str, Any] = {
+            "faceIds": list(face_ids),
+            kind.id_field: group_id,
+            "maxNumOfCandidatesReturned": max_candidates,
+        }
+        if confidence_threshold is not None:
+            body["confidenceThreshold"] = confidence_threshold
+        raw = await self._post_json("Face.Identify", "/identify", body)
+        return self._models(IdentifyResult, raw, "Face.Identify", "POST", "/identify")
+
+    async def verify_faces(self, face_id1: str, face_id2: str) -> VerifyResult:
+        raw = await self._post_json("Face.Verify", "/verify", {"faceId1": face_id1, "faceId2": face_id2})
+        return self._model(VerifyResult, raw, "Face.Verify", "POST", "/verify")
+
+    async def verify_person(
+        self, face_id: str, *, kind: CollectionKind, group_id: str, person_id: str
+    ) -> VerifyResult:
+        body = {"faceId": face_id, "personId": person_id, kind.id_field: group_id}
+        raw = await self._post_json("Face.Verify", "/verify", body)
+        return self._model(VerifyResult, raw, "Face.Verify", "POST", "/verify")
+
+    async def find_similar(
+        self,
+        face_id: str,
+        *,
+        face_ids: Sequence[str] | None = None,
+        face_list: tuple[CollectionKind, str] | None = None,
+        mode: str = "matchPerson",
+        max_candidates: int = 20,
+    ) -> list[SimilarFace]:
+        """Faces like `face_id` among `face_ids` (faceIds from detect) or in a (Large)FaceList."""
+        if (face_ids is None) == (face_list is None):
+            raise ValueError("find_similar needs exactly one of face_ids or face_list")
+        body: dict[str, Any] = {"faceId": face_id, "mode": mode, "maxNumOfCandidatesReturned": max_candidates}
+        if face_ids is not None:
+            body["faceIds"] = list(face_ids)
+        else:
+            assert face_list is not None
+            body[face_list[0].id_field] = face_list[1]
+        raw = await self._post_json("Face.FindSimilar", "/findsimilars", body)
+        return self._models(SimilarFace, raw, "Face.FindSimilar", "POST", "/findsimilars")
+
+    async def group(self, face_ids: Sequence[str]) -> GroupResult:
+        """2 to 1000 faceIds into groups of the same person (and a messy group of the rest)."""
+        raw = await self._post_json("Face.Group", "/group", {"faceIds": list(face_ids)})
+        return self._model(GroupResult, raw, "Face.Group", "POST", "/group")
 
 
 def _shape(value: Any) -> str:

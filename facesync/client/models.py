@@ -40,3 +40,58 @@ class Person(_Response):
 class TrainingResult(_Response):
     status: str
     message: str | None = None
+
+
+# -- recognition ------------------------------------------------------------------------------
+
+
+class FaceRectangle(_Response):
+    left: int
+    top: int
+    width: int
+    height: int
+
+    @property
+    def rect(self) -> tuple[int, int, int, int]:
+        """`(left, top, width, height)`, the order of a config's `targetFace`."""
+        return (self.left, self.top, self.width, self.height)
+
+
+class DetectedFace(_Response):
+    face_id: str | None = Field(default=None, alias="faceId")
+    face_rectangle: FaceRectangle = Field(alias="faceRectangle")
+    face_attributes: dict[str, object] | None = Field(default=None, alias="faceAttributes")
+
+    @property
+    def quality(self) -> str | None:
+        """`qualityForRecognition` (low, medium, high) when it was asked for and returned."""
+        value = (self.face_attributes or {}).get("qualityForRecognition")
+        return str(value) if value is not None else None
+
+
+class IdentifyCandidate(_Response):
+    person_id: str = Field(alias="personId")
+    confidence: float
+
+
+class IdentifyResult(_Response):
+    face_id: str = Field(alias="faceId")
+    candidates: list[IdentifyCandidate] = Field(default_factory=list)
+
+
+class VerifyResult(_Response):
+    is_identical: bool = Field(alias="isIdentical")
+    confidence: float
+
+
+class SimilarFace(_Response):
+    """A find-similar match: `persisted_face_id` in a face list, `face_id` among faceIds."""
+
+    persisted_face_id: str | None = Field(default=None, alias="persistedFaceId")
+    face_id: str | None = Field(default=None, alias="faceId")
+    confidence: float
+
+
+class GroupResult(_Response):
+    groups: list[list[str]] = Field(default_factory=list)
+    messy_group: list[str] = Field(default_factory=list, alias="messyGroup")

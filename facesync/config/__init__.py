@@ -1,8 +1,80 @@
-"""Configuration: YAML with positions, the pydantic format, image checks and validation rules.
+"""The configuration: YAML files in, a checked desired state out.
 
-The public entry point is `facesync.desired.load_desired_state`; this package holds its parts.
+`load` and `validate` are the entry points. This package stays light to import (the CLI's
+`--help` must start fast): the parts that need pydantic are imported when a config is read.
+
+Modules, one job each:
+    sources     which files make the configuration (-f FILE or DIR) and how they merge
+    loader      YAML with positions, hardened against hostile input
+    env         `${VAR}` expansion
+    models      the format as pydantic models (the JSON Schema's source)
+    schema      schema errors turned into messages at YAML positions
+    rules       the Face API's id, name, model and tier rules, defined once
+    imagepaths  image paths: globs, directories, confinement to the root
+    images      image probing and the stat-keyed cache
+    resolve     everything above → DesiredState
+    errors      Diagnostic, ConfigError, ValidationResult
 """
 
-from facesync.config.errors import ConfigError, Diagnostic, Severity
+from __future__ import annotations
 
-__all__ = ["ConfigError", "Diagnostic", "Severity"]
+from collections.abc import Mapping
+from pathlib import Path
+
+from facesync.config.errors import ConfigError, Diagnostic, Severity, ValidationResult
+from facesync.model import DesiredState
+
+DEFAULT_CONFIG = "facesync.yaml"
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ConfigError",
+    "Diagnostic",
+    "Severity",
+    "ValidationResult",
+    "load",
+    "validate",
+]
+
+
+def validate(
+    path: str | Path = DEFAULT_CONFIG,
+    *,
+    api_version: str | None = None,
+    tier: str = "S0",
+    root: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
+) -> ValidationResult:
+    """Check the configuration at `path` (a YAML file or a directory of them) without raising.
+
+    `api_version` overrides `service.apiVersion`; `tier` (F0 or S0) sets the quotas checked;
+    `root` is the folder image paths must stay inside (default: the folder of `path`, or `path`
+    itself when it is a directory); `environ` is what `${VAR}` reads (default: os.environ);
+    `cache_dir` holds the image cache (default: `.facesync/` beside the configuration).
+    Raises ValueError only for an unknown `api_version` or `tier`.
+    """
+    from facesync.config.resolve import validate as run
+
+    return run(path, api_version=api_version, tier=tier, root=root, environ=environ, cache_dir=cache_dir)
+
+
+def load(
+    path: str | Path = DEFAULT_CONFIG,
+    *,
+    api_version: str | None = None,
+    tier: str = "S0",
+    root: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[DesiredState, list[Diagnostic]]:
+    """The desired state and its warnings; raises `ConfigError` carrying every diagnostic.
+
+    Arguments as for `validate`. No call to the Face service happens here.
+    """
+    result = validate(
+        path, api_version=api_version, tier=tier, root=root, environ=environ, cache_dir=cache_dir
+    )
+    if result.state is None:
+        raise ConfigError(result.diagnostics)
+    return result.state, result.diagnostics

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
+
+from facesync.model import DesiredState
 
 Severity = Literal["error", "warning"]
 
@@ -55,3 +58,44 @@ class ConfigError(Exception):
     @property
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if not d.is_error]
+
+
+class Reporter:
+    """Collects the diagnostics of one run."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def add(self, file: str, pos: tuple[int, int], message: str, severity: Severity = "error") -> None:
+        self.diagnostics.append(Diagnostic(file, pos[0], pos[1], message, severity))
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics.extend(diagnostics)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    """What `facesync.config.validate` found: the state when valid, and every diagnostic."""
+
+    state: DesiredState | None
+    """None when there are errors."""
+    diagnostics: list[Diagnostic]
+    """Errors and warnings, sorted by file, line and column."""
+    images_hashed: int = 0
+    """Images read and hashed in this run (the others came from the stat-keyed cache)."""
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

@@ -4,11 +4,19 @@ PyYAML's loaders keep the last of two equal keys without a word; this loader rep
 second one instead. Values are plain Python data (dict, list, str, int, float, bool, None);
 `Positions` maps each path (a tuple of keys and list indexes) to 1-based line and column.
 `${VAR}` references in string values are expanded here (see `facesync.config.env`).
+
+Hostile input is refused with one clear diagnostic: a file that is not a regular file (a FIFO
+or a device would block or never end), bytes that are not UTF-8 (at their real line and
+column), and aliases that expand beyond a small budget (an "alias bomb" of a few hundred bytes
+would otherwise build gigabytes).
 """
 
 from __future__ import annotations
 
+import codecs
+import logging
 import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,26 +25,34 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from facesync.config.env import expand
 from facesync.config.errors import Diagnostic
 
+log = logging.getLogger(__name__)
+
 ENV_UNSET = "environment variable"
 """How an unset-variable diagnostic starts (later checks of that value are noise beside it)."""
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's composer when PyYAML was built with it: several times faster on big configs.
+_COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 YamlPath = tuple[Any, ...]
 Pos = tuple[int, int]
 KeyLabel = Callable[[YamlPath, Any], str]
 
+# Aliases may repeat a mapping (`<<: *defaults` on each person), but not multiply it: past these
+# budgets a document is refused rather than built.
+MAX_ALIAS_USES = 10_000
+MAX_ALIAS_NODES = 100_000
+"""Nodes that alias expansion may add beyond the document's own nodes."""
+MAX_DEPTH = 64
+"""Nesting levels; a facesync config needs about eight."""
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _STR_TAG = "tag:yaml.org,2002:str"
-
-
-class PositionLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader used only to compose nodes; construction is done by `_Builder`."""
 
 
 @dataclass(slots=True)
@@ -68,6 +84,11 @@ class YamlDocument:
     """Absolute path."""
     data: Any
     positions: Positions
+    folder: str = ""
+    """The file's folder as text (image paths are relative to it; text is what os.path wants)."""
+
+    def __post_init__(self) -> None:
+        self.folder = str(self.path.parent)
 
 
 def display_path(path: Path) -> str:
@@ -87,6 +108,14 @@ def _describe_key(path: YamlPath, key: Any) -> str:
     return f"key {key!r}"
 
 
+class _Refused(Exception):
+    """The document is refused as a whole (too big once expanded, too deep)."""
+
+    def __init__(self, pos: Pos, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+
+
 class _Builder:
     def __init__(self, file: str, environ: Mapping[str, str], key_label: KeyLabel) -> None:
         self.file = file
@@ -96,6 +125,11 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
         self.constructor = SafeConstructor()
         self._active: set[int] = set()
+        self._seen: set[int] = set()
+        self._alias_uses = 0
+        self._alias_nodes = 0
+        self._expanding = 0
+        """Depth of alias expansion we are inside (0: building the document's own nodes)."""
 
     def error(self, pos: Pos, message: str) -> None:
         self.diagnostics.append(Diagnostic(self.file, pos[0], pos[1], message))
@@ -116,19 +150,45 @@ class _Builder:
             for name in missing:
                 self.error(
                     _pos(node),
-                    f"{ENV_UNSET} '{name}' is not set "
-                    f"(write ${{{name}:-default}} to give a default)",
+                    f"{ENV_UNSET} '{name}' is not set (write ${{{name}:-default}} to give a default)",
                 )
         return value
 
+    def _count(self, node: Node) -> bool:
+        """Account for building `node`; True when it is an alias of a mapping or sequence."""
+        if self._expanding:
+            self._alias_nodes += 1
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise _Refused(
+                    _pos(node),
+                    f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} values; "
+                    "refusing to build the document (an alias bomb?)",
+                )
+        if isinstance(node, ScalarNode):
+            return False
+        if id(node) not in self._seen:
+            self._seen.add(id(node))
+            return False
+        self._alias_uses += 1
+        if self._alias_uses > MAX_ALIAS_USES:
+            raise _Refused(
+                _pos(node),
+                f"more than {MAX_ALIAS_USES:,} uses of YAML aliases; refusing to build the document",
+            )
+        return True
+
     def build(self, node: Node, path: YamlPath) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise _Refused(_pos(node), f"YAML nests deeper than {MAX_DEPTH} levels; refusing the document")
         self.positions.values[path] = _pos(node)
+        alias = self._count(node)
         if isinstance(node, ScalarNode):
             return self.scalar(node, is_key=False)
         if id(node) in self._active:
             self.error(_pos(node), "recursive YAML alias")
             return None
         self._active.add(id(node))
+        self._expanding += alias
         try:
             if isinstance(node, SequenceNode):
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
@@ -136,6 +196,7 @@ class _Builder:
                 return self.mapping(node, path)
         finally:
             self._active.discard(id(node))
+            self._expanding -= alias
         self.error(_pos(node), f"unsupported YAML node {node.tag}")  # pragma: no cover
         return None
 
@@ -150,8 +211,13 @@ class _Builder:
                     if not isinstance(source, MappingNode):
                         self.error(_pos(source), "a '<<' merge needs a mapping")
                         continue
-                    for k, v in self.mapping(source, path).items():
-                        merged.setdefault(k, v)
+                    alias = self._count(source)
+                    self._expanding += alias
+                    try:
+                        for k, v in self.mapping(source, path).items():
+                            merged.setdefault(k, v)
+                    finally:
+                        self._expanding -= alias
                 self.positions.values[path] = _pos(node)
                 continue
             if not isinstance(key_node, ScalarNode):
@@ -174,6 +240,45 @@ class _Builder:
         return result
 
 
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of `path`, which must be a regular file (symlinks followed).
+
+    A FIFO would block the open and a device may never end, so the type is checked before the
+    open (which cannot block) and again on the open descriptor (the path may have changed).
+    Raises OSError; a non-regular file gives one whose strerror says what it is.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(path, st.st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
+        return f.read()
+
+
+def _not_regular(path: Path, mode: int) -> OSError:
+    what = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    return OSError(0, f"{what}, not a regular file: a configuration must be a plain file", str(path))
+
+
+def _line_column(text: str, index: int) -> Pos:
+    """1-based line and column of character `index` in `text`."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
 def load_yaml(
     path: Path,
     *,
@@ -183,18 +288,43 @@ def load_yaml(
     """Parse one YAML file. Returns the document (None when it cannot be parsed) and diagnostics."""
     file = display_path(path)
     try:
-        text = path.read_bytes()
+        data = read_regular_file(path)
     except OSError as exc:
         return None, [Diagnostic(file, 0, 0, f"cannot read file: {exc.strerror or exc}")]
+    log.debug("read %s (%d bytes)", file, len(data))
     try:
-        node = yaml.compose(text, Loader=PositionLoader)
+        text = codecs.decode(data, "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", errors="replace").lstrip("\ufeff")
+        line, column = _line_column(before, len(before))
+        bad = data[exc.start : exc.end].hex(" ")
+        return None, [
+            Diagnostic(
+                file,
+                line,
+                column,
+                f"not valid UTF-8: byte(s) {bad} at byte offset {exc.start} (save the file as UTF-8)",
+            )
+        ]
+    try:
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         parts = [p for p in (exc.context, exc.problem) if p]
         return None, [Diagnostic(file, line, column, "YAML syntax error: " + ", ".join(parts))]
+    except ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        return None, [Diagnostic(file, line, column, f"YAML error: {exc.reason}")]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(file, 1, 1, f"YAML error: {exc}")]
+    except RecursionError:
+        return None, [Diagnostic(file, 1, 1, "YAML error: the document nests too deeply")]
     builder = _Builder(file, os.environ if environ is None else environ, key_label)
-    data = None if node is None else builder.build(node, ())
-    return YamlDocument(file, path.resolve(), data, builder.positions), builder.diagnostics
+    try:
+        built = None if node is None else builder.build(node, ())
+    except _Refused as exc:
+        return None, [Diagnostic(file, exc.pos[0], exc.pos[1], str(exc))]
+    except RecursionError:
+        return None, [Diagnostic(file, 1, 1, "YAML error: the document nests too deeply")]
+    return YamlDocument(file, path.resolve(), built, builder.positions), builder.diagnostics

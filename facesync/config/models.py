@@ -1,7 +1,8 @@
 """The configuration format as pydantic models: the source of the JSON Schema and of type checks.
 
 Face API rules that depend on flags (API version, tier) or on files (images) are checked in
-`facesync.config.validate` and `facesync.desired`; what the schema can say, it says here.
+`facesync.config.resolve`, with the limits of `facesync.config.rules`; what the schema can say,
+it says here.
 """
 
 from __future__ import annotations
@@ -22,16 +23,13 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from facesync.config.rules import ID_MAX_LENGTH, ID_PATTERN, NAME_MAX_LENGTH, USER_DATA_MAX_LENGTH
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
 from facesync.model import API_VERSIONS, DETECTION_MODELS, RECOGNITION_MODELS
 
 SCHEMA_ID = "https://facesync.dev/schemas/facesync.schema.json"
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-ID_PATTERN = r"^[a-z0-9-_]+$"
-ID_MAX_LENGTH = 64
-NAME_MAX_LENGTH = 128
-USER_DATA_MAX_LENGTH = 16384
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 URL_PATTERN = r"^https?://\S+$"
 ENDPOINT_PATTERN = r"^(https?://\S+|local:.*)$"
@@ -249,6 +247,16 @@ class ConfigModel(_Model):
     service: ServiceModel | None = None
     defaults: DefaultsModel | None = None
     prune: bool = Field(False, description="Delete live collections the config does not declare.")
+    tests: list[Any] | None = Field(
+        None,
+        description="Recognition tests run by `facesync test` (schemas/tests.schema.json); "
+        "checked by `facesync validate`.",
+    )
+    allow_images_outside_root: bool = Field(
+        False,
+        alias="allowImagesOutsideRoot",
+        description="Allow image paths outside the configuration's root folder (symlinks resolved).",
+    )
     person_groups: dict[CollectionId, PersonGroupModel] = Field(
         default_factory=dict, alias="personGroups"
     )

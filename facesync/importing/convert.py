@@ -48,6 +48,8 @@ class ImportStats:
     """Faces written as persistedFaceId entries."""
     unmatched: int = 0
     """Of those, faces with a facesync fingerprint that no local image has."""
+    outside: int = 0
+    """Image paths outside the output's folder (the default config root)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class Converter:
 
     def _image_entry(self, path: Path, detection_model: str, note: str | None) -> tuple[str, Any]:
         rel = Path(os.path.relpath(path, self.base_dir)).as_posix()
+        if rel.startswith("../"):
+            self.stats.outside += 1
         # A face string is a glob: a file name with glob characters must use the long form.
         if detection_model == self.default_detection and not note and not _GLOB_CHARS & set(rel):
             return rel, rel

@@ -123,3 +123,14 @@ def test_github_escapes_newlines_and_commas() -> None:
 
     line = github_annotation(Diagnostic("a,b:c.yaml", 1, 2, "50% bad\nnext", "warning"))
     assert line == "::warning file=a%2Cb%3Ac.yaml,line=1,col=2::50%25 bad%0Anext"
+
+
+def test_root_option_sets_where_images_may_live(write_config: WriteConfig, tmp_path: Path) -> None:
+    write_config("", {"shared/a.png": 1})
+    config = "version: 1\nfaceLists:\n  fl: {name: F, faces: [../shared/a.png]}\n"
+    write_config(config, name="repo/facesync.yaml")
+    refused = _run("validate", "-f", "repo/facesync.yaml")
+    assert refused.exit_code == 1
+    assert "resolves outside the configuration root 'repo'" in refused.output
+    allowed = _run("validate", "-f", "repo/facesync.yaml", "--root", ".")
+    assert allowed.exit_code == 0, allowed.output

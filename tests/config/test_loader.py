@@ -70,3 +70,17 @@ def test_dates_stay_text_and_merge_keys_work(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     doc, diags = load_yaml(tmp_path / "absent.yaml")
     assert doc is None and diags[0].line == 0 and "cannot read file" in diags[0].message
+
+
+def test_anchors_reused_across_many_persons_stay_within_the_alias_budget(tmp_path: Path) -> None:
+    persons = "".join(f"  p{i}: {{<<: *person, userData: '{i}'}}\n" for i in range(2000))
+    doc, diags = _load(tmp_path, f"base: &person {{faces: [a.png, b.png]}}\npersons:\n{persons}")
+    assert not diags and doc is not None
+    assert doc.data["persons"]["p1999"] == {"faces": ["a.png", "b.png"], "userData": "1999"}
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_key(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_bytes(b"\xef\xbb\xbfversion: 1\n")
+    doc, diags = load_yaml(path)
+    assert not diags and doc is not None and doc.data == {"version": 1}

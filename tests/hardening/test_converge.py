@@ -11,7 +11,7 @@ import pytest
 
 from facesync.apply import ApplyOptions
 from facesync.client import Endpoint
-from facesync.desired import load_desired_state
+from facesync.config import load as load_desired_state
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.model import CollectionKind
 from facesync.plan import Action

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from facesync.client import Endpoint
-from facesync.desired import load_desired_state
+from facesync.config import load as load_desired_state
 from facesync.diff import diff
 from facesync.fingerprint import decode_face_user_data, encode_face_user_data
 from facesync.model import LiveFace, LivePerson, LiveState

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from import_helpers import SdkScript, Service, Workspace, run_sdk
 
-from facesync.desired import load_desired_state
+from facesync.config import load as load_config
 from facesync.importing.emit import scalar
 
 
@@ -35,7 +35,7 @@ def test_rename_twins_writes_each_twin_under_its_own_name_and_warns(workspace: W
     result = workspace.import_("staff", "--rename-twins", "--out", "staff.yaml")
     assert result.exit_code == 0, result.output + result.stderr
     second = sorted(ids)[1]
-    desired, _ = load_desired_state(workspace.root / "staff.yaml")
+    desired, _ = load_config(workspace.root / "staff.yaml")
     assert sorted(p.name for p in desired.collections[0].persons) == ["Bob", f"Bob ({second[:8]})"]
     assert f"person {second} is a twin of 'Bob'" in result.stderr
 
@@ -55,7 +55,7 @@ def test_scalars_read_back_as_the_same_string_through_facesync_loader(tmp_path: 
         f"version: 1\npersonGroups:\n  g:\n    name: {scalar(text or 'x')}\n"
         f"    persons:\n      {scalar(text or 'x')}:\n        userData: {scalar(text)}\n"
     )
-    desired, _ = load_desired_state(config)
+    desired, _ = load_config(config)
     (group,) = desired.collections
     assert group.name == (text or "x")
     assert group.persons[0].name == (text or "x")

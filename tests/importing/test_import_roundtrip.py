@@ -8,7 +8,7 @@ from pathlib import Path
 
 from import_helpers import SdkScript, Service, Workspace, run_sdk
 
-from facesync.desired import load_desired_state
+from facesync.config import load as load_config
 
 ODD_NAMES = [
     "yes",
@@ -68,7 +68,7 @@ def test_sdk_built_collections_of_every_kind_import_to_an_empty_plan_without_a_w
     assert imported.exit_code == 0, imported.output + imported.stderr
     assert service.mutating() == before
 
-    desired, _ = load_desired_state(workspace.root / "facesync.yaml")
+    desired, _ = load_config(workspace.root / "facesync.yaml")
     staff = next(c for c in desired.collections if c.id == "staff")
     assert sorted(p.name for p in staff.persons) == sorted(ODD_NAMES)
     assert staff.name == "Staff: HQ" and staff.user_data == QUOTY
@@ -147,7 +147,7 @@ def write_applied(ws: Workspace) -> None:
 
 def faces_by_owner(config: Path) -> dict[tuple[str, str], set[tuple[str | None, str | None, str | None]]]:
     """(collection, person) → {(absolute image path, detection model, note)} as facesync loads them."""
-    desired, _ = load_desired_state(config)
+    desired, _ = load_config(config, root=config.parents[1] if config.is_file() else config.parent)
     owners: dict[tuple[str, str], set[tuple[str | None, str | None, str | None]]] = {}
     for c in desired.collections:
         groups = [(p.name, p.faces) for p in c.persons] or [("", c.faces)]
@@ -165,6 +165,7 @@ def test_applied_config_imports_back_to_the_same_images_and_an_empty_plan(
     imported = workspace.import_("--all", "--images", "images", "--out", "adopted/facesync.yaml")
     assert imported.exit_code == 0, imported.output + imported.stderr
     assert service.mutating() == before
+    assert "image path(s) lie outside" in imported.stderr  # images must stay inside the root
 
     text = (workspace.root / "adopted/facesync.yaml").read_text()
     assert "persistedFaceId" not in text
@@ -177,14 +178,14 @@ def test_applied_config_imports_back_to_the_same_images_and_an_empty_plan(
     assert faces_by_owner(workspace.root / "adopted/facesync.yaml") == faces_by_owner(
         workspace.root / "source.yaml"
     )
-    plan = workspace.plan("adopted/facesync.yaml")
-    assert plan.exit_code == 0, plan.stdout
+    plan = workspace.plan("adopted/facesync.yaml", "--root", str(workspace.root))
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
 
     # Split files cannot share defaults: each face names its model, to the same effect.
     split = workspace.import_("--all", "--images", "images", "--split", "--out", "split")
     assert split.exit_code == 0, split.stderr
     assert faces_by_owner(workspace.root / "split") == faces_by_owner(workspace.root / "source.yaml")
-    assert workspace.plan("split").exit_code == 0
+    assert workspace.plan("split", "--root", str(workspace.root)).exit_code == 0
     assert service.mutating() == before
 
 

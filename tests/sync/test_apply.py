@@ -69,9 +69,9 @@ def live_snapshot(service: Service) -> dict[str, Any]:
 
 def expected_snapshot(ws: Workspace) -> dict[str, Any]:
     """What the configuration says, from a fresh plan against an empty emulator-free diff."""
-    from facesync.desired import load_desired_state
+    from facesync.config import load as load_config
 
-    desired, _ = load_desired_state(ws.root / "facesync.yaml")
+    desired, _ = load_config(ws.root / "facesync.yaml")
     out: dict[str, Any] = {}
     for c in desired.collections:
         if not c.present:

@@ -12,7 +12,7 @@ import pytest
 
 from facesync.apply import ApplyOptions
 from facesync.client import Endpoint, FaceClient, RetryPolicy
-from facesync.desired import load_desired_state
+from facesync.config import load as load_config
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import FakeClock
 from facesync.model import CollectionKind, DesiredState
@@ -44,7 +44,7 @@ def in_process(app) -> httpx.AsyncBaseTransport:
 def staff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DesiredState:
     monkeypatch.chdir(tmp_path)
     write_staff(Workspace(tmp_path, ""))
-    desired, _ = load_desired_state(tmp_path / "facesync.yaml")
+    desired, _ = load_config(tmp_path / "facesync.yaml")
     return desired
 
 

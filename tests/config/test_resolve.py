@@ -1,4 +1,5 @@
-"""Desired state content and the rules that need generated inputs (limits, big images)."""
+"""`facesync.config.load`/`validate`: desired state content, and the rules that need generated
+inputs (limits, big images)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from facesync.config import load, validate
 from facesync.config.errors import ConfigError
-from facesync.desired import load_desired_state, validate_config
 from facesync.fingerprint import face_fingerprint, image_digest, url_digest
 from facesync.model import CollectionKind
 from tests.config.conftest import WriteConfig
@@ -49,7 +50,7 @@ IMAGES = {"img/alice/1.png": 1, "img/alice/2.png": 2, "img/team.png": 3, "img/bo
 
 def test_desired_state_content(write_config: WriteConfig, tmp_path: Path) -> None:
     path = write_config(CONFIG, IMAGES)
-    state, warnings = load_desired_state(path)
+    state, warnings = load(path)
     assert warnings == []
     assert state.files == ("facesync.yaml",)
     assert state.service.endpoint == "https://x.cognitiveservices.azure.com"
@@ -95,7 +96,7 @@ def test_desired_state_content(write_config: WriteConfig, tmp_path: Path) -> Non
 
 
 def test_desired_state_is_immutable(write_config: WriteConfig) -> None:
-    state, _ = load_desired_state(write_config(CONFIG, IMAGES))
+    state, _ = load(write_config(CONFIG, IMAGES))
     with pytest.raises(dataclasses.FrozenInstanceError):
         state.collections[0].persons[0].faces[0].fingerprint = "x"  # type: ignore[misc]
     assert isinstance(state.collections, tuple)
@@ -104,7 +105,7 @@ def test_desired_state_is_immutable(write_config: WriteConfig) -> None:
 
 def test_service_defaults_when_nothing_is_set(write_config: WriteConfig) -> None:
     path = write_config("version: 1\nfaceLists:\n  fl:\n    name: FL\n    faces: [a.png]\n", {"a.png": 9})
-    state, _ = load_desired_state(path)
+    state, _ = load(path)
     (fl,) = state.collections
     assert fl.recognition_model == "recognition_01"
     assert fl.faces[0].detection_model == "detection_01"
@@ -115,16 +116,16 @@ def test_env_variables_expand(write_config: WriteConfig, monkeypatch: pytest.Mon
     monkeypatch.setenv("FS_ENDPOINT", "https://env.cognitiveservices.azure.com")
     monkeypatch.setenv("FS_GROUP_NAME", "From env")
     path = write_config(CONFIG.replace("name: Staff", "name: ${FS_GROUP_NAME}"), IMAGES)
-    state, _ = load_desired_state(path)
+    state, _ = load(path)
     assert state.service.endpoint == "https://env.cognitiveservices.azure.com"
     assert state.collections[0].name == "From env"
 
 
 def test_api_version_from_flag_overrides_config(write_config: WriteConfig) -> None:
     path = write_config("version: 1\nservice: {apiVersion: v1.2}\nprune: true\n")
-    assert load_desired_state(path)[0].service.api_version == "v1.2"
-    assert load_desired_state(path, api_version="v1.0")[0].service.api_version == "v1.0"
-    assert load_desired_state(path)[0].prune is True
+    assert load(path)[0].service.api_version == "v1.2"
+    assert load(path, api_version="v1.0")[0].service.api_version == "v1.0"
+    assert load(path)[0].prune is True
 
 
 def test_directory_is_merged(write_config: WriteConfig, tmp_path: Path) -> None:
@@ -133,7 +134,7 @@ def test_directory_is_merged(write_config: WriteConfig, tmp_path: Path) -> None:
         "version: 1\npersonGroups:\n  b: {name: B}\nfaceLists:\n  a: {name: A}\n", name="conf/two.yml"
     )
     write_config("not: yaml config", name="conf/notes.txt")
-    state, _ = load_desired_state(tmp_path / "conf")
+    state, _ = load(tmp_path / "conf")
     assert state.files == (os.path.join("conf", "one.yaml"), os.path.join("conf", "two.yml"))
     assert [c.id for c in state.collections] == ["a", "b", "a"]
     assert state.collections[1].pos.file == os.path.join("conf", "two.yml")
@@ -145,14 +146,14 @@ def test_all_errors_are_raised_at_once(write_config: WriteConfig) -> None:
         "faceLists:\n  fl: {name: z, faces: [missing.png]}\n"
     )
     with pytest.raises(ConfigError) as info:
-        load_desired_state(path)
+        load(path)
     assert [(d.line, d.column) for d in info.value.errors] == [(3, 3), (4, 26), (6, 25)]
     assert "and 2 more errors" in str(info.value)
 
 
 def test_missing_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = validate_config("facesync.yaml")
+    result = validate("facesync.yaml")
     assert not result.ok
     assert result.errors[0].message.startswith("configuration file not found")
 
@@ -160,16 +161,16 @@ def test_missing_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize("tier", ["F0", "S0"])
 def test_unknown_values_of_arguments_raise(tier: str) -> None:
     with pytest.raises(ValueError):
-        validate_config("x.yaml", api_version="v9", tier=tier)
+        validate("x.yaml", api_version="v9", tier=tier)
     with pytest.raises(ValueError):
-        validate_config("x.yaml", tier="P1")
+        validate("x.yaml", tier="P1")
 
 
 # --- rules whose inputs are generated at run time -----------------------------------------
 
 
 def _messages(path: Path, **kwargs: str) -> list[str]:
-    return [str(d) for d in validate_config(path, **kwargs).diagnostics]
+    return [str(d) for d in validate(path, **kwargs).diagnostics]
 
 
 def test_image_too_large(write_config: WriteConfig, tmp_path: Path) -> None:
@@ -237,22 +238,22 @@ def test_too_many_face_lists(write_config: WriteConfig) -> None:
 def test_model_names_follow_the_api_version_table(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from facesync.config import validate
+    from facesync.config import rules
 
     path = write_config("version: 1\ndefaults: {recognitionModel: recognition_04}\n")
     assert _messages(path, api_version="v1.2") == []
-    monkeypatch.setitem(validate.MODELS_BY_API_VERSION, "v1.2", (("recognition_01",), ("detection_01",)))
+    monkeypatch.setitem(rules.MODELS_BY_API_VERSION, "v1.2", (("recognition_01",), ("detection_01",)))
     assert "not valid for API v1.2" in _messages(path, api_version="v1.2")[0]
     assert _messages(path, api_version="v1.0") == []
 
 
 def test_second_run_uses_the_cache(write_config: WriteConfig, tmp_path: Path) -> None:
     path = write_config(CONFIG, IMAGES)
-    assert validate_config(path).images_hashed == 4
+    assert validate(path).images_hashed == 4
     assert (tmp_path / ".facesync" / "cache" / "images.json").exists()
-    assert validate_config(path).images_hashed == 0
+    assert validate(path).images_hashed == 0
     os.utime(tmp_path / "img/team.png", ns=(1, 2))
-    assert validate_config(path).images_hashed == 1
+    assert validate(path).images_hashed == 1
     custom = tmp_path / "elsewhere"
-    assert validate_config(path, cache_dir=custom).images_hashed == 4
+    assert validate(path, cache_dir=custom).images_hashed == 4
     assert (custom / "cache" / "images.json").exists()

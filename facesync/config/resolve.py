@@ -1,14 +1,13 @@
-"""Configuration → desired state: files merged, globs expanded, images hashed, defaults resolved.
+"""Configuration → desired state: schema checked, rules applied, images probed, defaults resolved.
 
-`load_desired_state` is the entry point for every command that needs the desired state; it
-returns the state and the warnings, or raises `ConfigError` carrying every diagnostic found.
-`validate_config` is the same without the exception (what `facesync validate` shows).
-No call to the Face service happens here.
+`validate` is what `facesync.config.validate` and `facesync.config.load` run. Every check runs
+on everything it can: a mistake in one place is reported and the rest is still checked, so one
+run shows every error. No call to the Face service happens here.
 """
 
 from __future__ import annotations
 
-import glob
+import logging
 import os
 import stat
 from collections.abc import Mapping
@@ -16,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
-from facesync.config.errors import ConfigError, Diagnostic
+from facesync.config.errors import Diagnostic, Reporter, ValidationResult
+from facesync.config.imagepaths import ImagePaths
 from facesync.config.images import (
-    IMAGE_SUFFIXES,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_SIDE,
     MIN_IMAGE_BYTES,
@@ -29,7 +28,7 @@ from facesync.config.images import (
     ImageError,
     ImageInfo,
 )
-from facesync.config.loader import ENV_UNSET, YamlDocument, YamlPath, display_path, load_yaml
+from facesync.config.loader import ENV_UNSET, YamlDocument, YamlPath, display_path
 from facesync.config.models import (
     ConfigModel,
     DefaultsModel,
@@ -39,17 +38,17 @@ from facesync.config.models import (
     PersonGroupModel,
     PersonModel,
 )
-from facesync.config.validate import (
+from facesync.config.rules import (
     DEFAULT_API_VERSION,
     FACES_PER_PERSON,
     LIMITS,
     MODELS_BY_API_VERSION,
-    Reporter,
-    id_problem,
     model_problem,
+    name_problem,
     person_name_problem,
-    schema_check,
 )
+from facesync.config.schema import schema_check
+from facesync.config.sources import COLLECTION_KEYS, CollectionEntry, config_dir, merge, read_documents
 from facesync.fingerprint import face_fingerprint, url_digest
 from facesync.model import (
     SERVICE_DEFAULT_DETECTION_MODEL,
@@ -63,78 +62,42 @@ from facesync.model import (
     SourcePos,
 )
 
-DEFAULT_CONFIG = "facesync.yaml"
-CACHE_FILE = Path("cache") / "images.json"
+log = logging.getLogger(__name__)
 
-_KINDS = {kind.config_key: kind for kind in CollectionKind}
-_SINGLETONS = ("service", "defaults", "prune")
+CACHE_FILE = Path("cache") / "images.json"
 
 _ROOT = TypeAdapter(ConfigModel)
 _GROUP = TypeAdapter(PersonGroupModel)
 _PERSON = TypeAdapter(PersonModel)
 _LIST = TypeAdapter(FaceListModel)
 _FACES = TypeAdapter(list[Face])
+_FACE: TypeAdapter[str | FaceSpec] = TypeAdapter(Face)
+
+IndexedFaces = list[tuple[int, str | FaceSpec]]
+"""Faces that passed the schema, with their index in the YAML list (for positions)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
-    state: DesiredState | None
-    """None when there are errors."""
-    diagnostics: list[Diagnostic]
-    """Errors and warnings, sorted by file, line and column."""
-    images_hashed: int = 0
-    """Images read and hashed in this run (the others came from the stat-keyed cache)."""
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.is_error]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if not d.is_error]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-def load_desired_state(
-    path: str | Path = DEFAULT_CONFIG,
+def validate(
+    path: str | Path,
     *,
     api_version: str | None = None,
     tier: str = "S0",
-    cache_dir: Path | None = None,
-) -> tuple[DesiredState, list[Diagnostic]]:
-    """Load and validate the configuration at `path` (a YAML file or a directory of them).
-
-    Returns the desired state and the warnings. Raises `ConfigError` with every diagnostic
-    (errors and warnings) when anything is wrong.
-    """
-    result = validate_config(path, api_version=api_version, tier=tier, cache_dir=cache_dir)
-    if result.state is None:
-        raise ConfigError(result.diagnostics)
-    return result.state, result.diagnostics
-
-
-def validate_config(
-    path: str | Path = DEFAULT_CONFIG,
-    *,
-    api_version: str | None = None,
-    tier: str = "S0",
-    cache_dir: Path | None = None,
+    root: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
 ) -> ValidationResult:
-    """Everything `load_desired_state` does, without raising for configuration problems.
+    """Check the configuration at `path` (a YAML file or a directory) and resolve it.
 
     `api_version` overrides `service.apiVersion`; `tier` (F0 or S0) sets the quotas checked;
-    `cache_dir` defaults to `.facesync/` beside the configuration (the cache file is
-    `cache/images.json` in it).
+    `root` is the folder images must stay in (default: the config's folder); `environ` is what
+    `${VAR}` reads (default: the process environment); `cache_dir` defaults to `.facesync/`
+    beside the configuration.
     """
     if api_version is not None and api_version not in MODELS_BY_API_VERSION:
         raise ValueError(f"unknown API version {api_version!r}")
     if tier not in LIMITS:
         raise ValueError(f"unknown tier {tier!r}: use one of {', '.join(LIMITS)}")
-    builder = _Builder(Path(path), api_version, tier, cache_dir, environ)
+    builder = _Builder(Path(path), api_version, tier, root, cache_dir, environ)
     state = builder.run()
     diagnostics = _without_env_noise(builder.report.diagnostics)
     if any(d.is_error for d in diagnostics):
@@ -146,21 +109,16 @@ def _without_env_noise(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Sorted diagnostics, minus those at a value whose variable was unset (already reported)."""
     unset = {(d.file, d.line, d.column) for d in diagnostics if d.message.startswith(ENV_UNSET)}
     return sorted(
-        d
-        for d in diagnostics
-        if d.message.startswith(ENV_UNSET) or (d.file, d.line, d.column) not in unset
+        d for d in diagnostics if d.message.startswith(ENV_UNSET) or (d.file, d.line, d.column) not in unset
     )
 
 
-def _key_label(path: YamlPath, key: Any) -> str:
-    if not path:
-        return f"top-level key {key!r}"
-    kind = _KINDS.get(path[0])
-    if kind is not None and len(path) == 1:
-        return f"{kind.value} {key!r}"
-    if kind is not None and len(path) == 3 and path[2] == "persons":
-        return f"person {key!r} in {kind.value} {path[1]!r}"
-    return f"key {key!r}"
+@dataclass(slots=True)
+class _Person:
+    name: str
+    model: PersonModel
+    path: YamlPath
+    faces: IndexedFaces
 
 
 @dataclass(slots=True)
@@ -171,8 +129,10 @@ class _Collection:
     path: YamlPath
     model: PersonGroupModel | FaceListModel | None
     """None when the collection's own keys are invalid (its persons and faces are still checked)."""
-    persons: list[tuple[str, PersonModel, YamlPath]]
-    faces: list[str | FaceSpec]
+    persons: list[_Person]
+    faces: IndexedFaces
+    keys_reported: bool = False
+    """Its own keys had mistakes (reported): a missing 'name' may be a typo'd one, not news."""
 
 
 class _Builder:
@@ -181,6 +141,7 @@ class _Builder:
         path: Path,
         api_version: str | None,
         tier: str,
+        root: str | Path | None,
         cache_dir: Path | None,
         environ: Mapping[str, str] | None,
     ) -> None:
@@ -188,151 +149,82 @@ class _Builder:
         self.api_version_flag = api_version
         self.limits = LIMITS[tier]
         self.tier = tier
+        self.root = Path(root) if root is not None else None
         self.cache_dir = cache_dir
         self.environ = environ
         self.report = Reporter()
         self.cache: ImageCache | None = None
         self.probed: dict[str, ImageInfo | None] = {}
-
-    # -- files -----------------------------------------------------------------------------
-
-    def _files(self) -> list[Path]:
-        shown = display_path(self.path)
-        if self.path.is_dir():
-            files = sorted(
-                p for p in self.path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-            )
-            if not files:
-                self.report.add(shown, (0, 0), "directory holds no *.yaml or *.yml file")
-            return files
-        if not self.path.exists():
-            self.report.add(shown, (0, 0), "configuration file not found (use -f PATH)")
-            return []
-        return [self.path]
+        self.api_version = DEFAULT_API_VERSION
+        self.default_detection = SERVICE_DEFAULT_DETECTION_MODEL
+        self.allow_outside_root = False
+        self.paths = ImagePaths(self.root if self.root is not None else config_dir(path))
 
     def run(self) -> DesiredState | None:
-        files = self._files()
-        if not files:
+        docs = read_documents(self.path, self.report, self.environ)
+        if not docs:
             return None
-        config_dir = self.path if self.path.is_dir() else self.path.parent
-        cache_dir = self.cache_dir if self.cache_dir is not None else config_dir / ".facesync"
+        if self.root is not None and not self.root.is_dir():
+            # Every image would then be "outside the root": one error says more than all of those.
+            self.report.add(display_path(self.root), (0, 0), "--root must be an existing folder")
+            return None
+        folder = config_dir(self.path)
+        cache_dir = self.cache_dir if self.cache_dir is not None else folder / ".facesync"
         self.cache = ImageCache(cache_dir / CACHE_FILE)
 
-        docs: list[YamlDocument] = []
-        for file in files:
-            doc, diagnostics = load_yaml(file, environ=self.environ, key_label=_key_label)
-            self.report.extend(diagnostics)
-            if doc is not None:
-                docs.append(doc)
-
-        roots: list[tuple[YamlDocument, ConfigModel]] = []
-        collections: list[_Collection] = []
-        seen_singletons: dict[str, tuple[str, tuple[int, int]]] = {}
-        seen_collections: dict[tuple[CollectionKind, str], tuple[str, tuple[int, int]]] = {}
-        for doc in docs:
-            root = self._root(doc, seen_singletons)
-            if root is not None:
-                roots.append((doc, root))
-            if isinstance(doc.data, dict):
-                collections.extend(self._collections(doc, seen_collections))
+        roots = [(doc, root) for doc in docs if (root := self._root(doc)) is not None]
+        entries = merge(docs, self.report)
+        collections = [c for e in entries if (c := self._collection_schema(e)) is not None]
 
         api_version = self.api_version_flag
         service = next((r.service for _, r in roots if r.service is not None), None)
         if api_version is None:
             api_version = (service.api_version if service else None) or DEFAULT_API_VERSION
+        self.api_version = api_version
         defaults_at = next(((d, r.defaults) for d, r in roots if r.defaults is not None), None)
-        defaults = defaults_at[1] if defaults_at else DefaultsModel()
+        defaults = defaults_at[1] if defaults_at else DefaultsModel.model_validate({})
         if defaults_at is not None:
-            self._check_models(defaults_at[0], ("defaults",), defaults, api_version)
+            self._check_models(defaults_at[0], ("defaults",), defaults)
         default_recognition = defaults.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL
         self.default_detection = defaults.detection_model or SERVICE_DEFAULT_DETECTION_MODEL
-        self.api_version = api_version
+        self.allow_outside_root = any(r.allow_images_outside_root for _, r in roots)
 
         built = [self._collection(c, default_recognition) for c in collections]
         desired = [c for c in built if c is not None]
         self._check_collection_counts(collections)
-        if self.cache is not None:
-            self.cache.save()
+        self.cache.save()
+        log.debug("images: %d read and hashed, %d others probed", self.cache.hashed, len(self.probed))
         if self.report.has_errors:
             return None
         order = list(CollectionKind)
         desired.sort(key=lambda c: order.index(c.kind))
         return DesiredState(
             collections=tuple(desired),
-            service=ServiceSettings(
-                endpoint=service.endpoint if service else None, api_version=api_version
-            ),
+            service=ServiceSettings(endpoint=service.endpoint if service else None, api_version=api_version),
             prune=any(r.prune for _, r in roots),
             files=tuple(d.file for d in docs),
         )
 
     # -- schema ----------------------------------------------------------------------------
 
-    def _root(
-        self, doc: YamlDocument, seen: dict[str, tuple[str, tuple[int, int]]]
-    ) -> ConfigModel | None:
+    def _root(self, doc: YamlDocument) -> ConfigModel | None:
         data = doc.data
         if data is None:
             self.report.add(doc.file, (1, 1), "empty configuration file (expected 'version: 1')")
             return None
-        if isinstance(data, dict):
-            for key in _SINGLETONS:
-                if key not in data:
-                    continue
-                pos = doc.positions.key((key,))
-                if key in seen:
-                    file, (line, column) = seen[key]
-                    self.report.add(
-                        doc.file,
-                        pos,
-                        f"'{key}' is already set in {file}:{line}:{column}; "
-                        "set it in one file only",
-                    )
-                else:
-                    seen[key] = (doc.file, pos)
-            # Collections are checked one by one (see _collections), so that one mistake
-            # does not hide the rest.
-            shell = {k: {} if k in _KINDS and isinstance(v, dict) else v for k, v in data.items()}
-        else:
-            shell = data
+        # Collections are checked one by one (see _collection_schema), so that one mistake
+        # does not hide the rest.
+        shell = (
+            {k: {} if k in COLLECTION_KEYS and isinstance(v, dict) else v for k, v in data.items()}
+            if isinstance(data, dict)
+            else data
+        )
         return schema_check(_ROOT, ConfigModel, shell, doc, (), self.report)
 
-    def _collections(
-        self,
-        doc: YamlDocument,
-        seen: dict[tuple[CollectionKind, str], tuple[str, tuple[int, int]]],
-    ) -> list[_Collection]:
-        found: list[_Collection] = []
-        for key, kind in _KINDS.items():
-            entries = doc.data.get(key)
-            if not isinstance(entries, dict):
-                continue  # reported by the root check
-            for cid, value in entries.items():
-                path: YamlPath = (key, cid)
-                pos = doc.positions.key(path)
-                problem = id_problem(cid)
-                if problem is not None:
-                    self.report.add(doc.file, pos, problem)
-                    continue
-                if (kind, cid) in seen:
-                    file, (line, column) = seen[(kind, cid)]
-                    self.report.add(
-                        doc.file,
-                        pos,
-                        f"{kind.value} '{cid}' is already defined at {file}:{line}:{column}",
-                    )
-                    continue
-                seen[(kind, cid)] = (doc.file, pos)
-                entry = self._collection_schema(doc, kind, cid, value, path)
-                if entry is not None:
-                    found.append(entry)
-        return found
-
-    def _collection_schema(
-        self, doc: YamlDocument, kind: CollectionKind, cid: str, value: Any, path: YamlPath
-    ) -> _Collection | None:
-        if value is None:
-            value = {}
+    def _collection_schema(self, entry: CollectionEntry) -> _Collection | None:
+        doc, kind, path = entry.doc, entry.kind, entry.path
+        cid = str(entry.id)
+        value = {} if entry.value is None else entry.value
         if not isinstance(value, dict):
             if kind.has_persons:
                 schema_check(_GROUP, PersonGroupModel, value, doc, path, self.report)
@@ -340,45 +232,76 @@ class _Builder:
                 schema_check(_LIST, FaceListModel, value, doc, path, self.report)
             return None
         if not kind.has_persons:
-            raw_faces = value.get("faces")
-            if not isinstance(raw_faces, list):
-                model = schema_check(_LIST, FaceListModel, value, doc, path, self.report)
-                faces = list(model.faces) if model else []
-                return _Collection(kind, cid, doc, path, model, [], faces)
-            shell = {**value, "faces": []}
+            shell, faces = self._split_faces(doc, value, path)
+            before = len(self.report.diagnostics)
             model = schema_check(_LIST, FaceListModel, shell, doc, path, self.report)
-            faces_path = (*path, "faces")
-            faces = schema_check(_FACES, list[Face], raw_faces, doc, faces_path, self.report)
-            return _Collection(kind, cid, doc, path, model, [], faces or [])
+            if faces is None:
+                faces = list(enumerate(model.faces)) if model else []
+            reported = len(self.report.diagnostics) > before
+            return _Collection(kind, cid, doc, path, model, [], faces, reported)
         raw_persons = value.get("persons")
-        shell = value
-        if isinstance(raw_persons, dict):
-            shell = {**value, "persons": {}}
+        shell = {**value, "persons": {}} if isinstance(raw_persons, dict) else value
+        before = len(self.report.diagnostics)
         group = schema_check(_GROUP, PersonGroupModel, shell, doc, path, self.report)
-        persons: list[tuple[str, PersonModel, YamlPath]] = []
-        for name, raw in (raw_persons or {}).items() if isinstance(raw_persons, dict) else ():
+        reported = len(self.report.diagnostics) > before
+        persons: list[_Person] = []
+        for name, raw in raw_persons.items() if isinstance(raw_persons, dict) else ():
             person_path = (*path, "persons", name)
             problem = person_name_problem(name)
             if problem is not None:
                 self.report.add(doc.file, doc.positions.key(person_path), problem)
-                continue
-            person = schema_check(
-                _PERSON, PersonModel, {} if raw is None else raw, doc, person_path, self.report
-            )
+            person = self._person_schema(doc, {} if raw is None else raw, person_path)
             if person is not None:
-                persons.append((name, person, person_path))
-        return _Collection(kind, cid, doc, path, group, persons, [])
+                persons.append(person)
+        return _Collection(kind, cid, doc, path, group, persons, [], reported)
+
+    def _person_schema(self, doc: YamlDocument, raw: Any, path: YamlPath) -> _Person | None:
+        name = str(path[-1])  # an invalid name was reported; its faces are checked all the same
+        try:
+            valid = _PERSON.validate_python(raw)  # the common case, in one call
+            return _Person(name, valid, path, list(enumerate(valid.faces)))
+        except ValidationError:
+            pass
+        if not isinstance(raw, dict):
+            person = schema_check(_PERSON, PersonModel, raw, doc, path, self.report)
+            return None if person is None else _Person(name, person, path, list(enumerate(person.faces)))
+        shell, faces = self._split_faces(doc, raw, path)
+        person = schema_check(_PERSON, PersonModel, shell, doc, path, self.report)
+        if person is None:
+            return None
+        return _Person(name, person, path, list(enumerate(person.faces)) if faces is None else faces)
+
+    def _split_faces(
+        self, doc: YamlDocument, value: dict[Any, Any], path: YamlPath
+    ) -> tuple[dict[Any, Any], IndexedFaces | None]:
+        """`value` without its face list, and that list checked face by face (None: not a list)."""
+        raw = value.get("faces")
+        if not isinstance(raw, list):
+            return value, None
+        return {**value, "faces": []}, self._face_specs(doc, raw, (*path, "faces"))
+
+    def _face_specs(self, doc: YamlDocument, raw: list[Any], path: YamlPath) -> IndexedFaces:
+        try:
+            return list(enumerate(_FACES.validate_python(raw)))
+        except ValidationError:
+            pass  # find which faces are wrong, and keep the others
+        faces: IndexedFaces = []
+        for i, item in enumerate(raw):
+            spec = schema_check(_FACE, Face, item, doc, (*path, i), self.report)
+            if spec is not None:
+                faces.append((i, spec))
+        return faces
 
     # -- rules and resolution --------------------------------------------------------------
 
-    def _check_models(self, doc: YamlDocument, path: YamlPath, spec: Any, api_version: str) -> None:
+    def _check_models(self, doc: YamlDocument, path: YamlPath, spec: Any) -> None:
         for kind, attr, key in (
             ("recognition", "recognition_model", "recognitionModel"),
             ("detection", "detection_model", "detectionModel"),
         ):
             value = getattr(spec, attr, None)
             if value is not None:
-                problem = model_problem(kind, value, api_version)
+                problem = model_problem(kind, value, self.api_version)
                 if problem is not None:
                     self.report.add(doc.file, doc.positions.value((*path, key)), problem)
 
@@ -393,12 +316,14 @@ class _Builder:
             else:
                 self._faces(doc, c.faces, (*c.path, "faces"), label)
             return None
-        self._check_models(doc, c.path, model, self.api_version)
+        self._check_models(doc, c.path, model)
         present = model.ensure == "present"
-        if present and model.name is None:
-            self.report.add(
-                doc.file, pos, f"{label} needs a 'name' (required unless 'ensure: absent')"
-            )
+        if present and model.name is None and not c.keys_reported:
+            self.report.add(doc.file, pos, f"{label} needs a 'name' (required unless 'ensure: absent')")
+        if model.name is not None and not model.name.strip():
+            problem = name_problem("collection name", model.name)
+            assert problem is not None
+            self.report.add(doc.file, doc.positions.value((*c.path, "name")), problem)
         persons: list[DesiredPerson] = []
         faces: tuple[DesiredFace, ...] = ()
         if not present:
@@ -446,7 +371,8 @@ class _Builder:
             )
         persons: list[DesiredPerson] = []
         owners: dict[str, tuple[str, DesiredFace]] = {}
-        for name, person, path in c.persons:
+        for person in c.persons:
+            name, path = person.name, person.path
             pos = doc.positions.key(path)
             faces = self._faces(doc, person.faces, (*path, "faces"), f"person '{name}'")
             if len(faces) > FACES_PER_PERSON:
@@ -472,7 +398,7 @@ class _Builder:
             persons.append(
                 DesiredPerson(
                     name=name,
-                    user_data=person.user_data,
+                    user_data=person.model.user_data,
                     faces=tuple(faces),
                     pos=SourcePos(doc.file, *pos),
                 )
@@ -480,27 +406,36 @@ class _Builder:
         return persons
 
     def _faces(
-        self, doc: YamlDocument, specs: list[str | FaceSpec], path: YamlPath, owner: str
+        self, doc: YamlDocument, specs: IndexedFaces, path: YamlPath, owner: str
     ) -> tuple[DesiredFace, ...]:
         faces: list[DesiredFace] = []
-        for i, spec in enumerate(specs):
+        folder = doc.folder
+        for i, spec in specs:
             face_path = (*path, i)
             pos = doc.positions.value(face_path)
             source = SourcePos(doc.file, *pos)
             if isinstance(spec, str):
-                for file in self._expand(doc, spec, pos):
-                    face = self._image_face(doc, file, source, None, None, None, face_path)
-                    if face is not None:
-                        faces.append(face)
+                files, direct, problem = self.paths.expand(folder, spec)
+                if problem is not None:
+                    self.report.add(doc.file, pos, problem)
+                for file in self._confined(doc, spec, files, pos, direct=direct):
+                    found = self._image_face(doc, file, source, None, None, None, face_path)
+                    if found is not None:
+                        faces.append(found)
                 continue
-            self._check_models(doc, face_path, spec, self.api_version)
+            self._check_models(doc, face_path, spec)
             detection = spec.detection_model or self.default_detection
+            image: DesiredFace | None = None
             if spec.image is not None:
-                file = self._join(doc, spec.image)
-                face = self._image_face(
-                    doc, file, source, spec.target_face, detection, spec.user_data, face_path
-                )
-            elif spec.url is not None:
+                written = [self.paths.join(folder, spec.image)]
+                for file in self._confined(doc, spec.image, written, pos, direct=True):
+                    image = self._image_face(
+                        doc, file, source, spec.target_face, detection, spec.user_data, face_path
+                    )
+                if image is not None:
+                    faces.append(image)
+                continue
+            if spec.url is not None:
                 face = DesiredFace(
                     fingerprint=face_fingerprint(url_digest(spec.url), spec.target_face, detection),
                     url=spec.url,
@@ -512,14 +447,11 @@ class _Builder:
             else:
                 face = DesiredFace(
                     fingerprint=None,
-                    persisted_face_id=spec.persisted_face_id.lower()
-                    if spec.persisted_face_id
-                    else None,
+                    persisted_face_id=spec.persisted_face_id.lower() if spec.persisted_face_id else None,
                     user_data=spec.user_data,
                     pos=source,
                 )
-            if face is not None:
-                faces.append(face)
+            faces.append(face)
         first: dict[str, DesiredFace] = {}
         for face in faces:
             earlier = first.setdefault(face.key, face)
@@ -534,42 +466,36 @@ class _Builder:
         return tuple(faces)
 
     # -- images ----------------------------------------------------------------------------
-    # Paths are plain strings here: with 50,000 images, pathlib's overhead is most of the time.
 
-    def _join(self, doc: YamlDocument, name: str) -> str:
-        """An image path from the config, made absolute against the YAML file's directory."""
-        return os.path.normpath(os.path.join(doc.path.parent, os.path.expanduser(name)))
-
-    def _expand(self, doc: YamlDocument, pattern: str, pos: tuple[int, int]) -> list[str]:
-        """A face string: a path, a glob, or a directory (every image in it)."""
-        full = self._join(doc, pattern)
-        if glob.has_magic(pattern):
-            matches = sorted(m for m in glob.glob(full, recursive=True) if not os.path.isdir(m))
-            if not matches:
-                self.report.add(doc.file, pos, f"glob '{pattern}' matches no file")
-            return matches
-        if os.path.isdir(full):
-            with os.scandir(full) as entries:
-                images = sorted(
-                    e.path
-                    for e in entries
-                    if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file()
-                )
-            if not images:
-                self.report.add(
-                    doc.file,
-                    pos,
-                    f"directory '{pattern}' holds no image ({', '.join(IMAGE_SUFFIXES)})",
-                )
-            return images
-        return [full]
+    def _confined(
+        self, doc: YamlDocument, written: str, files: list[str], pos: tuple[int, int], *, direct: bool
+    ) -> list[str]:
+        """`files` inside the root; one error for those outside (they are never opened)."""
+        if self.allow_outside_root:
+            return files
+        inside = [f for f in files if self.paths.inside_root(f)]
+        outside = len(files) - len(inside)
+        if outside:
+            where = f"outside the configuration root '{display_path(Path(self.paths.root))}'"
+            if direct:
+                what = f"image '{written}' resolves {where}"
+            else:
+                first = next(f for f in files if not self.paths.inside_root(f))
+                shown = first if os.path.isabs(written) else _relative(first, doc)
+                what = f"'{written}' names {outside} file(s) {where} (first: '{shown}')"
+            self.report.add(
+                doc.file,
+                pos,
+                f"{what}: keep images inside it, pass --root, or set 'allowImagesOutsideRoot: true'",
+            )
+        return inside
 
     def _probe(self, doc: YamlDocument, file: str, pos: tuple[int, int]) -> ImageInfo | None:
         def fail(message: str) -> None:
             self.report.add(doc.file, pos, message.format(shown=_relative(file, doc)))
 
         try:
-            st = os.stat(file)
+            st = self.paths.stat(file)
         except FileNotFoundError:
             fail("image '{shown}' does not exist")
             return None

@@ -1,102 +1,23 @@
-"""Validation rules: schema errors mapped back to YAML positions, and the Face API's rules.
+"""Schema checking: pydantic's errors turned into messages at YAML positions.
 
-Image rules (existence, format, size, dimensions, targetFace) are applied where faces are
-resolved, in `facesync.desired`.
+A key that is unknown or holds a bad value is reported and then set aside, so that it hides
+nothing else: the rest of the mapping is still validated and used by later checks (a typo beside
+a missing image shows both).
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import types
 import typing
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Union
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from facesync.config.errors import Diagnostic, Severity
+from facesync.config.errors import Reporter
 from facesync.config.loader import YamlDocument, YamlPath
-from facesync.config.models import ID_MAX_LENGTH, ID_PATTERN, NAME_MAX_LENGTH
+from facesync.config.rules import describe_value as _describe
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
-from facesync.model import API_VERSIONS, DETECTION_MODELS, RECOGNITION_MODELS, CollectionKind
-
-DEFAULT_API_VERSION = "v1.0"
-TIERS = ("F0", "S0")
-FACES_PER_PERSON = 248
-
-# Model names each API version accepts (digest §7). Add a row for a new version.
-MODELS_BY_API_VERSION: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "v1.0": (RECOGNITION_MODELS, DETECTION_MODELS),
-    "v1.2": (RECOGNITION_MODELS, DETECTION_MODELS),
-}
-assert set(MODELS_BY_API_VERSION) == set(API_VERSIONS)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Per-tier quotas (digest §6): `None` means no practical limit for one config."""
-
-    persons_per_group: dict[CollectionKind, int]
-    faces_per_list: dict[CollectionKind, int]
-    collections: dict[CollectionKind, int]
-
-
-LIMITS: dict[str, Limits] = {
-    "S0": Limits(
-        persons_per_group={
-            CollectionKind.PERSON_GROUP: 10_000,
-            CollectionKind.LARGE_PERSON_GROUP: 1_000_000,
-        },
-        faces_per_list={
-            CollectionKind.FACE_LIST: 1_000,
-            CollectionKind.LARGE_FACE_LIST: 1_000_000,
-        },
-        collections={
-            CollectionKind.PERSON_GROUP: 1_000_000,
-            CollectionKind.LARGE_PERSON_GROUP: 1_000_000,
-            CollectionKind.FACE_LIST: 64,
-            CollectionKind.LARGE_FACE_LIST: 1_000_000,
-        },
-    ),
-    "F0": Limits(
-        persons_per_group={
-            CollectionKind.PERSON_GROUP: 1_000,
-            CollectionKind.LARGE_PERSON_GROUP: 1_000,
-        },
-        faces_per_list={
-            CollectionKind.FACE_LIST: 1_000,
-            CollectionKind.LARGE_FACE_LIST: 1_000,
-        },
-        collections={
-            CollectionKind.PERSON_GROUP: 1_000,
-            CollectionKind.LARGE_PERSON_GROUP: 1_000,
-            CollectionKind.FACE_LIST: 64,
-            CollectionKind.LARGE_FACE_LIST: 64,
-        },
-    ),
-}
-
-_ID_RE = re.compile(ID_PATTERN)
-
-
-class Reporter:
-    """Collects diagnostics for one run."""
-
-    def __init__(self) -> None:
-        self.diagnostics: list[Diagnostic] = []
-
-    def add(self, file: str, pos: tuple[int, int], message: str, severity: Severity = "error") -> None:
-        self.diagnostics.append(Diagnostic(file, pos[0], pos[1], message, severity))
-
-    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
-        self.diagnostics.extend(diagnostics)
-
-    @property
-    def has_errors(self) -> bool:
-        return any(d.is_error for d in self.diagnostics)
-
 
 # ---------------------------------------------------------------------------------------------
 # Schema errors → positions
@@ -157,24 +78,6 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> YamlPath:
         elif i == len(loc) - 1 and isinstance(part, str) and not isinstance(current, list):
             path.append(part)  # a missing key
     return tuple(path)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"boolean {value!r}".lower()
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value}"
-    if isinstance(value, str):
-        return f"text {value[:40]!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 def _field_label(path: YamlPath) -> str:
@@ -261,65 +164,57 @@ def schema_check(
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        for err in errors:
             loc = tuple(err["loc"])
             path = _data_path(data, loc)
             if err["type"] in ("extra_forbidden", "missing"):
                 full = (*prefix, *path)
-                pos = doc.positions.key(full) if err["type"] == "extra_forbidden" else (
-                    doc.positions.key(full[:-1]) if full[:-1] else (1, 1)
+                pos = (
+                    doc.positions.key(full)
+                    if err["type"] == "extra_forbidden"
+                    else (doc.positions.key(full[:-1]) if full[:-1] else (1, 1))
                 )
             else:
                 pos = doc.positions.value((*prefix, *path))
             report.add(doc.file, pos, _message(err, (*prefix, *path), model, loc))
+        return _without_bad_keys(adapter, data, [_data_path(data, tuple(err["loc"])) for err in errors])
+
+
+def _without_bad_keys(adapter: TypeAdapter[Any], data: Any, paths: list[YamlPath]) -> Any | None:
+    """`data` validated again without the keys whose values were reported, or None.
+
+    What is left is still checked by later rules (a bad `protect` hides no bad model name);
+    a required key that went missing this way makes it None, silently: it was reported.
+    """
+    trimmed = _copy_containers(data)
+    removed = False
+    for path in paths:
+        # The innermost mapping on the way to the bad value loses the key that leads there.
+        holder: Any = None
+        key: Any = None
+        node = trimmed
+        for part in path:
+            if isinstance(node, dict):
+                holder, key = node, part
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                break  # already removed with an enclosing key
+        if holder is not None and key in holder:
+            del holder[key]
+            removed = True
+    if not removed:
+        return None
+    try:
+        return adapter.validate_python(trimmed)
+    except ValidationError:
         return None
 
 
-# ---------------------------------------------------------------------------------------------
-# Face API rules
-# ---------------------------------------------------------------------------------------------
-
-
-def id_problem(collection_id: Any) -> str | None:
-    if not isinstance(collection_id, str):
-        return f"collection id must be text, not {_describe(collection_id)}: quote it"
-    if not collection_id:
-        return "collection id must not be empty"
-    if len(collection_id) > ID_MAX_LENGTH:
-        return (
-            f"collection id '{collection_id[:20]}…' is {len(collection_id)} characters long; "
-            f"at most {ID_MAX_LENGTH} are allowed"
-        )
-    if not _ID_RE.match(collection_id):
-        return (
-            f"collection id {collection_id!r} may hold only lowercase letters, digits, "
-            f"'-' and '_' ({ID_PATTERN})"
-        )
-    return None
-
-
-def person_name_problem(name: Any) -> str | None:
-    if not isinstance(name, str):
-        return f"person name must be text, not {_describe(name)}: quote it"
-    if not name:
-        return "person name must not be empty"
-    if len(name) > NAME_MAX_LENGTH:
-        return (
-            f"person name '{name[:20]}…' is {len(name)} characters long; "
-            f"at most {NAME_MAX_LENGTH} are allowed"
-        )
-    return None
-
-
-def model_problem(kind: str, value: str, api_version: str) -> str | None:
-    """`kind` is 'recognition' or 'detection'."""
-    recognition, detection = MODELS_BY_API_VERSION[api_version]
-    valid = recognition if kind == "recognition" else detection
-    if value in valid:
-        return None
-    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return (
-        f"{kind} model {value!r} is not valid for API {api_version}: "
-        f"use one of {', '.join(valid)}{hint}"
-    )
+def _copy_containers(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _copy_containers(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy_containers(v) for v in data]
+    return data

@@ -1,0 +1,260 @@
+"""The recognition test format and its loader.
+
+Tests live in a `tests:` list of a config file or in `*.test.yaml` files (a mapping with one key,
+`tests:`). Each test names a probe image and one expectation: identify, verify, findSimilar or
+detect. Every problem is reported at its file:line:column; nothing here calls the service.
+
+`check_tests` validates one `tests:` list at a YAML position; `facesync validate` and the loader
+share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from facesync.config.errors import Diagnostic, Reporter
+from facesync.config.loader import YamlDocument, YamlPath, load_yaml
+from facesync.config.models import SCHEMA_DRAFT, _SchemaGenerator
+from facesync.config.schema import schema_check
+from facesync.model import SourcePos
+
+TEST_FILE_SUFFIXES = (".test.yaml", ".test.yml")
+NOBODY = "nobody"
+SCHEMA_ID = "https://facesync.dev/schemas/tests.schema.json"
+EXPECTATIONS = ("identify", "verify", "findSimilar", "detect")
+
+Kind = Literal["identify", "verify", "findSimilar", "detect"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class IdentifySpec(_Spec):
+    """Identify the probe's face in a person group: the best candidate, or nobody."""
+
+    in_: str = Field(alias="in", description="personGroup.ID or largePersonGroup.ID.")
+    expect: str = Field(min_length=1, description=f"A person's name, or '{NOBODY}'.")
+    min_confidence: float | None = Field(
+        None, alias="minConfidence", ge=0, le=1, description="Lowest confidence that passes."
+    )
+
+
+class VerifySpec(_Spec):
+    """Verify the probe's face against one person of a group."""
+
+    person: str = Field(description='personGroup.ID/person["Name"] (or largePersonGroup).')
+    expect: Literal["same", "different"] = "same"
+    min_confidence: float | None = Field(None, alias="minConfidence", ge=0, le=1)
+
+
+class FindSimilarSpec(_Spec):
+    """Find faces like the probe's in a (large) face list: the expected image among the first N."""
+
+    in_: str = Field(alias="in", description="faceList.ID or largeFaceList.ID.")
+    expect: str = Field(min_length=1, description="An image of that list, relative to this YAML file.")
+    within: int = Field(1, ge=1, le=1000, description="Rank the image must reach (1 = first).")
+    mode: Literal["matchPerson", "matchFace"] = Field(
+        "matchPerson", description="matchPerson keeps only the same person; matchFace ranks all."
+    )
+
+
+class DetectSpec(_Spec):
+    """Count the faces the service detects in the probe."""
+
+    faces: int = Field(ge=0, le=100, description="How many faces the probe holds.")
+
+
+class TestSpec(_Spec):
+    """One recognition test: a probe image and exactly one expectation."""
+
+    __test__ = False  # not a pytest test class
+
+    model_config = ConfigDict(
+        title="Recognition test",
+        json_schema_extra={"oneOf": [{"required": [k]} for k in EXPECTATIONS]},
+    )
+
+    name: str = Field(min_length=1, description="Shown in reports; --filter matches it.")
+    probe: str = Field(min_length=1, description="Image file, relative to this YAML file.")
+    face: int | None = Field(
+        None, ge=0, description="Which detected face to use (0 = the largest) when there are several."
+    )
+    target_face: tuple[int, int, int, int] | None = Field(
+        None, alias="targetFace", description="Face rectangle [left, top, width, height] to use."
+    )
+    identify: IdentifySpec | None = None
+    verify: VerifySpec | None = None
+    find_similar: FindSimilarSpec | None = Field(None, alias="findSimilar")
+    detect: DetectSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> TestSpec:
+        given = [k for k in EXPECTATIONS if self.expectation(k) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"a test needs exactly one of {', '.join(EXPECTATIONS)} (found {found})")
+        if self.face is not None and self.target_face is not None:
+            raise ValueError("give either face or targetFace, not both")
+        if self.detect is not None and (self.face is not None or self.target_face is not None):
+            raise ValueError("a detect test counts every face: face and targetFace do not apply")
+        return self
+
+    def expectation(self, kind: str) -> _Spec | None:
+        value: _Spec | None = {
+            "identify": self.identify,
+            "verify": self.verify,
+            "findSimilar": self.find_similar,
+            "detect": self.detect,
+        }[kind]
+        return value
+
+    @property
+    def kind(self) -> Kind:
+        for k in EXPECTATIONS:
+            if self.expectation(k) is not None:
+                return k  # type: ignore[return-value]
+        raise AssertionError("validated: one expectation")  # pragma: no cover
+
+
+class TestFileModel(_Spec):
+    """A `*.test.yaml` file: recognition tests kept beside the configuration."""
+
+    __test__ = False  # not a pytest test class
+
+    model_config = ConfigDict(title="facesync recognition tests")
+
+    tests: list[TestSpec] = Field(description="Recognition tests run by `facesync test`.")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTest:
+    spec: TestSpec
+    pos: SourcePos
+    """Where the test starts (its `- name:` entry)."""
+    probe_path: str
+    """Absolute path of the probe image."""
+    base_dir: str
+    """The directory of the YAML file: findSimilar's `expect` is relative to it."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+_TEST = TypeAdapter(TestSpec)
+
+
+def check_tests(data: Any, doc: YamlDocument, path: YamlPath, report: Reporter) -> list[ProbeTest]:
+    """Validate the `tests:` list found at `path` in `doc`; problems go to `report` at their
+    positions. Returns the valid tests (one bad test does not hide the others' problems)."""
+    if not isinstance(data, list):
+        report.add(doc.file, doc.positions.value(path), "'tests' must be a list of tests")
+        return []
+    tests: list[ProbeTest] = []
+    names: dict[str, tuple[int, int]] = {}
+    base = str(doc.path.parent)
+    for i, item in enumerate(data):
+        item_path = (*path, i)
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str):
+            name_pos = doc.positions.value((*item_path, "name"))
+            if name in names:
+                line, column = names[name]
+                report.add(
+                    doc.file, name_pos, f"test {name!r} is already defined at line {line}, column {column}"
+                )
+            names.setdefault(name, name_pos)
+        spec = schema_check(_TEST, TestSpec, item, doc, item_path, report)
+        if spec is None:
+            continue
+        pos = doc.positions.value(item_path)
+        probe = os.path.normpath(os.path.join(base, os.path.expanduser(spec.probe)))
+        if not os.path.isfile(probe):
+            probe_pos = doc.positions.value((*item_path, "probe"))
+            report.add(doc.file, probe_pos, f"probe '{spec.probe}' does not exist")
+            continue
+        tests.append(ProbeTest(spec, SourcePos(doc.file, *pos), probe, base))
+    return tests
+
+
+def diagnose_tests(data: Any, doc: YamlDocument, path: YamlPath = ("tests",)) -> list[Diagnostic]:
+    """`check_tests` for `facesync validate`: the diagnostics alone."""
+    report = Reporter()
+    check_tests(data, doc, path, report)
+    return report.diagnostics
+
+
+def is_test_file(path: Path) -> bool:
+    return path.name.endswith(TEST_FILE_SUFFIXES)
+
+
+def _test_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and is_test_file(p)))
+        else:
+            files.append(path)
+    return files
+
+
+def load_tests(config_path: Path, paths: Sequence[Path] = ()) -> tuple[list[ProbeTest], list[Diagnostic]]:
+    """Every test: the `tests:` lists of the configuration's files, then the test files.
+
+    `paths` (files, or directories whose `*.test.yaml` files are read) replaces the default, the
+    `*.test.yaml` files beside the configuration.
+    """
+    from facesync.config.sources import read_documents
+
+    report = Reporter()
+    tests: list[ProbeTest] = []
+    for config_doc in read_documents(config_path, report):
+        if isinstance(config_doc.data, dict) and "tests" in config_doc.data:
+            tests.extend(check_tests(config_doc.data["tests"], config_doc, ("tests",), report))
+    folder = config_path if config_path.is_dir() else config_path.parent
+    for file in _test_files(paths or [folder]):
+        doc, diagnostics = load_yaml(file)
+        report.extend(diagnostics)
+        if doc is None:
+            continue
+        if not isinstance(doc.data, dict):
+            report.add(doc.file, (1, 1), "a test file is a mapping with one key, 'tests'")
+            continue
+        for key in doc.data:
+            if key != "tests":
+                report.add(
+                    doc.file,
+                    doc.positions.key((key,)),
+                    f"unknown key {key!r}: a test file holds only 'tests'",
+                )
+        if "tests" not in doc.data:
+            report.add(doc.file, (1, 1), "a test file is a mapping with one key, 'tests'")
+            continue
+        tests.extend(check_tests(doc.data["tests"], doc, ("tests",), report))
+    seen: dict[str, SourcePos] = {}
+    for test in tests:
+        first = seen.setdefault(test.name, test.pos)
+        if first is not test.pos and first.file != test.pos.file:
+            where = (test.pos.line, test.pos.column)
+            report.add(test.pos.file, where, f"test {test.name!r} is already defined at {first}")
+    return tests, sorted(report.diagnostics)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = TestFileModel.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    schema["$schema"] = SCHEMA_DRAFT
+    schema["$id"] = SCHEMA_ID
+    return schema
+
+
+def json_schema_text() -> str:
+    """The JSON Schema as committed in `schemas/tests.schema.json`."""
+    return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,103 @@
+"""`facesync audit`: review the configured face images with the service's recognition."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from facesync.cli import main
+from facesync.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REFUSED,
+    Exit,
+    ServiceArgs,
+    handle_errors,
+    load,
+    make_sync,
+    run_async,
+    service_options,
+    with_status,
+)
+
+if TYPE_CHECKING:
+    from facesync.checks.audit import AuditReport
+
+FORMATS = ("text", "json", "github", "markdown")
+
+
+@main.command("audit")
+@service_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for annotations, markdown for a PR comment.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before spending the estimated transactions.")
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    metavar="CHECK=LEVEL",
+    help="Make a check an error, a warning or off (repeatable), e.g. --level near-duplicate=off. "
+    "Checks: no-face, several-faces, detect-failed, low-quality, misfiled, unverified, "
+    "enrolled-twice, near-duplicate.",
+)
+@click.option(
+    "--duplicate-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.97,
+    show_default=True,
+    help="Confidence from which two faces of one person count as near-duplicates.",
+)
+@handle_errors
+def audit_command(
+    service: ServiceArgs, fmt: str, yes: bool, levels: tuple[str, ...], duplicate_threshold: float
+) -> None:
+    """Review the configured images: no face, several faces, low quality, a face filed under the
+    wrong person, one person enrolled twice, near-duplicates.
+
+    Uses detect, find similar and group on the service (never changes the collections); the
+    transactions are estimated and confirmed first. Exit codes: 0 no error-level finding,
+    1 an error-level finding or an error, 3 not confirmed.
+    """
+    from facesync.address import resolve_targets
+    from facesync.checks.audit import AuditOptions, estimate, parse_levels, run_audit
+    from facesync.checks.render import AUDIT_RENDERERS
+
+    try:
+        parsed = parse_levels(levels)
+    except ValueError as exc:
+        raise Exit(EXIT_ERROR, f"--level {exc}") from None
+    loaded = load(service)
+    targets = resolve_targets(loaded.desired, service.targets)  # checked by load()
+    cost = estimate(loaded.desired, targets)
+    rate = service.rate_limit if service.rate_limit > 0 else None
+    pace = f", about {cost.seconds(rate):.0f} s at {rate:g}/s" if rate else ""
+    click.echo(
+        f"Audit of {cost.images} image(s), {cost.persons} person(s): about {cost.total} transactions "
+        f"({cost.detect} detect, {cost.find_similar} find similar, {cost.group} group){pace}.",
+        err=True,
+    )
+    if not yes:
+        if not sys.stdin.isatty():
+            raise Exit(EXIT_REFUSED, "no terminal to ask: pass --yes to spend the transactions")
+        if not click.confirm("Run the audit?", default=False, err=True):
+            raise Exit(EXIT_REFUSED, "audit cancelled; nothing was sent")
+    options = AuditOptions(levels=parsed, duplicate_threshold=duplicate_threshold, rate_limit=rate)
+
+    async def run() -> AuditReport:
+        async with make_sync(loaded, service) as sync:
+            work = run_audit(sync.client, loaded.desired, targets=targets, options=options)
+            return await with_status(
+                work, lambda: f"Auditing: {sync.client.total_calls:,}/{cost.total:,} transactions"
+            )
+
+    report = run_async(run())
+    click.echo(AUDIT_RENDERERS[fmt](report), nl=False)
+    raise Exit(EXIT_ERROR if report.has_errors else EXIT_OK)

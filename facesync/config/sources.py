@@ -1,0 +1,193 @@
+"""Which files make the configuration, and how several of them merge.
+
+`-f FILE` reads that file. `-f DIR` reads the `*.yaml`/`*.yml` files directly in DIR that are
+facesync configurations (see `is_facesync_config`) and skips the others (logged at INFO), so
+that `-f .` at a repository root ignores `.pre-commit-config.yaml` and friends. Merging: each
+collection (kind + id) and each top-level setting may be defined in one file only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facesync.config.errors import Reporter
+from facesync.config.loader import YamlDocument, YamlPath, display_path, load_yaml
+from facesync.config.rules import id_problem
+from facesync.model import CollectionKind
+
+log = logging.getLogger(__name__)
+
+CONFIG_SUFFIXES = (".yaml", ".yml")
+COLLECTION_KEYS: dict[str, CollectionKind] = {kind.config_key: kind for kind in CollectionKind}
+SETTING_KEYS = ("service", "defaults", "prune", "allowImagesOutsideRoot")
+"""Top-level settings that one file of a merged directory may set."""
+FACESYNC_KEYS = frozenset(("version", "tests", *SETTING_KEYS, *COLLECTION_KEYS))
+
+# A file that does not parse is still ours when it plainly declares collections.
+_COLLECTION_LINE = re.compile(
+    rb"^(?:personGroups|largePersonGroups|faceLists|largeFaceLists)\s*:", re.MULTILINE
+)
+
+
+@dataclass(slots=True)
+class CollectionEntry:
+    """One collection as written: its raw value, not yet checked against the schema."""
+
+    kind: CollectionKind
+    id: Any
+    """As written; may be invalid (reported), its contents are checked all the same."""
+    doc: YamlDocument
+    path: YamlPath
+    value: Any
+
+
+def is_facesync_config(data: Any) -> bool:
+    """Whether a YAML file of a directory is a facesync configuration.
+
+    Its top level is a mapping that declares a collection (`personGroups`, ...), or that has
+    `version` and either a facesync setting or no key facesync does not know. Other tools'
+    files (`.pre-commit-config.yaml`, `docker-compose.yaml` with its own `version`) are not.
+    """
+    if not isinstance(data, dict):
+        return False
+    keys = set(data)
+    if keys & set(COLLECTION_KEYS):
+        return True
+    return "version" in keys and (bool(keys & set(SETTING_KEYS)) or keys <= FACESYNC_KEYS)
+
+
+def key_label(path: YamlPath, key: Any) -> str:
+    """How a duplicate key is named in messages: a collection, a person, or a plain key."""
+    if not path:
+        return f"top-level key {key!r}"
+    kind = COLLECTION_KEYS.get(path[0])
+    if kind is not None and len(path) == 1:
+        return f"{kind.value} {key!r}"
+    if kind is not None and len(path) == 3 and path[2] == "persons":
+        return f"person {key!r} in {kind.value} {path[1]!r}"
+    return f"key {key!r}"
+
+
+def config_dir(path: Path) -> Path:
+    """The folder image paths are confined to by default: DIR itself, or the file's folder."""
+    return path if path.is_dir() else path.parent
+
+
+def read_documents(
+    path: Path, report: Reporter, environ: Mapping[str, str] | None = None
+) -> list[YamlDocument]:
+    """Parse the configuration at `path` (a file or a directory); problems go to `report`."""
+    shown = display_path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        report.add(shown, (0, 0), "configuration file not found (use -f PATH)")
+        return []
+    except OSError as exc:
+        report.add(shown, (0, 0), f"cannot read configuration: {exc.strerror or exc}")
+        return []
+    if not stat.S_ISDIR(st.st_mode):
+        doc, diagnostics = load_yaml(path, environ=environ, key_label=key_label)
+        report.extend(diagnostics)
+        return [doc] if doc is not None else []
+    return _read_directory(path, shown, report, environ)
+
+
+def _read_directory(
+    path: Path, shown: str, report: Reporter, environ: Mapping[str, str] | None
+) -> list[YamlDocument]:
+    files: list[Path] = []
+    for entry in sorted(p for p in path.iterdir() if p.suffix in CONFIG_SUFFIXES):
+        if entry.is_file():
+            files.append(entry)
+        elif not entry.is_dir():
+            # A FIFO or a device named *.yaml: never opened, it could block or never end.
+            log.info("skipped %s: not a regular file", display_path(entry))
+    if not files:
+        report.add(shown, (0, 0), "directory holds no *.yaml or *.yml file")
+        return []
+    docs: list[YamlDocument] = []
+    skipped: list[str] = []
+    for file in files:
+        doc, diagnostics = load_yaml(file, environ=environ, key_label=key_label)
+        if doc is None and not _declares_collections(file):
+            log.info("skipped %s: not valid YAML and declares no facesync collection", display_path(file))
+            skipped.append(file.name)
+            continue
+        if doc is not None and not is_facesync_config(doc.data):
+            log.info("skipped %s: not a facesync configuration", doc.file)
+            skipped.append(file.name)
+            continue
+        report.extend(diagnostics)
+        if doc is not None:
+            docs.append(doc)
+    if len(skipped) == len(files):
+        report.add(
+            shown,
+            (0, 0),
+            f"directory holds no facesync configuration (skipped {', '.join(skipped)}: a facesync "
+            "file has a collection key such as 'personGroups', or 'version' and a setting)",
+        )
+    return docs
+
+
+def _declares_collections(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return True  # unreadable: keep the read error, it may well be ours
+    return _COLLECTION_LINE.search(head) is not None
+
+
+def merge(docs: list[YamlDocument], report: Reporter) -> list[CollectionEntry]:
+    """Every collection of every document, each defined once; settings set in one file only.
+
+    An invalid collection id is reported here, and its collection is still returned so that
+    the mistakes inside it are found in the same run.
+    """
+    settings_at: dict[str, tuple[str, tuple[int, int]]] = {}
+    collections_at: dict[tuple[CollectionKind, Any], tuple[str, tuple[int, int]]] = {}
+    entries: list[CollectionEntry] = []
+    for doc in docs:
+        if not isinstance(doc.data, dict):
+            continue
+        for key in SETTING_KEYS:
+            if key not in doc.data:
+                continue
+            pos = doc.positions.key((key,))
+            if key in settings_at:
+                file, (line, column) = settings_at[key]
+                report.add(
+                    doc.file,
+                    pos,
+                    f"'{key}' is already set in {file}:{line}:{column}; set it in one file only",
+                )
+            else:
+                settings_at[key] = (doc.file, pos)
+        for key, kind in COLLECTION_KEYS.items():
+            collections = doc.data.get(key)
+            if not isinstance(collections, dict):
+                continue  # the schema check of the file reports it
+            for cid, value in collections.items():
+                path: YamlPath = (key, cid)
+                pos = doc.positions.key(path)
+                problem = id_problem(cid)
+                if problem is not None:
+                    report.add(doc.file, pos, problem)
+                if (kind, cid) in collections_at:
+                    file, (line, column) = collections_at[(kind, cid)]
+                    report.add(
+                        doc.file, pos, f"{kind.value} '{cid}' is already defined at {file}:{line}:{column}"
+                    )
+                    continue
+                collections_at[(kind, cid)] = (doc.file, pos)
+                entries.append(CollectionEntry(kind, cid, doc, path, value))
+    return entries
