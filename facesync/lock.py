@@ -124,6 +124,7 @@ class LockOptions:
     expiry: float = 3600.0
     """How long the lock stays valid: after that another apply may take it over (holder died)."""
     poll: float = 2.0
+    """Seconds between looks at a lock another process holds."""
     owner: str | None = None
     clock: Callable[[], float] = time.monotonic
     """Measures the wait."""

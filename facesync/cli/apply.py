@@ -204,6 +204,13 @@ def _raise_on_sigterm() -> None:
     show_default=True,
     help="Seconds this run's lock stays valid; after that another apply may take it over.",
 )
+@click.option(
+    "--lock-poll",
+    type=click.FloatRange(min=0.01),
+    default=2.0,
+    show_default=True,
+    help="Seconds between looks at a lock another apply holds.",
+)
 @handle_errors
 def apply_command(
     plan_file: Path | None,
@@ -219,6 +226,7 @@ def apply_command(
     no_color: bool,
     lock_timeout: float,
     lock_expiry: float,
+    lock_poll: float,
 ) -> None:
     """Make the live Face resource match the configuration.
 
@@ -243,7 +251,8 @@ def apply_command(
         )
     _raise_on_sigterm()
     options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
-    sync = make_sync(loaded, service, delete_threshold, LockOptions(timeout=lock_timeout, expiry=lock_expiry))
+    lock = LockOptions(timeout=lock_timeout, expiry=lock_expiry, poll=lock_poll)
+    sync = make_sync(loaded, service, delete_threshold, lock)
     run_async(_apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color))
 
 

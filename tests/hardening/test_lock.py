@@ -21,7 +21,8 @@ from facesync.model import SERVICE_DEFAULT_RECOGNITION_MODEL
 from tests.sync.sync_helpers import Service, Workspace, write_staff
 from tests.sync.test_apply import expected_snapshot, live_snapshot, write_big
 
-APPLY = ["apply", "--auto-approve", "--rate-limit", "0"]
+# Waiting runs look at the lock often: the handover, not a poll interval, is what is tested.
+APPLY = ["apply", "--auto-approve", "--rate-limit", "0", "--lock-poll", "0.05"]
 
 
 def spawn(ws: Workspace, *extra: str, stderr: IO[str] | int = subprocess.PIPE) -> subprocess.Popen[str]:
