@@ -34,11 +34,13 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from facesync.client import FaceAPIError, FaceClient
+from facesync.config.rules import RESERVED_COLLECTIONS
 from facesync.model import SERVICE_DEFAULT_RECOGNITION_MODEL, CollectionKind
 
 log = logging.getLogger(__name__)
 
 LOCK_KIND = CollectionKind.FACE_LIST
+assert RESERVED_COLLECTIONS.get(LOCK_KIND, 0) >= 2, "validate must leave room for the lock and its marker"
 LOCK_ID = "facesync-lock"
 """The lock's collection id; takeover markers are `facesync-lock-<16 hex>`."""
 LOCK_NAME = "facesync apply lock"

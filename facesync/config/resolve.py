@@ -43,6 +43,7 @@ from facesync.config.rules import (
     FACES_PER_PERSON,
     LIMITS,
     MODELS_BY_API_VERSION,
+    RESERVED_COLLECTIONS,
     model_problem,
     name_problem,
     person_name_problem,
@@ -582,13 +583,16 @@ class _Builder:
         counts: dict[CollectionKind, int] = {}
         for c in collections:
             counts[c.kind] = counts.get(c.kind, 0) + 1
-            limit = self.limits.collections[c.kind]
+            service_limit = self.limits.collections[c.kind]
+            reserved = RESERVED_COLLECTIONS.get(c.kind, 0)
+            limit = service_limit - reserved
             if counts[c.kind] == limit + 1:
+                kept = f", and facesync keeps {reserved} for its apply lock" if reserved else ""
                 self.report.add(
                     c.doc.file,
                     c.doc.positions.key(c.path),
                     f"more than {limit:,} {c.kind.config_key}: the Face API allows at most "
-                    f"{limit:,} on tier {self.tier}",
+                    f"{service_limit:,} on tier {self.tier}{kept}",
                 )
 
 
