@@ -33,6 +33,7 @@ from facesync.client import Endpoint, FaceClient
 from facesync.diff import diff
 from facesync.journal import TrainingJournal
 from facesync.live import DEFAULT_VERIFY_SAMPLE, ReadProgress, read_live_state
+from facesync.localstate import config_root, state_dir
 from facesync.lock import LockInfo, LockOptions, ResourceLock, force_unlock, read_lock
 from facesync.model import DesiredState
 from facesync.plan import (
@@ -70,16 +71,6 @@ class UnsafePlan(PlanRefused):
     def __init__(self, refusals: Collection[Refusal]) -> None:
         self.refusals = tuple(refusals)
         super().__init__("; ".join(r.message for r in self.refusals))
-
-
-def config_root(config: Path) -> Path:
-    """The folder of the configuration file, or the configuration folder itself."""
-    return config if config.is_dir() else config.parent
-
-
-def state_dir(config: Path) -> Path:
-    """`.facesync/` in the configuration's folder (git-ignored): every local cache and journal."""
-    return config_root(config) / ".facesync"
 
 
 @dataclass

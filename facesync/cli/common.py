@@ -336,7 +336,7 @@ def load(service: ServiceArgs) -> Loaded:
     from facesync.address import AddressError, resolve_targets
     from facesync.client import require_key, resolve_endpoint
     from facesync.config import load as load_config
-    from facesync.sync import config_root
+    from facesync.localstate import config_root
 
     if not service.config_path.exists():
         raise fail(f"configuration {service.config_path} not found (give one with -f PATH)")
