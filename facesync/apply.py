@@ -70,10 +70,15 @@ class ApplyResult:
     trained: list[Address] = field(default_factory=list)
     training_failed: list[tuple[Address, str]] = field(default_factory=list)
     training_started: list[Address] = field(default_factory=list)
+    superseded: bool = False
+    """Nothing was done: by the time this run held the lock, another had made the same changes."""
+    unconverged: list[Change] = field(default_factory=list)
+    """What still differed from the configuration when the run ended (another writer, a lost
+    write): the run did not reach the configured state."""
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.training_failed
+        return not self.failed and not self.training_failed and not self.unconverged
 
 
 class ApplyError(Exception):
@@ -319,7 +324,7 @@ class _Executor:
         else:
             face_id = await self._add_face(change.address, person_id, face, user_data)
         if self.cache is not None:
-            self.cache.put(face_id, user_data)
+            self.cache.put(face_id, user_data, written=True)
 
     async def _add_face(
         self, address: Address, person_id: str | None, face: DesiredFace, user_data: str

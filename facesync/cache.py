@@ -3,6 +3,9 @@
 Faces are immutable on the service except for their userData, which only facesync (or a hand
 edit) changes. The cache maps persistedFaceId → userData per endpoint; it only saves calls and is
 never needed for correctness: `--refresh=full` ignores it, and a corrupt file is just rebuilt.
+
+It also remembers which faces facesync itself wrote with that userData (`written`): of two live
+faces carrying one fingerprint, that is the genuine one; the other's userData was copied.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class FaceCache:
         self.path = path
         self._scope = hashlib.sha256(endpoint.encode()).hexdigest()[:16]
         self._entries: dict[str, str | None] = {}
+        self._written: set[str] = set()
         self._dirty = False
         if path is not None and load:
             self._load(path)
@@ -36,6 +40,9 @@ class FaceCache:
         faces = raw.get("faces")
         if isinstance(faces, dict):
             self._entries = {str(k): (v if isinstance(v, str) else None) for k, v in faces.items()}
+        written = raw.get("written")
+        if isinstance(written, list):
+            self._written = {str(k) for k in written if k in self._entries}
 
     def get(self, persisted_face_id: str) -> tuple[bool, str | None]:
         """(hit, userData)."""
@@ -43,12 +50,22 @@ class FaceCache:
             return True, self._entries[persisted_face_id]
         return False, None
 
-    def put(self, persisted_face_id: str, user_data: str | None) -> None:
+    def written(self, persisted_face_id: str) -> bool:
+        """facesync wrote this face's cached userData itself (not only read it)."""
+        return persisted_face_id in self._written
+
+    def put(self, persisted_face_id: str, user_data: str | None, *, written: bool = False) -> None:
+        """`written`: facesync just wrote this userData (an add or an update), not read it."""
         if self._entries.get(persisted_face_id, ...) != user_data:
             self._entries[persisted_face_id] = user_data
+            self._written.discard(persisted_face_id)
+            self._dirty = True
+        if written and persisted_face_id not in self._written:
+            self._written.add(persisted_face_id)
             self._dirty = True
 
     def forget(self, persisted_face_id: str) -> None:
+        self._written.discard(persisted_face_id)
         if self._entries.pop(persisted_face_id, ...) is not ...:
             self._dirty = True
 
@@ -57,11 +74,13 @@ class FaceCache:
         stale = [k for k in self._entries if k not in live_face_ids]
         for key in stale:
             del self._entries[key]
+            self._written.discard(key)
         self._dirty = self._dirty or bool(stale)
 
     def save(self) -> None:
         if self.path is None or not self._dirty:
             return
-        payload = json.dumps({"format": _FORMAT, "scope": self._scope, "faces": self._entries})
+        data = {"format": _FORMAT, "scope": self._scope, "faces": self._entries}
+        payload = json.dumps({**data, "written": sorted(self._written)})
         write_text_atomically(self.path, payload)
         self._dirty = False

@@ -4,6 +4,9 @@
 - A person is its name within the group; of several live persons with one name (twins) the one
   whose faces match best is kept and the rest are deleted.
 - A face is its fingerprint; live faces without one are deleted unless the config keeps their id.
+  Of several live faces with one fingerprint, the one the local cache already knew with it is kept
+  (the others' userData was copied), else the first in the listing — for a person, the order the
+  service added its faces in (persistedFaceIds are random, so their order means nothing).
 
 `diff` is a pure function of its arguments: no I/O, no working directory, no clock.
 """
@@ -16,6 +19,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from facesync.address import Address, selects
+from facesync.lock import is_lock_collection
 from facesync.model import (
     CollectionKind,
     DesiredCollection,
@@ -198,11 +202,21 @@ class _Differ:
     ) -> None:
         by_fingerprint: dict[str, list[LiveFace]] = defaultdict(list)
         by_id: dict[str, LiveFace] = {}
-        for face in sorted(live, key=lambda f: f.persisted_face_id):
+        listed = list(live)
+        rank = {f.persisted_face_id: (not f.known, i) for i, f in enumerate(listed)}
+        for face in sorted(listed, key=lambda f: rank[f.persisted_face_id]):
             by_id[face.persisted_face_id] = face
             if face.fingerprint is not None:
                 by_fingerprint[face.fingerprint].append(face)
-        matched: set[str] = set()
+        wanted = list(wanted)
+        # A face the configuration keeps by its id is that face, whatever its fingerprint: it is
+        # never also the match of an image entry (an import writes a duplicate once each way).
+        by_config_id = {
+            w.persisted_face_id
+            for w in wanted
+            if w.fingerprint is None and w.persisted_face_id is not None and w.persisted_face_id in by_id
+        }
+        matched = set(by_config_id)
         seen: set[str] = set()
         for want in wanted:
             if want.key in seen:
@@ -237,6 +251,17 @@ class _Differ:
                 continue
             keep = present[0]
             matched.add(keep.persisted_face_id)
+            copies = sum(
+                1
+                for f in by_fingerprint[want.fingerprint]
+                if f is not keep and f.persisted_face_id not in by_config_id
+            )
+            if copies:
+                why = "the local cache knew it with this fingerprint" if keep.known else "it was added first"
+                self.warnings.append(
+                    f"{address}: {copies + 1} live faces carry this fingerprint (its userData was copied "
+                    f"onto another face, or it was added twice); keeping {keep.persisted_face_id} ({why})"
+                )
             if (keep.note or None) != (want.user_data or None):
                 # FaceList faces have no update call: a new note means delete and add again.
                 in_place = owner.collection_kind is not CollectionKind.FACE_LIST
@@ -313,6 +338,11 @@ def diff(
     for want in sorted(desired.collections, key=lambda c: (_KIND_ORDER[c.kind], c.id)):
         if not selects(targets, want.kind, want.id):
             continue
+        if is_lock_collection(want.kind, want.id):
+            differ.warnings.append(
+                f"{Address(want.kind, want.id)}: this id is reserved for facesync's apply lock; ignored"
+            )
+            continue
         before = len(differ.changes)
         differ.collection(want, live.collection(want.kind, want.id))
         inside = [t for t in targets if t.collection == Address(want.kind, want.id)]
@@ -333,7 +363,7 @@ def diff(
     return Plan(
         changes=tuple(differ.changes),
         unmanaged=() if pruning else live.others,
-        warnings=tuple(differ.warnings),
+        warnings=(*live.warnings, *differ.warnings),
         stats=tuple(differ.stats),
     )
 

@@ -4,12 +4,18 @@ For every declared (and targeted) collection: its metadata, persons (paged), fac
 fingerprints and training status. Every other collection is only listed, to report it as unmanaged.
 Face userData of PG/LPG persons comes from the local cache when the persistedFaceId is known, else
 from one GET per face, all concurrently under the client's rate limit.
+
+The cache is trusted, but checked: every read compares a random sample of the faces it took from
+the cache with the service (`verify_sample`); when one differs (its userData was edited by hand),
+every cached face is read again. The apply lock's collections are never part of the live state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +24,7 @@ from facesync.cache import FaceCache
 from facesync.client import FaceClient
 from facesync.client.models import CollectionInfo, PersistedFace, Person
 from facesync.fingerprint import decode_face_user_data
+from facesync.lock import is_lock_collection
 from facesync.model import (
     SERVICE_DEFAULT_RECOGNITION_MODEL,
     CollectionKind,
@@ -34,9 +41,23 @@ from facesync.model import (
 log = logging.getLogger(__name__)
 
 
-def _live_face(persisted_face_id: str, user_data: str | None) -> LiveFace:
+DEFAULT_VERIFY_SAMPLE = 10
+
+
+def _live_face(persisted_face_id: str, user_data: str | None, known: bool = False) -> LiveFace:
     fingerprint, note = decode_face_user_data(user_data)
-    return LiveFace(persisted_face_id, user_data, fingerprint, note)
+    return LiveFace(persisted_face_id, user_data, fingerprint, note, known)
+
+
+@dataclasses.dataclass(frozen=True)
+class _CachedRead:
+    """A person's face whose userData came from the cache, not the service."""
+
+    kind: CollectionKind
+    group_id: str
+    person_id: str
+    face_id: str
+    user_data: str | None
 
 
 @dataclass
@@ -61,12 +82,16 @@ class FaceReader:
     ) -> None:
         self.client = client
         self.cache = cache
+        self.cached_reads: list[_CachedRead] = []
         self.progress = progress or ReadProgress()
 
     def _remember(self, face: PersistedFace) -> LiveFace:
+        known = False
         if self.cache is not None:
+            hit, cached = self.cache.get(face.persisted_face_id)
+            known = hit and cached == face.user_data and self.cache.written(face.persisted_face_id)
             self.cache.put(face.persisted_face_id, face.user_data)
-        return _live_face(face.persisted_face_id, face.user_data)
+        return _live_face(face.persisted_face_id, face.user_data, known)
 
     async def list_faces(self, kind: CollectionKind, list_id: str) -> tuple[LiveFace, ...]:
         """Every face of a FaceList or LargeFaceList."""
@@ -88,7 +113,8 @@ class FaceReader:
                     log.debug("face %s: userData from the local cache", face_id)
                     self.progress.cache_hits += 1
                     self.progress.faces_read += 1
-                    return _live_face(face_id, user_data)
+                    self.cached_reads.append(_CachedRead(kind, group_id, person_id, face_id, user_data))
+                    return _live_face(face_id, user_data, known=self.cache.written(face_id))
             log.debug("face %s: not cached, reading it", face_id)
             face = await self.client.get_face(kind, group_id, face_id, person_id=person_id)
             self.progress.faces_read += 1
@@ -114,12 +140,18 @@ async def read_live_state(
     *,
     targets: Collection[Address] = (),
     cache: FaceCache | None = None,
+    verify_sample: int = DEFAULT_VERIFY_SAMPLE,
+    rng: random.Random | None = None,
     progress: ReadProgress | None = None,
 ) -> LiveState:
+    """`verify_sample`: how many cached faces to check against the service (0: none)."""
     kinds = list(CollectionKind)
     listings = await asyncio.gather(*(client.list_collections(kind) for kind in kinds))
     listed: dict[tuple[CollectionKind, str], CollectionInfo] = {
-        (kind, info.id): info for kind, infos in zip(kinds, listings, strict=True) for info in infos
+        (kind, info.id): info
+        for kind, infos in zip(kinds, listings, strict=True)
+        for info in infos
+        if not is_lock_collection(kind, info.id)
     }
     declared = {(c.kind, c.id): c for c in desired.collections}
     wanted = [
@@ -130,7 +162,8 @@ async def read_live_state(
     reader = FaceReader(client, cache, progress)
     reader.progress.collections += len(wanted)
     # A collection about to be deleted needs only counts for the plan, not face fingerprints.
-    collections = await asyncio.gather(*(_read(reader, d.kind, info, d.present) for d, info in wanted))
+    collections = list(await asyncio.gather(*(_read(reader, d.kind, info, d.present) for d, info in wanted)))
+    verified, warnings = await _verify_cached(reader, collections, verify_sample, rng or random.Random())
     others = tuple(
         LiveSummary(kind, cid, info.name)
         for (kind, cid), info in sorted(listed.items())
@@ -144,7 +177,54 @@ async def read_live_state(
                 for f in (*c.faces, *(pf for p in c.persons for pf in p.faces))
             }
         )
-    return LiveState(collections=tuple(collections), others=others)
+    return LiveState(collections=tuple(collections), others=others, warnings=warnings, verified=verified)
+
+
+async def _verify_cached(
+    reader: FaceReader, collections: list[LiveCollection], sample: int, rng: random.Random
+) -> tuple[int, tuple[str, ...]]:
+    """Check a random sample of the cached faces against the service; when one differs, check
+    them all. Replaces what differed in `collections`; returns how many were checked and warnings."""
+    pending = sorted(reader.cached_reads, key=lambda r: r.face_id)
+    if sample <= 0 or not pending:
+        return 0, ()
+    chosen = rng.sample(pending, min(sample, len(pending)))
+    fresh = await _reread(reader, chosen)
+    differing = _differing(fresh, chosen)
+    checked = len(chosen)
+    if differing:
+        rest = [r for r in pending if r not in set(chosen)]
+        more = await _reread(reader, rest)
+        differing |= _differing(more, rest)
+        fresh += more
+        checked += len(rest)
+    if not differing:
+        return checked, ()
+    replacements = {f.persisted_face_id: f for f in fresh if f.persisted_face_id in differing}
+    for index, collection in enumerate(collections):
+        collections[index] = dataclasses.replace(
+            collection,
+            persons=tuple(
+                dataclasses.replace(p, faces=tuple(replacements.get(f.persisted_face_id, f) for f in p.faces))
+                for p in collection.persons
+            ),
+        )
+    return checked, (
+        f"{len(differing)} of the {checked} cached faces checked differed from the service (their userData "
+        "was changed outside facesync): every cached face was read again and the cache corrected",
+    )
+
+
+def _differing(fresh: Sequence[LiveFace], reads: Sequence[_CachedRead]) -> set[str]:
+    return {f.persisted_face_id for f, r in zip(fresh, reads, strict=True) if f.user_data != r.user_data}
+
+
+async def _reread(reader: FaceReader, reads: Sequence[_CachedRead]) -> list[LiveFace]:
+    async def one(read: _CachedRead) -> LiveFace:
+        face = await reader.client.get_face(read.kind, read.group_id, read.face_id, person_id=read.person_id)
+        return reader._remember(face)
+
+    return list(await asyncio.gather(*(one(r) for r in reads)))
 
 
 async def read_collection(

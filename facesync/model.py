@@ -200,6 +200,9 @@ class LiveFace:
     """Parsed from user_data; None for a face facesync did not write (or whose data is unknown)."""
     note: str | None = None
     """The user's part of user_data, beside the fingerprint."""
+    known: bool = False
+    """The local cache says facesync itself wrote this face with this userData: of two faces with
+    one fingerprint, this is the genuine one (the other's userData was copied)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +245,10 @@ class LiveState:
     """Fully read collections: the ones the configuration declares (and targets)."""
     others: tuple[LiveSummary, ...] = ()
     """Every other collection on the service."""
+    warnings: tuple[str, ...] = ()
+    """What reading found suspicious (cached faces that differed from the service)."""
+    verified: int = 0
+    """Cached faces checked against the service on this read (the sample, and any escalation)."""
 
     def collection(self, kind: CollectionKind, collection_id: str) -> LiveCollection | None:
         for c in self.collections:

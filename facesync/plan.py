@@ -100,6 +100,12 @@ class Change:
         return self.owner_id
 
     @property
+    def is_repair(self) -> bool:
+        """Deleting facesync's own leftovers (a twin person, a duplicate face): not a loss of data,
+        so the delete-share gate does not count it."""
+        return self.action is Action.DELETE and self.reason in REPAIRS
+
+    @property
     def persisted_face_id(self) -> str | None:
         return self.live.persisted_face_id if isinstance(self.live, LiveFace) else None
 
@@ -376,10 +382,13 @@ def safety_refusals(plan: Plan, policy: SafetyPolicy) -> list[Refusal]:
 
 
 def _deleted_inside(plan: Plan, collection: Address) -> tuple[int, int]:
-    """Persons and faces a plan deletes inside one collection (a deleted person takes its faces)."""
+    """Persons and faces a plan deletes inside one collection (a deleted person takes its faces);
+    repairs (twins, duplicate faces) do not count."""
     persons = faces = 0
     for change in plan.changes:
         if change.action is not Action.DELETE or not collection.contains(change.address):
+            continue
+        if change.is_repair:
             continue
         if change.kind is ResourceKind.PERSON:
             persons += 1

@@ -7,11 +7,18 @@ Commands parse options, call in here, and render what comes back; refusals arriv
         plan = await sync.plan()
         sync.check(plan, reviewed=checksum, force=False)
         result = await sync.apply(plan, on_event=print)
+
+`apply` takes the resource's lock before its first write (`lock()` takes it earlier, e.g. to wait
+with a message), plans again under it when the plan was made before, and checks at the end that
+the service converged. Leaving the `async with` releases the lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,9 +32,20 @@ from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient
 from facesync.diff import diff
 from facesync.journal import TrainingJournal
-from facesync.live import ReadProgress, read_live_state
+from facesync.live import DEFAULT_VERIFY_SAMPLE, ReadProgress, read_live_state
+from facesync.localstate import config_root, state_dir
+from facesync.lock import LockInfo, LockOptions, ResourceLock, force_unlock, read_lock
 from facesync.model import DesiredState
-from facesync.plan import Plan, PlanScope, Refusal, SafetyPolicy, display_path, safety_refusals
+from facesync.plan import (
+    Action,
+    Change,
+    Plan,
+    PlanScope,
+    Refusal,
+    SafetyPolicy,
+    display_path,
+    safety_refusals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +73,6 @@ class UnsafePlan(PlanRefused):
         super().__init__("; ".join(r.message for r in self.refusals))
 
 
-def config_root(config: Path) -> Path:
-    """The folder of the configuration file, or the configuration folder itself."""
-    return config if config.is_dir() else config.parent
-
-
-def state_dir(config: Path, environment: str | None = None) -> Path:
-    """`.facesync/` in the configuration's folder (git-ignored): every local cache and journal.
-    Each environment keeps its own under `.facesync/environments/NAME/`: environments run in
-    parallel, and one resource's face ids mean nothing to another."""
-    folder = config_root(config) / ".facesync"
-    return folder / "environments" / environment if environment is not None else folder
-
-
 @dataclass
 class LocalState:
     """What facesync keeps beside the configuration: the face cache and the training journal."""
@@ -79,7 +84,9 @@ class LocalState:
     def open(
         cls, root: Path, endpoint: str, *, full_refresh: bool = False, environment: str | None = None
     ) -> LocalState:
-        folder = state_dir(root, environment)
+        # Each environment keeps its own: environments run in parallel, and one resource's face
+        # ids mean nothing to another.
+        folder = state_dir(root) / "environments" / environment if environment else state_dir(root)
         return cls(
             cache=FaceCache(folder / "cache" / "faces.json", endpoint, load=not full_refresh),
             journal=TrainingJournal(folder / "pending-training.json", endpoint),
@@ -103,6 +110,9 @@ class SyncOptions:
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     environment: str | None = None
     """The `environments:` entry this run is for: its own local state, named in the plan's scope."""
+    verify_sample: int = DEFAULT_VERIFY_SAMPLE
+    """Cached faces checked against the service on every plan (0: trust the cache)."""
+    lock: LockOptions = field(default_factory=LockOptions)
 
 
 class Sync:
@@ -116,9 +126,11 @@ class Sync:
         options: SyncOptions | None = None,
         state_root: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         """`state_root`: the configuration file or folder whose `.facesync/` holds the local
-        state (None keeps it in memory). `transport`: see `FaceClient`."""
+        state (None keeps it in memory). `transport`: see `FaceClient`. `rng` picks the cached
+        faces to verify (tests pass a seeded one)."""
         self.desired = desired
         self.targets = resolve_targets(desired, (options or SyncOptions()).targets)
         self.endpoint = endpoint
@@ -141,6 +153,12 @@ class Sync:
             parallelism=self.options.parallelism,
             transport=transport,
         )
+        self.rng = rng or random.Random()
+        self.verified = 0
+        """Cached faces the last plan checked against the service."""
+        self._lock: ResourceLock | None = None
+        self._keep_alive: asyncio.Task[None] | None = None
+        self._planned_under_lock: set[str] = set()
 
     async def __aenter__(self) -> Sync:
         return self
@@ -148,20 +166,71 @@ class Sync:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.client.aclose()
+        try:
+            await self.unlock()
+        except Exception as failure:
+            if exc is None:
+                raise
+            # The run already failed: report that, not the release (the lock will expire).
+            log.warning("could not release the lock: %s", failure)
+        finally:
+            await self.client.aclose()
+
+    # -- the lock -------------------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return self._lock is not None and self._lock.held is not None
+
+    async def lock(self, on_wait: Callable[[LockInfo], None] = lambda holder: None) -> None:
+        """Take apply's lock on the resource (waiting per `options.lock`); `LockHeld` on timeout.
+        Plan and drift never call this."""
+        if self.locked:
+            return
+        self._lock = ResourceLock(self.client, self.options.lock, on_wait)
+        await self._lock.acquire()
+        self._keep_alive = asyncio.create_task(self._lock.keep_alive())
+
+    async def unlock(self) -> None:
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keep_alive
+            self._keep_alive = None
+        if self._lock is not None:
+            await self._lock.release()
+
+    async def read_lock(self) -> LockInfo | None:
+        return await read_lock(self.client)
+
+    async def force_unlock(self) -> list[str]:
+        """Remove the lock whoever holds it (a run that died); the collection ids deleted."""
+        return await force_unlock(self.client)
+
+    # -- plan and apply -------------------------------------------------------------------------
 
     async def plan(self, progress: ReadProgress | None = None) -> Plan:
         """Read the live service (counting into `progress`, for a progress line) and diff."""
+        return await self._plan(self.options.verify_sample, progress)
+
+    async def _plan(self, verify_sample: int, progress: ReadProgress | None = None) -> Plan:
         targets = self.targets
         live = await read_live_state(
-            self.client, self.desired, targets=targets, cache=self.state.cache, progress=progress
+            self.client,
+            self.desired,
+            targets=targets,
+            cache=self.state.cache,
+            verify_sample=verify_sample,
+            rng=self.rng,
+            progress=progress,
         )
+        self.verified = live.verified
         self.state.cache.save()
         journal = self.state.journal
         pending = [(c.kind, c.id) for c in self.desired.collections if journal.pending(c.kind, c.id)]
         plan = diff(self.desired, live, targets=targets, pending_training=pending)
         log.info("planned %d change(s) with %d request(s)", len(plan.changes), self.client.total_calls)
-        return replace(
+        plan = replace(
             plan,
             refusals=tuple(safety_refusals(plan, self.options.policy)),
             scope=PlanScope(
@@ -172,6 +241,10 @@ class Sync:
                 environment=self.options.environment,
             ),
         )
+        if self.locked:
+            # No other apply can have written since: the plan is current while the lock is held.
+            self._planned_under_lock.add(plan.checksum)
+        return plan
 
     def check(self, plan: Plan, *, reviewed: str | None = None, force: bool = False) -> None:
         """Raise `StalePlan` when `reviewed` is not this plan's checksum, then `UnsafePlan` when a
@@ -188,7 +261,20 @@ class Sync:
         options: ApplyOptions | None = None,
         on_event: Callable[[ApplyEvent], None] = lambda event: None,
     ) -> ApplyResult:
-        return await apply_plan(
+        """Apply under the lock, then check that the service now matches the configuration.
+
+        A plan made before the lock was taken is made again under it: when another apply already
+        made its changes, nothing is done (`superseded`); when the service changed otherwise,
+        `StalePlan` (the plan no longer says what would happen)."""
+        await self.lock()
+        if plan.checksum not in self._planned_under_lock:
+            fresh = await self._plan(0)
+            if fresh.empty and not plan.empty:
+                log.info("another apply made these changes while this one waited for the lock")
+                return ApplyResult(superseded=True)
+            if fresh.checksum != plan.checksum:
+                raise StalePlan(plan.checksum, fresh.checksum)
+        result = await apply_plan(
             self.client,
             plan,
             options=options,
@@ -196,3 +282,16 @@ class Sync:
             journal=self.state.journal,
             on_event=on_event,
         )
+        if result.ok:
+            result.unconverged = await self._unconverged(result)
+        return result
+
+    async def _unconverged(self, result: ApplyResult) -> list[Change]:
+        """What still differs after a successful apply: re-planned from the warm cache (which holds
+        what apply wrote). Training started and not waited for (--no-wait) is not a difference."""
+        after = await self._plan(0)
+        started = set(result.training_started)
+        left = [c for c in after.changes if not (c.action is Action.TRAIN and c.address in started)]
+        for change in left:
+            log.info("not converged: %s %s (%s)", change.action.value, change.address, change.explanation)
+        return left

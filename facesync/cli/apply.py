@@ -37,6 +37,7 @@ from facesync.cli.plan import read_plan_file, render, step_summary
 
 if TYPE_CHECKING:
     from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult
+    from facesync.lock import LockInfo
     from facesync.plan import Change, Plan
     from facesync.sync import Sync
 
@@ -164,9 +165,12 @@ def _summary(result: ApplyResult) -> str:
 
 
 def _raise_on_sigterm() -> None:
-    # CI systems stop jobs with SIGTERM: unwind like Ctrl-C so the cache and journal are saved.
+    # CI systems stop jobs with SIGTERM: unwind like Ctrl-C so the cache and journal are saved and
+    # the lock is released. Re-raised as SIGINT because asyncio.run turns SIGINT into a
+    # cancellation of the main task, which arrives at an await; a KeyboardInterrupt raised at an
+    # arbitrary bytecode could leave the HTTP connection pool half-updated, and the lock held.
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)
 
     signal.signal(signal.SIGTERM, handler)
 
@@ -191,6 +195,27 @@ def _raise_on_sigterm() -> None:
     help="`json` streams one event per line; `github` adds an error annotation per failed change.",
 )
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the lock another apply holds on the resource.",
+)
+@click.option(
+    "--lock-expiry",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds this run's lock stays valid; after that another apply may take it over.",
+)
+@click.option(
+    "--lock-poll",
+    type=click.FloatRange(min=0.01),
+    default=2.0,
+    show_default=True,
+    help="Seconds between looks at a lock another apply holds.",
+)
 @environment_apply_options
 @handle_errors
 def apply_command(
@@ -205,6 +230,9 @@ def apply_command(
     train_timeout: float,
     fmt: str,
     no_color: bool,
+    lock_timeout: float,
+    lock_expiry: float,
+    lock_poll: float,
     envs_apply: EnvApplyArgs,
 ) -> None:
     """Make the live Face resource match the configuration.
@@ -213,12 +241,15 @@ def apply_command(
     else nothing changes and the exit code is 3. Running apply again finishes an interrupted or
     partly failed run. A plan file also fixes the targets and API version the plan was made with,
     and is refused for another endpoint. Exit codes: 0 success, 1 error (usage errors included),
-    3 refused.
+    3 refused. Only one apply runs at a time on a resource: the lock is held on the service
+    itself (see `force-unlock`).
     """
     from facesync.apply import ApplyOptions
     from facesync.cli.environments import apply_environments
+    from facesync.lock import LockOptions
 
     options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
+    lock = LockOptions(timeout=lock_timeout, expiry=lock_expiry, poll=lock_poll)
     if apply_environments(
         plan_file,
         service,
@@ -231,6 +262,7 @@ def apply_command(
         fail_fast=fail_fast,
         fmt=fmt,
         no_color=no_color,
+        lock=lock,
     ):
         return
     reviewed, scope = _reviewed(plan_file, checksum)
@@ -243,7 +275,7 @@ def apply_command(
             "nothing was applied",
         )
     _raise_on_sigterm()
-    sync = make_sync(loaded, service, delete_threshold)
+    sync = make_sync(loaded, service, delete_threshold, lock)
     run_async(_apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color))
 
 
@@ -272,9 +304,14 @@ async def _apply(
             raise Exit(EXIT_OK)
         if reviewed is None and not auto_approve:
             _ask_approval()
+        # Taken here, after approval, so that nobody's prompt holds it; apply plans again under it.
+        await sync.lock(on_wait=lambda holder: _waiting(holder, sync))
         reporter = _Reporter(fmt, len(plan.changes), color)
         try:
             result = await sync.apply(plan, options=options, on_event=reporter.event)
+        except PlanRefused as exc:
+            consequence = "; the service changed while this apply waited for the lock; nothing was applied"
+            raise refusal_exit(exc, consequence) from None
         finally:
             reporter.close()
     for change, message in result.failed:
@@ -283,7 +320,17 @@ async def _apply(
             click.echo(_annotation(change, message))
     for address, message in result.training_failed:
         click.echo(f"Failed: training {address}: {message}", err=True)
-    summary = _summary(result)
+    for change in result.unconverged:
+        click.echo(
+            f"Not converged: {short_fingerprints(str(change.address))} still needs {change.action.value} "
+            f"({change.explanation})",
+            err=True,
+        )
+    summary = (
+        "Nothing to apply: another apply made these changes while this one waited for the lock."
+        if result.superseded
+        else _summary(result)
+    )
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -294,6 +341,8 @@ async def _apply(
                     "failed": len(result.failed),
                     "skipped": len(result.skipped),
                     "trained": [str(a) for a in result.trained],
+                    "unconverged": [str(c.address) for c in result.unconverged],
+                    "superseded": result.superseded,
                     "message": summary,
                 },
                 sort_keys=True,
@@ -301,8 +350,22 @@ async def _apply(
         )
     else:
         click.echo(summary)
+    if result.unconverged and not result.failed:
+        raise Exit(
+            EXIT_ERROR,
+            "the service does not match the configuration after apply (changed by another writer?); "
+            "run plan to see why",
+        )
     if not result.ok:
         raise Exit(EXIT_ERROR, "some changes failed; fix the cause and run apply again to finish")
+
+
+def _waiting(holder: LockInfo, sync: Sync) -> None:
+    click.echo(
+        f"Waiting for the lock on {sync.endpoint.display}, held by {holder.describe()} "
+        f"(up to {sync.options.lock.timeout:g}s, --lock-timeout)...",
+        err=True,
+    )
 
 
 def _annotation(change: Change, message: str) -> str:

@@ -22,6 +22,7 @@ from facesync.model import API_VERSIONS
 if TYPE_CHECKING:
     from facesync.client import Endpoint
     from facesync.live import ReadProgress
+    from facesync.lock import LockOptions
     from facesync.model import DesiredState
     from facesync.plan import Plan
     from facesync.sync import Sync
@@ -138,6 +139,7 @@ class ServiceArgs:
     rate_limit: float
     parallelism: int
     refresh: str
+    verify_sample: int
     envs: tuple[str, ...] = ()
     """`--env` values, in the order given (see facesync.cli.environments)."""
     all_envs: bool = False
@@ -190,6 +192,14 @@ def service_options(func: F) -> F:
                 default="cached",
                 show_default=True,
                 help="`full` ignores the local face cache and reads every face from the service.",
+            ),
+            click.option(
+                "--verify-sample",
+                type=click.IntRange(min=0),
+                default=10,
+                show_default=True,
+                metavar="N",
+                help="Check N random cached faces against the service (all of them if one differs); 0: none.",
             ),
             environment_options,
         ],
@@ -305,6 +315,7 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from facesync.client import FaceClientError
         from facesync.config.errors import ConfigError
+        from facesync.lock import LockError
 
         try:
             return func(*args, **kwargs)
@@ -320,8 +331,13 @@ def handle_errors(func: F) -> F:
                 err=True,
             )
             sys.exit(EXIT_ERROR)
-        except FaceClientError as exc:
+        except (FaceClientError, LockError) as exc:
             click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except OSError as exc:
+            # A local file or folder (cache, journal, plan file): one line, never a traceback.
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"Error:{where} {exc.strerror or exc}", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -342,7 +358,7 @@ def load(service: ServiceArgs) -> Loaded:
     from facesync.address import AddressError, resolve_targets
     from facesync.client import require_key, resolve_endpoint
     from facesync.config import load as load_config
-    from facesync.sync import config_root
+    from facesync.localstate import config_root
 
     if not service.config_path.exists():
         raise fail(f"configuration {service.config_path} not found (give one with -f PATH)")
@@ -364,7 +380,13 @@ def load(service: ServiceArgs) -> Loaded:
     return Loaded(desired, resolved, version)
 
 
-def make_sync(loaded: Loaded, service: ServiceArgs, delete_threshold: float | None = None) -> Sync:
+def make_sync(
+    loaded: Loaded,
+    service: ServiceArgs,
+    delete_threshold: float | None = None,
+    lock: LockOptions | None = None,
+) -> Sync:
+    from facesync.lock import LockOptions
     from facesync.plan import SafetyPolicy
     from facesync.sync import Sync, SyncOptions
 
@@ -376,6 +398,8 @@ def make_sync(loaded: Loaded, service: ServiceArgs, delete_threshold: float | No
         full_refresh=service.full_refresh,
         targets=service.targets,
         policy=policy,
+        verify_sample=service.verify_sample,
+        lock=lock or LockOptions(),
     )
     return Sync(loaded.desired, loaded.endpoint, options=options, state_root=service.config_path)
 

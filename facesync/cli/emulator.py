@@ -76,7 +76,10 @@ def emulator_command(
     seed: int | None,
     recognition: str,
 ) -> None:
-    """Serve the Azure Face API (collections) locally, persisting to SQLite."""
+    """Serve the Azure Face API (collections and recognition) locally, persisting to SQLite.
+
+    Runs until stopped. Exit codes: 0 stopped, 1 error (usage errors included).
+    """
     import uvicorn
 
     from facesync.emulator import EmulatorSettings, create_app

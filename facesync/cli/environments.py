@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from facesync.environments import Environments
     from facesync.environments.resolve import Resolved
     from facesync.environments.run import Fleet, Member
+    from facesync.lock import LockOptions
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def import_endpoint(
     from facesync.environments.resolve import resolve_environment_endpoint
     from facesync.sync import config_root
 
-    service = ServiceArgs(config, None, endpoint, key, None, (), 0, 1, "cached", envs=(name,))
+    service = ServiceArgs(config, None, endpoint, key, None, (), 0, 1, "cached", 0, envs=(name,))
     selection = chosen(service)
     if selection is None:  # pragma: no cover - chosen() raises for --env without environments
         raise fail(f"--env {name}: {config} has no `environments:` block")
@@ -165,6 +166,7 @@ def resolve_all(
     names: list[str],
     delete_threshold: float | None = None,
     saved_targets: Mapping[str, tuple[str, ...]] | None = None,
+    lock: LockOptions | None = None,
 ) -> list[Resolved]:
     """Config → each chosen environment's desired state, endpoint and options; no call is made."""
     from facesync.address import AddressError
@@ -184,7 +186,10 @@ def resolve_all(
         full_refresh=service.full_refresh,
         targets=service.targets,
         policy=policy,
+        verify_sample=service.verify_sample,
     )
+    if lock is not None:
+        base = replace(base, lock=lock)
     resolved = []
     for name in names:
         env = environments.get(name)
@@ -374,6 +379,7 @@ def apply_environments(
     fail_fast: bool,
     fmt: str,
     no_color: bool,
+    lock: LockOptions | None = None,
 ) -> bool:
     """apply over environments; False when the config has none (the caller goes on as today).
 
@@ -399,7 +405,7 @@ def apply_environments(
     if envs_apply.sequential and len(names) < 2:
         click.echo("Note: --sequential with one environment changes nothing.", err=True)
     saved_targets = {n: tuple(str(t) for t in s.get("targets") or ()) for n, s in scopes.items()} or None
-    resolved = resolve_all(service, environments, names, delete_threshold, saved_targets)
+    resolved = resolve_all(service, environments, names, delete_threshold, saved_targets, lock)
     for one in resolved:
         saved_endpoint = (scopes.get(one.name) or {}).get("endpoint")
         if saved_endpoint is not None and saved_endpoint != one.endpoint.display:
@@ -516,6 +522,12 @@ async def _apply(
                 )
             for address, message in member.result.training_failed:
                 click.echo(f"Failed: [{member.name}] training {address}: {message}", err=True)
+            for change in member.result.unconverged:
+                click.echo(
+                    f"Not converged: [{member.name}] {short_fingerprints(str(change.address))} still needs "
+                    f"{change.action.value} ({change.explanation})",
+                    err=True,
+                )
         if fmt != "json":
             click.echo(f"[{member.name}] {line}")
     failed = [m.name for m in fleet.members if m.failed]
@@ -548,8 +560,20 @@ def _refused_exit(message: str) -> int:
 def _member_summary(member: Member, summarize: Any) -> tuple[str, dict[str, Any]]:
     entry: dict[str, Any] = {"environment": member.name}
     if member.result is not None:
-        entry.update(ok=member.result.ok, done=len(member.result.done), failed=len(member.result.failed))
-        return summarize(member.result), entry
+        result = member.result
+        entry.update(
+            ok=result.ok,
+            done=len(result.done),
+            failed=len(result.failed),
+            unconverged=[str(c.address) for c in result.unconverged],
+            superseded=result.superseded,
+        )
+        if result.superseded:
+            return (
+                "Nothing to apply: another apply made these changes while this one waited for the lock.",
+                entry,
+            )
+        return summarize(result), entry
     if member.error is not None:
         entry.update(ok=False, error=str(member.error))
         return f"Error: {member.error}", entry

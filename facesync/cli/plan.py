@@ -99,6 +99,11 @@ def emit_plan(
     step_summary(render(doc, "markdown", color=False, endpoint=endpoint, drift=drift, marker=marker))
 
 
+def _report_verified(sync: Sync) -> None:
+    if sync.verified:
+        click.echo(f"Checked {sync.verified} cached face(s) against the service (--verify-sample).", err=True)
+
+
 def _compute(service: ServiceArgs, delete_threshold: float | None = None) -> tuple[Loaded, Sync, Plan]:
     loaded = load(service)
     sync = make_sync(loaded, service, delete_threshold)
@@ -157,6 +162,7 @@ def plan_command(
             delete_threshold=delete_threshold,
         )
     loaded, sync, plan = _compute(service, delete_threshold)
+    _report_verified(sync)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, marker=marker)
     try:
         sync.check(plan, force=force)
@@ -184,7 +190,8 @@ def drift_command(
         plan_environments(
             service, selection, fmt=fmt, no_color=no_color, out_path=out_path, marker=marker, drift=True
         )
-    loaded, _, plan = _compute(service)
+    loaded, sync, plan = _compute(service)
+    _report_verified(sync)
     emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, drift=True, marker=marker)
     raise Exit(EXIT_CHANGES if not plan.empty else EXIT_OK)
 

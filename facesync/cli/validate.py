@@ -82,8 +82,8 @@ def _summary(state: DesiredState) -> str:
 def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> None:
     """Check the configuration without calling the service.
 
-    Reports every problem at once, each at its file:line:column. Exit 0 when valid
-    (warnings allowed), 1 otherwise.
+    Reports every problem at once, each at its file:line:column, the recognition tests beside it
+    included. Exit codes: 0 valid (warnings allowed), 1 invalid or a usage error.
     """
     from dataclasses import replace
 
@@ -114,7 +114,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
 
 @main.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of the configuration format."""
+    """Print the JSON Schema of the configuration format. Exit codes: 0, or 1 on a usage error."""
     from facesync.config.models import json_schema_text
 
     click.echo(json_schema_text(), nl=False)

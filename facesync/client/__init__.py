@@ -2,7 +2,13 @@
 
 from facesync.client.client import FaceClient, RetryPolicy
 from facesync.client.endpoint import Endpoint, require_key, resolve_endpoint
-from facesync.client.errors import EndpointError, FaceAPIError, FaceClientError, ServiceUnreachable
+from facesync.client.errors import (
+    EndpointError,
+    FaceAPIError,
+    FaceClientError,
+    ServiceUnreachable,
+    UnexpectedResponse,
+)
 
 __all__ = [
     "Endpoint",
@@ -12,6 +18,7 @@ __all__ = [
     "FaceClientError",
     "RetryPolicy",
     "ServiceUnreachable",
+    "UnexpectedResponse",
     "require_key",
     "resolve_endpoint",
 ]

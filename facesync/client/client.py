@@ -18,12 +18,13 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from facesync.client.endpoint import Endpoint, build_transport
-from facesync.client.errors import FaceAPIError, ServiceUnreachable
+from facesync.client.errors import EndpointError, FaceAPIError, ServiceUnreachable, UnexpectedResponse
 from facesync.client.models import (
     CollectionInfo,
     DetectedFace,
@@ -40,6 +41,7 @@ from facesync.client.ratelimit import TokenBucket
 from facesync.model import CollectionKind, TargetFace
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 PAGE_SIZE = 1000
 _RETRY_AFTER_TEXT = re.compile(r"(?:try again in|retry after)\s+(\d+(?:\.\d+)?)\s*second", re.IGNORECASE)
@@ -175,6 +177,8 @@ class FaceClient:
                     response = await self._http.request(
                         method, path, params=params, json=json_body, content=content, headers=headers
                     )
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise EndpointError(f"endpoint {self.endpoint.url}: {exc}") from None
             except httpx.TransportError as exc:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     connect_failures += 1
@@ -196,6 +200,12 @@ class FaceClient:
                     path=path,
                     uncertain=_may_have_been_sent(exc) and not idempotent,
                 ) from None
+            if 300 <= response.status_code < 400:
+                # Redirects are not followed: the key must not travel to wherever they point.
+                location = response.headers.get("location") or "nowhere (no Location header)"
+                raise UnexpectedResponse(
+                    op, method, path, f"HTTP {response.status_code} redirect to {location}; use that endpoint"
+                )
             if response.status_code < 400:
                 return response
             code, message = _error_fields(response)
@@ -231,10 +241,70 @@ class FaceClient:
                 uncertain=retry_5xx and not idempotent,
             )
 
+    @staticmethod
+    def _decode(op: str, method: str, path: str, response: httpx.Response) -> Any:
+        content_type = response.headers.get("content-type", "")
+        if "json" not in content_type.lower():
+            raise UnexpectedResponse(
+                op,
+                method,
+                path,
+                f"expected JSON, got HTTP {response.status_code} {content_type or 'with no content type'} "
+                "(is this the Face endpoint, not a proxy or a login page?)",
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UnexpectedResponse(op, method, path, f"the body is not valid JSON: {exc}") from None
+
     async def _json(self, op: str, path: str, params: dict[str, Any] | None = None) -> Any:
         response = await self._send(op, "GET", path, params=params, idempotent=True)
         assert response is not None
-        return response.json()
+        return self._decode(op, "GET", path, response)
+
+    async def _object(self, op: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        raw = await self._json(op, path, params)
+        if not isinstance(raw, dict):
+            raise UnexpectedResponse(op, "GET", path, f"expected a JSON object, got {_shape(raw)}")
+        return raw
+
+    async def _list(
+        self, op: str, path: str, id_field: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """A JSON list of objects that each carry `id_field`; anything else is an error, never empty."""
+        raw = await self._json(op, path, params)
+        if not isinstance(raw, list):
+            raise UnexpectedResponse(op, "GET", path, f"expected a JSON list, got {_shape(raw)}")
+        for index, item in enumerate(raw):
+            if not isinstance(item, dict) or not isinstance(item.get(id_field), str):
+                problem = f"item {index} is {_shape(item)}, not an object with a string {id_field!r}"
+                raise UnexpectedResponse(op, "GET", path, problem)
+        return raw
+
+    @staticmethod
+    def _models(model: type[M], raw: Any, op: str, method: str, path: str) -> list[M]:
+        """A JSON list of `model`; anything else (an object, `{}`) is an error, never empty."""
+        if not isinstance(raw, list):
+            raise UnexpectedResponse(op, method, path, f"expected a JSON list, got {_shape(raw)}")
+        return [FaceClient._model(model, item, op, method, path) for item in raw]
+
+    @staticmethod
+    def _model(model: type[M], raw: Any, op: str, method: str, path: str) -> M:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the body"
+            raise UnexpectedResponse(
+                op, method, path, f"unexpected response shape: {where}: {first['msg']}"
+            ) from None
+
+    def _created_id(self, op: str, method: str, path: str, response: httpx.Response, field: str) -> str:
+        raw = self._decode(op, method, path, response)
+        if not isinstance(raw, dict) or not isinstance(raw.get(field), str):
+            problem = f"expected an object with a string {field!r}, got {_shape(raw)}"
+            raise UnexpectedResponse(op, method, path, problem)
+        return str(raw[field])
 
     async def _paged(
         self, op: str, path: str, id_field: str, extra: dict[str, Any] | None = None
@@ -246,7 +316,7 @@ class FaceClient:
             params = {"top": PAGE_SIZE, **(extra or {})}
             if start:
                 params["start"] = start
-            page = await self._json(op, path, params)
+            page = await self._list(op, path, id_field, params)
             items.extend(page)
             if len(page) < PAGE_SIZE:
                 return items
@@ -272,26 +342,30 @@ class FaceClient:
         return {**raw, "id": raw[kind.id_field]}
 
     async def list_collections(self, kind: CollectionKind) -> list[CollectionInfo]:
-        path = f"/{kind.path_segment}"
+        op, path = f"{kind.label}.List", f"/{kind.path_segment}"
         params = {"returnRecognitionModel": "true"}
         if kind is CollectionKind.FACE_LIST:
-            raw = await self._json(f"{kind.label}.List", path, params)
+            raw = await self._list(op, path, kind.id_field, params)
         else:
-            raw = await self._paged(f"{kind.label}.List", path, kind.id_field, params)
-        return [CollectionInfo.model_validate(self._collection_info(kind, r)) for r in raw]
+            raw = await self._paged(op, path, kind.id_field, params)
+        return [self._model(CollectionInfo, self._collection_info(kind, r), op, "GET", path) for r in raw]
+
+    async def _get_collection_raw(self, op: str, kind: CollectionKind, collection_id: str) -> dict[str, Any]:
+        path = f"/{kind.path_segment}/{collection_id}"
+        raw = await self._object(op, path, {"returnRecognitionModel": "true"})
+        if not isinstance(raw.get(kind.id_field), str):
+            raise UnexpectedResponse(op, "GET", path, f"expected an object with a string {kind.id_field!r}")
+        return self._collection_info(kind, raw)
 
     async def get_collection(self, kind: CollectionKind, collection_id: str) -> CollectionInfo:
-        raw = await self._json(
-            f"{kind.label}.Get", f"/{kind.path_segment}/{collection_id}", {"returnRecognitionModel": "true"}
-        )
-        return CollectionInfo.model_validate(self._collection_info(kind, raw))
+        op = f"{kind.label}.Get"
+        raw = await self._get_collection_raw(op, kind, collection_id)
+        return self._model(CollectionInfo, raw, op, "GET", f"/{kind.path_segment}/{collection_id}")
 
     async def get_face_list(self, face_list_id: str) -> FaceListDetail:
         kind = CollectionKind.FACE_LIST
-        raw = await self._json(
-            "FaceList.Get", f"/{kind.path_segment}/{face_list_id}", {"returnRecognitionModel": "true"}
-        )
-        return FaceListDetail.model_validate(self._collection_info(kind, raw))
+        raw = await self._get_collection_raw("FaceList.Get", kind, face_list_id)
+        return self._model(FaceListDetail, raw, "FaceList.Get", "GET", f"/{kind.path_segment}/{face_list_id}")
 
     async def create_collection(
         self,
@@ -347,15 +421,14 @@ class FaceClient:
 
     async def get_training(self, kind: CollectionKind, collection_id: str) -> TrainingResult | None:
         """The training status, or None when the collection was never trained (404 *NotTrained)."""
+        op, path = f"{kind.label}.GetTrainingStatus", f"/{kind.path_segment}/{collection_id}/training"
         try:
-            raw = await self._json(
-                f"{kind.label}.GetTrainingStatus", f"/{kind.path_segment}/{collection_id}/training"
-            )
+            raw = await self._object(op, path)
         except FaceAPIError as exc:
             if exc.status == 404 and (exc.code or "").endswith("NotTrained"):
                 return None
             raise
-        return TrainingResult.model_validate(raw)
+        return self._model(TrainingResult, raw, op, "GET", path)
 
     # -- persons (PersonGroup, LargePersonGroup) ------------------------------------------------
 
@@ -363,12 +436,13 @@ class FaceClient:
         return f"/{kind.path_segment}/{group_id}/persons"
 
     async def list_persons(self, kind: CollectionKind, group_id: str) -> list[Person]:
-        raw = await self._paged(f"{kind.label}Person.List", self._persons_path(kind, group_id), "personId")
-        return [Person.model_validate(r) for r in raw]
+        op, path = f"{kind.label}Person.List", self._persons_path(kind, group_id)
+        raw = await self._paged(op, path, "personId")
+        return [self._model(Person, r, op, "GET", path) for r in raw]
 
     async def get_person(self, kind: CollectionKind, group_id: str, person_id: str) -> Person:
-        raw = await self._json(f"{kind.label}Person.Get", f"{self._persons_path(kind, group_id)}/{person_id}")
-        return Person.model_validate(raw)
+        op, path = f"{kind.label}Person.Get", f"{self._persons_path(kind, group_id)}/{person_id}"
+        return self._model(Person, await self._object(op, path), op, "GET", path)
 
     async def create_person(
         self, kind: CollectionKind, group_id: str, *, name: str, user_data: str | None
@@ -376,15 +450,10 @@ class FaceClient:
         body: dict[str, Any] = {"name": name}
         if user_data is not None:
             body["userData"] = user_data
-        response = await self._send(
-            f"{kind.label}Person.Create",
-            "POST",
-            self._persons_path(kind, group_id),
-            json_body=body,
-            idempotent=False,
-        )
+        op, path = f"{kind.label}Person.Create", self._persons_path(kind, group_id)
+        response = await self._send(op, "POST", path, json_body=body, idempotent=False)
         assert response is not None
-        return str(response.json()["personId"])
+        return self._created_id(op, "POST", path, response, "personId")
 
     async def update_person(
         self, kind: CollectionKind, group_id: str, person_id: str, *, name: str | None, user_data: str | None
@@ -429,28 +498,27 @@ class FaceClient:
         """
         if (image is None) == (url is None):
             raise ValueError("add_face needs exactly one of image or url")
+        op, path = _face_op(kind, "AddFace"), self._faces_path(kind, collection_id, person_id)
         response = await self._send(
-            _face_op(kind, "AddFace"),
+            op,
             "POST",
-            self._faces_path(kind, collection_id, person_id),
+            path,
             params=self._face_params(user_data, target_face, detection_model),
             content=image,
             json_body={"url": url} if url is not None else None,
             idempotent=False,
         )
         assert response is not None
-        return str(response.json()["persistedFaceId"])
+        return self._created_id(op, "POST", path, response, "persistedFaceId")
 
     async def get_face(
         self, kind: CollectionKind, collection_id: str, persisted_face_id: str, person_id: str | None = None
     ) -> PersistedFace:
         if kind is CollectionKind.FACE_LIST:
             raise ValueError("a FaceList has no get-face call; read its faces with get_face_list")
-        raw = await self._json(
-            _face_op(kind, "GetFace"),
-            f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}",
-        )
-        return PersistedFace.model_validate(raw)
+        op = _face_op(kind, "GetFace")
+        path = f"{self._faces_path(kind, collection_id, person_id)}/{persisted_face_id}"
+        return self._model(PersistedFace, await self._object(op, path), op, "GET", path)
 
     async def update_face(
         self,
@@ -484,12 +552,9 @@ class FaceClient:
 
     async def list_large_face_list_faces(self, large_face_list_id: str) -> list[PersistedFace]:
         kind = CollectionKind.LARGE_FACE_LIST
-        raw = await self._paged(
-            "LargeFaceList.ListFaces",
-            f"/{kind.path_segment}/{large_face_list_id}/persistedfaces",
-            "persistedFaceId",
-        )
-        return [PersistedFace.model_validate(r) for r in raw]
+        op, path = "LargeFaceList.ListFaces", f"/{kind.path_segment}/{large_face_list_id}/persistedfaces"
+        raw = await self._paged(op, path, "persistedFaceId")
+        return [self._model(PersistedFace, r, op, "GET", path) for r in raw]
 
     # -- recognition ----------------------------------------------------------------------------
     # All read-only for the collections, so every one is safe to replay (a replayed detect only
@@ -498,7 +563,7 @@ class FaceClient:
     async def _post_json(self, op: str, path: str, body: Any, params: dict[str, str] | None = None) -> Any:
         response = await self._send(op, "POST", path, params=params, json_body=body, idempotent=True)
         assert response is not None
-        return response.json()
+        return self._decode(op, "POST", path, response)
 
     async def detect(
         self,
@@ -525,7 +590,8 @@ class FaceClient:
             "Face.Detect", "POST", "/detect", params=params, content=image, idempotent=True
         )
         assert response is not None
-        return [DetectedFace.model_validate(r) for r in response.json()]
+        raw = self._decode("Face.Detect", "POST", "/detect", response)
+        return self._models(DetectedFace, raw, "Face.Detect", "POST", "/detect")
 
     async def identify(
         self,
@@ -545,17 +611,18 @@ class FaceClient:
         if confidence_threshold is not None:
             body["confidenceThreshold"] = confidence_threshold
         raw = await self._post_json("Face.Identify", "/identify", body)
-        return [IdentifyResult.model_validate(r) for r in raw]
+        return self._models(IdentifyResult, raw, "Face.Identify", "POST", "/identify")
 
     async def verify_faces(self, face_id1: str, face_id2: str) -> VerifyResult:
         raw = await self._post_json("Face.Verify", "/verify", {"faceId1": face_id1, "faceId2": face_id2})
-        return VerifyResult.model_validate(raw)
+        return self._model(VerifyResult, raw, "Face.Verify", "POST", "/verify")
 
     async def verify_person(
         self, face_id: str, *, kind: CollectionKind, group_id: str, person_id: str
     ) -> VerifyResult:
         body = {"faceId": face_id, "personId": person_id, kind.id_field: group_id}
-        return VerifyResult.model_validate(await self._post_json("Face.Verify", "/verify", body))
+        raw = await self._post_json("Face.Verify", "/verify", body)
+        return self._model(VerifyResult, raw, "Face.Verify", "POST", "/verify")
 
     async def find_similar(
         self,
@@ -576,12 +643,21 @@ class FaceClient:
             assert face_list is not None
             body[face_list[0].id_field] = face_list[1]
         raw = await self._post_json("Face.FindSimilar", "/findsimilars", body)
-        return [SimilarFace.model_validate(r) for r in raw]
+        return self._models(SimilarFace, raw, "Face.FindSimilar", "POST", "/findsimilars")
 
     async def group(self, face_ids: Sequence[str]) -> GroupResult:
         """2 to 1000 faceIds into groups of the same person (and a messy group of the rest)."""
         raw = await self._post_json("Face.Group", "/group", {"faceIds": list(face_ids)})
-        return GroupResult.model_validate(raw)
+        return self._model(GroupResult, raw, "Face.Group", "POST", "/group")
+
+
+def _shape(value: Any) -> str:
+    """What a JSON value is, for an error message (short: never a whole body)."""
+    if isinstance(value, dict):
+        return "an object" if value else "an empty object {}"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    return f"{type(value).__name__} {json.dumps(value)[:40]}"
 
 
 def _face_op(kind: CollectionKind, name: str) -> str:

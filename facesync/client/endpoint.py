@@ -7,6 +7,7 @@ from the SQLite file PATH, in-process, with no server and no Azure.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,12 @@ def resolve_endpoint(
         if from_config and config_root is not None and not os.path.isabs(os.path.expanduser(local)):
             local = os.path.normpath(os.path.join(config_root, local))
         return Endpoint(url=LOCAL_PREFIX + local, key=key)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- parsing the port is what rejects 127.0.0.1:99999
+    except ValueError as exc:
+        raise EndpointError(f"endpoint {url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
         raise EndpointError(
             f"endpoint {url!r} is not an http(s) URL or local:PATH "
             "(expected e.g. https://my-face.cognitiveservices.azure.com)"
@@ -122,6 +127,11 @@ def build_transport(endpoint: Endpoint) -> tuple[str, httpx.AsyncBaseTransport |
     from facesync.emulator import EmulatorSettings, create_app
 
     path = endpoint.local_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    app = create_app(EmulatorSettings(data=str(path), key=endpoint.key))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        app = create_app(EmulatorSettings(data=str(path), key=endpoint.key))
+    except (OSError, sqlite3.Error) as exc:
+        raise EndpointError(
+            f"endpoint {endpoint.url}: cannot open the emulator's data file {path}: {exc}"
+        ) from None
     return _LOCAL_BASE_URL, httpx.ASGITransport(app=app)

@@ -11,6 +11,20 @@ class EndpointError(FaceClientError):
     """No usable endpoint was given, or it is malformed."""
 
 
+class UnexpectedResponse(FaceClientError):
+    """The endpoint answered, but not like a Face API: HTML, a redirect, or JSON of the wrong shape.
+
+    Never taken as an empty answer: a wrong endpoint must not look like an empty resource.
+    """
+
+    def __init__(self, op: str, method: str, path: str, problem: str) -> None:
+        self.op = op
+        self.method = method
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{op} ({method} {path}): {problem}")
+
+
 class FaceAPIError(FaceClientError):
     """The service answered with an error (after any retries).
 

@@ -41,15 +41,10 @@ class Diagnostic:
         return asdict(self)
 
 
-class ConfigError(Exception):
-    """The configuration is invalid. Carries every diagnostic found (errors and warnings)."""
+class _Findings:
+    """Errors and warnings among `diagnostics`."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = sorted(diagnostics)
-        errors = self.errors
-        first = str(errors[0]) if errors else "invalid configuration"
-        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-        super().__init__(first + more)
+    diagnostics: list[Diagnostic]
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -58,6 +53,17 @@ class ConfigError(Exception):
     @property
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if not d.is_error]
+
+
+class ConfigError(_Findings, Exception):
+    """The configuration is invalid. Carries every diagnostic found (errors and warnings)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics)
+        errors = self.errors
+        first = str(errors[0]) if errors else "invalid configuration"
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        super().__init__(first + more)
 
 
 class Reporter:
@@ -77,8 +83,8 @@ class Reporter:
         return any(d.is_error for d in self.diagnostics)
 
 
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
+@dataclass(frozen=True)
+class ValidationResult(_Findings):
     """What `facesync.config.validate` found: the state when valid, and every diagnostic."""
 
     state: DesiredState | None
@@ -87,14 +93,6 @@ class ValidationResult:
     """Errors and warnings, sorted by file, line and column."""
     images_hashed: int = 0
     """Images read and hashed in this run (the others came from the stat-keyed cache)."""
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.is_error]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if not d.is_error]
 
     @property
     def ok(self) -> bool:

@@ -43,13 +43,15 @@ from facesync.config.rules import (
     FACES_PER_PERSON,
     LIMITS,
     MODELS_BY_API_VERSION,
+    RESERVED_COLLECTIONS,
     model_problem,
     name_problem,
     person_name_problem,
 )
 from facesync.config.schema import schema_check
-from facesync.config.sources import COLLECTION_KEYS, CollectionEntry, config_dir, merge, read_documents
+from facesync.config.sources import COLLECTION_KEYS, CollectionEntry, merge, read_documents
 from facesync.fingerprint import face_fingerprint, url_digest
+from facesync.localstate import config_root, state_dir
 from facesync.model import (
     SERVICE_DEFAULT_DETECTION_MODEL,
     SERVICE_DEFAULT_RECOGNITION_MODEL,
@@ -158,7 +160,7 @@ class _Builder:
         self.api_version = DEFAULT_API_VERSION
         self.default_detection = SERVICE_DEFAULT_DETECTION_MODEL
         self.allow_outside_root = False
-        self.paths = ImagePaths(self.root if self.root is not None else config_dir(path))
+        self.paths = ImagePaths(self.root if self.root is not None else config_root(path))
 
     def run(self) -> DesiredState | None:
         docs = read_documents(self.path, self.report, self.environ)
@@ -168,8 +170,8 @@ class _Builder:
             # Every image would then be "outside the root": one error says more than all of those.
             self.report.add(display_path(self.root), (0, 0), "--root must be an existing folder")
             return None
-        folder = config_dir(self.path)
-        cache_dir = self.cache_dir if self.cache_dir is not None else folder / ".facesync"
+        folder = config_root(self.path)
+        cache_dir = self.cache_dir if self.cache_dir is not None else state_dir(folder)
         self.cache = ImageCache(cache_dir / CACHE_FILE)
 
         roots = [(doc, root) for doc in docs if (root := self._root(doc)) is not None]
@@ -582,13 +584,16 @@ class _Builder:
         counts: dict[CollectionKind, int] = {}
         for c in collections:
             counts[c.kind] = counts.get(c.kind, 0) + 1
-            limit = self.limits.collections[c.kind]
+            service_limit = self.limits.collections[c.kind]
+            reserved = RESERVED_COLLECTIONS.get(c.kind, 0)
+            limit = service_limit - reserved
             if counts[c.kind] == limit + 1:
+                kept = f", and facesync keeps {reserved} for its apply lock" if reserved else ""
                 self.report.add(
                     c.doc.file,
                     c.doc.positions.key(c.path),
                     f"more than {limit:,} {c.kind.config_key}: the Face API allows at most "
-                    f"{limit:,} on tier {self.tier}",
+                    f"{service_limit:,} on tier {self.tier}{kept}",
                 )
 
 

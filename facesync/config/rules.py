@@ -42,6 +42,10 @@ class Limits:
     collections: dict[CollectionKind, int]
 
 
+RESERVED_COLLECTIONS: dict[CollectionKind, int] = {CollectionKind.FACE_LIST: 2}
+"""Collections facesync itself needs on the resource: apply's lock is a FaceList, and taking over
+an expired lock briefly adds a second one (facesync.lock). A config may declare the rest."""
+
 LIMITS: dict[str, Limits] = {
     "S0": Limits(
         persons_per_group={

@@ -75,11 +75,6 @@ def key_label(path: YamlPath, key: Any) -> str:
     return f"key {key!r}"
 
 
-def config_dir(path: Path) -> Path:
-    """The folder image paths are confined to by default: DIR itself, or the file's folder."""
-    return path if path.is_dir() else path.parent
-
-
 def read_documents(
     path: Path, report: Reporter, environ: Mapping[str, str] | None = None
 ) -> list[YamlDocument]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from facesync.client import FaceClient
 from facesync.client.models import CollectionInfo
 from facesync.live import read_collection
+from facesync.lock import is_lock_collection
 from facesync.model import CollectionKind, LiveCollection
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,13 @@ class SelectionError(Exception):
 async def list_all(client: FaceClient) -> list[tuple[CollectionKind, CollectionInfo]]:
     kinds = list(CollectionKind)
     listings = await asyncio.gather(*(client.list_collections(kind) for kind in kinds))
-    return [(kind, info) for kind, infos in zip(kinds, listings, strict=True) for info in infos]
+    # The apply lock is facesync's own bookkeeping, never something to import.
+    return [
+        (kind, info)
+        for kind, infos in zip(kinds, listings, strict=True)
+        for info in infos
+        if not is_lock_collection(kind, info.id)
+    ]
 
 
 def select(

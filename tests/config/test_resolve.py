@@ -227,11 +227,14 @@ def test_too_many_persons_on_f0(write_config: WriteConfig) -> None:
     ]
 
 
-def test_too_many_face_lists(write_config: WriteConfig) -> None:
-    lists = "\n".join(f"  fl{i}: {{name: F}}" for i in range(65))
+def test_too_many_face_lists_leave_room_for_the_apply_lock(write_config: WriteConfig) -> None:
+    lists = "\n".join(f"  fl{i}: {{name: F}}" for i in range(62))
+    assert _messages(write_config(f"version: 1\nfaceLists:\n{lists}\n")) == []
+    lists = "\n".join(f"  fl{i}: {{name: F}}" for i in range(63))
     path = write_config(f"version: 1\nfaceLists:\n{lists}\n")
     assert _messages(path) == [
-        "facesync.yaml:67:3: error: more than 64 faceLists: the Face API allows at most 64 on tier S0"
+        "facesync.yaml:65:3: error: more than 62 faceLists: the Face API allows at most 64 on tier S0, "
+        "and facesync keeps 2 for its apply lock"
     ]
 
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from import_helpers import Service, Workspace
-
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import serve
+from tests.importing.import_helpers import Service, Workspace
 
 
 @pytest.fixture(scope="session")

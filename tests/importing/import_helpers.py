@@ -7,7 +7,6 @@ face userData, training at the end; concurrently and in-process, so 1,000+ perso
 from __future__ import annotations
 
 import asyncio
-import sys
 import textwrap
 import time
 from dataclasses import dataclass, field
@@ -17,12 +16,9 @@ from typing import Any
 import httpx
 from click.testing import CliRunner, Result
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from imagegen import face_image
-
 from facesync.cli import main
 from facesync.emulator.testing import asgi_client
+from tests.imagegen import face_image
 
 OCTET = {"Content-Type": "application/octet-stream"}
 

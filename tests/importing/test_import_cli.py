@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from import_helpers import SdkScript, Service, Workspace, run_sdk
 
 from facesync.config import load as load_config
 from facesync.importing.emit import scalar
+from tests.importing.import_helpers import SdkScript, Service, Workspace, run_sdk
 
 
 async def small_group(sdk: SdkScript, *names: str, train: bool = True) -> list[str]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from import_helpers import SdkScript, Service, Workspace, run_sdk
-
 from facesync.config import load as load_config
+from tests.importing.import_helpers import SdkScript, Service, Workspace, run_sdk
 
 ODD_NAMES = [
     "yes",

@@ -53,6 +53,12 @@ def test_refusals_are_part_of_the_json_markdown_and_text_plan(workspace: Workspa
         ("apply", "--auto-aprove"),
         ("validate", "--format", "md"),
         ("show",),
+        ("schema", "--pretty"),
+        ("import", "--outt", "x"),
+        ("emulator", "--port", "many"),
+        ("force-unlock", "--yess"),
+        ("test", "--format", "xml"),
+        ("audit", "--levle", "x"),
         ("nosuchcommand",),
     ],
 )

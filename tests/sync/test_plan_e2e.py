@@ -211,10 +211,12 @@ def test_warm_cache_avoids_face_reads_and_full_refresh_reads_every_face(
         return sum(v for k, v in ops.items() if k.endswith("GetFace"))
 
     start = face_gets()
-    workspace.plan_json()
+    workspace.plan_json("--verify-sample", "0")
     assert face_gets() == start  # apply filled the cache
+    workspace.plan_json("--verify-sample", "2")
+    assert face_gets() == start + 2  # the sample of cached faces checked against the service
     workspace.plan_json("--refresh", "full")
-    assert face_gets() == start + 4  # 3 staff faces + 1 visitor face; list faces come with their lists
+    assert face_gets() == start + 6  # 3 staff faces + 1 visitor face; list faces come with their lists
 
 
 def test_out_writes_the_json_plan(workspace: Workspace):

@@ -1,0 +1,54 @@
+"""`facesync force-unlock`: remove the apply lock a run that died left on the resource."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from facesync.cli import main
+from facesync.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    Exit,
+    ServiceArgs,
+    handle_errors,
+    load,
+    make_sync,
+    run_async,
+    service_options,
+)
+
+if TYPE_CHECKING:
+    from facesync.sync import Sync
+
+
+@main.command("force-unlock")
+@service_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@handle_errors
+def force_unlock_command(service: ServiceArgs, yes: bool) -> None:
+    """Remove the apply lock held on the Face resource, whoever holds it.
+
+    Only for a lock whose apply is no longer running (killed, or its machine gone): removing the
+    lock of a live run lets two applies write at once. Exit codes: 0 removed or no lock, 1 error.
+    """
+    sync = make_sync(load(service), service)
+    run_async(_force_unlock(sync, yes))
+
+
+async def _force_unlock(sync: Sync, yes: bool) -> None:
+    async with sync:
+        holder = await sync.read_lock()
+        if holder is None:
+            click.echo(f"No lock on {sync.endpoint.display}.", err=True)
+            raise Exit(EXIT_OK)
+        click.echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise Exit(EXIT_ERROR, "no terminal to confirm: pass --yes to remove the lock")
+            if not click.confirm("Remove it? Only do so if that run is no longer running", default=False):
+                raise Exit(EXIT_ERROR, "the lock was left in place")
+        removed = await sync.force_unlock()
+        click.echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)

@@ -1,0 +1,303 @@
+"""Issue 9.1: two applies at once, a killed apply holding the lock, and taking over expired locks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import IO
+
+import httpx
+import pytest
+
+from facesync.client import Endpoint, FaceClient
+from facesync.emulator import EmulatorSettings, create_app
+from facesync.lock import LOCK_ID, LOCK_KIND, LockHeld, LockInfo, LockOptions, ResourceLock, read_lock
+from facesync.model import SERVICE_DEFAULT_RECOGNITION_MODEL
+from tests.sync.sync_helpers import Service, Workspace, write_staff
+from tests.sync.test_apply import expected_snapshot, live_snapshot, write_big
+
+# Waiting runs look at the lock often: the handover, not a poll interval, is what is tested.
+APPLY = ["apply", "--auto-approve", "--rate-limit", "0", "--lock-poll", "0.05"]
+
+
+def spawn(ws: Workspace, *extra: str, stderr: IO[str] | int = subprocess.PIPE) -> subprocess.Popen[str]:
+    env = {**os.environ, "FACESYNC_ENDPOINT": ws.endpoint, "NO_COLOR": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "facesync", *APPLY, "-f", str(ws.root / "facesync.yaml"), *extra],
+        env=env,
+        cwd=ws.root,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
+def lock_exists(service: Service) -> bool:
+    return service.api.get(f"/facelists/{LOCK_ID}").status_code == 200
+
+
+def no_lock_left(service: Service) -> bool:
+    return not [f for f in service.api.get("/facelists").json() if f["faceListId"].startswith(LOCK_ID)]
+
+
+def run_two_at_once(ws: Workspace, service: Service, **faults: float) -> list[tuple[int, str, str]]:
+    """Both runs plan while a third party holds the lock, so both plan the same changes whatever
+    the machine's speed; then the lock is released and they race for it."""
+    holder = LockInfo(token="t", owner="someone", host="elsewhere", pid=1, started=0.0, expires=1e12)
+    service.api.put(
+        f"/facelists/{LOCK_ID}", json={"name": "facesync apply lock", "userData": holder.to_user_data()}
+    ).raise_for_status()
+    logs = [ws.root / f"run{i}.err" for i in range(2)]
+    procs = []
+    for log in logs:
+        with log.open("w") as err:
+            procs.append(spawn(ws, "--parallelism", "4", stderr=err))
+    deadline = time.monotonic() + 120
+    while not all("Waiting for the lock" in log.read_text() for log in logs):
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    service.knobs(**faults)
+    while service.api.delete(f"/facelists/{LOCK_ID}").status_code not in (200, 404):
+        pass  # an injected fault: the service did nothing
+    results = []
+    for proc, log in zip(procs, logs, strict=True):
+        code = proc.wait(timeout=240)
+        out, _ = proc.communicate()
+        results.append((code, out, log.read_text()))
+    return results
+
+
+def test_two_applies_at_once_leave_the_exact_state(workspace: Workspace, service: Service):
+    write_big(workspace)
+    runs = run_two_at_once(workspace, service, latency_ms=5)
+    service.knobs(latency_ms=0)
+    for code, out, err in runs:
+        assert code == 0, out + err
+        assert "held by someone@elsewhere (pid 1)" in err
+    outcomes = sorted("Apply complete" in out for _, out, _ in runs)
+    assert outcomes == [False, True], runs  # one applied, the other found it done
+    assert any("another apply made these changes" in out for _, out, _ in runs)
+    assert live_snapshot(service) == expected_snapshot(workspace)
+    assert no_lock_left(service)
+    assert workspace.run("drift", "--refresh", "full").exit_code == 0
+
+
+def test_two_applies_at_once_with_faults_never_report_success_over_a_wrong_state(
+    workspace: Workspace, service: Service
+):
+    write_big(workspace)
+    runs = run_two_at_once(workspace, service, latency_ms=5, fault_rate=0.05, lost_response_rate=0.05)
+    service.knobs(latency_ms=0, fault_rate=0, lost_response_rate=0)
+    for code, out, err in runs:
+        assert code in (0, 1, 3), out + err
+        assert "Traceback" not in err
+    if any(code == 0 for code, _, _ in runs):
+        # The lock serialises the runs; a run that reported success was checked for convergence,
+        # and the other either finished before it or found nothing left to do.
+        assert live_snapshot(service) == expected_snapshot(workspace), runs
+    assert no_lock_left(service)
+    # Whatever the faults left, one more apply finishes the job, with no twins or duplicates.
+    final = workspace.run(*APPLY, "--lock-timeout", "0")
+    assert final.exit_code == 0, final.output + final.stderr
+    assert live_snapshot(service) == expected_snapshot(workspace)
+
+
+def _kill_while_holding_the_lock(ws: Workspace, service: Service, *extra: str) -> None:
+    write_big(ws)
+    service.knobs(latency_ms=15)
+    proc = spawn(ws, "--parallelism", "2", *extra)
+    deadline = time.monotonic() + 60
+    while not (lock_exists(service) and service.stats()["mutating"] >= 10):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    service.knobs(latency_ms=0)
+
+
+def test_a_killed_apply_keeps_the_lock_until_force_unlock(workspace: Workspace, service: Service):
+    _kill_while_holding_the_lock(workspace, service, "--lock-expiry", "3600")
+    waiting = workspace.run(*APPLY, "--lock-timeout", "0.2")
+    assert waiting.exit_code == 1
+    assert "Waiting for the lock" in waiting.stderr
+    assert "locked by another apply" in waiting.stderr and "force-unlock" in waiting.stderr
+    assert "(pid " in waiting.stderr and "Traceback" not in waiting.stderr
+    assert lock_exists(service)
+    # Plan and drift never take the lock, nor report it.
+    plan = workspace.plan_json()
+    assert not [u for u in plan["unmanaged"] if u["id"].startswith(LOCK_ID)]
+    assert workspace.run("drift").exit_code == 2
+
+    without_terminal = workspace.run("force-unlock")
+    assert without_terminal.exit_code == 1 and "--yes" in without_terminal.stderr
+    assert lock_exists(service)
+    unlocked = workspace.run("force-unlock", "--yes")
+    assert unlocked.exit_code == 0, unlocked.stderr
+    assert "held by" in unlocked.stderr and not lock_exists(service)
+
+    result = workspace.run(*APPLY, "--lock-timeout", "0")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert live_snapshot(service) == expected_snapshot(workspace)
+    assert no_lock_left(service)
+
+
+def test_an_expired_lock_is_taken_over(workspace: Workspace, service: Service):
+    _kill_while_holding_the_lock(workspace, service, "--lock-expiry", "0")
+    result = workspace.run(*APPLY, "--lock-timeout", "0")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "took over an expired lock" in result.stderr
+    assert live_snapshot(service) == expected_snapshot(workspace)
+    assert no_lock_left(service)
+
+
+def test_the_lock_is_not_pruned_or_reported(workspace: Workspace, service: Service):
+    write_staff(workspace)
+    (workspace.root / "facesync.yaml").write_text(
+        (workspace.root / "facesync.yaml").read_text() + "prune: true\n"
+    )
+    service.api.put(f"/facelists/{LOCK_ID}", json={"name": "facesync apply lock", "userData": "{}"})
+    plan = workspace.plan_json("--force")
+    assert not [c for c in plan["changes"] if LOCK_ID in c["address"]]
+    assert not [u for u in plan["unmanaged"] if LOCK_ID in u["id"]]
+
+
+# -- the takeover race, in-process --------------------------------------------------------------
+
+
+def _expired_lock() -> LockInfo:
+    return LockInfo(token="dead", owner="ci", host="runner-1", pid=4242, started=1000.0, expires=1060.0)
+
+
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+async def _contend(app: object, contenders: int) -> list[object]:
+    clients = [
+        FaceClient(
+            Endpoint("http://emulator.test"),
+            rate_limit=None,
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            sleep=_no_wait,
+        )
+        for _ in range(contenders)
+    ]
+    try:
+        await clients[0].create_collection(
+            LOCK_KIND,
+            LOCK_ID,
+            name="facesync apply lock",
+            user_data=_expired_lock().to_user_data(),
+            recognition_model=SERVICE_DEFAULT_RECOGNITION_MODEL,
+        )
+        locks = [
+            ResourceLock(
+                c, LockOptions(timeout=0, expiry=600, owner=f"p{i}", now=lambda: 5000.0, sleep=_no_wait)
+            )
+            for i, c in enumerate(clients)
+        ]
+        outcomes: list[object] = list(
+            await asyncio.gather(*(lock.acquire() for lock in locks), return_exceptions=True)
+        )
+        holder = await read_lock(clients[0])
+        winners = [lock.held for lock in locks if lock.held is not None]
+        left = sorted(info.id for info in await clients[0].list_collections(LOCK_KIND))
+        outcomes.append((holder, winners, left))
+        return outcomes
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+@pytest.mark.parametrize("contenders", [2, 3, 5])
+@pytest.mark.parametrize("faults", [0.0, 0.2], ids=["clean", "faults"])
+def test_only_one_process_takes_over_an_expired_lock(contenders: int, faults: float):
+    """Faults: 500s before a call and lost responses after it; each seed is one interleaving."""
+    app = create_app(EmulatorSettings(fault_rate=faults, lost_response_rate=faults, seed=contenders))
+    try:
+        *outcomes, (holder, winners, left) = asyncio.run(_contend(app, contenders))
+    finally:
+        app.state.emulator.close()
+    assert len(winners) == 1, outcomes
+    assert holder is not None and holder.token == winners[0].token
+    refused = [o for o in outcomes if isinstance(o, LockHeld)]
+    assert len(refused) == contenders - 1
+    assert all(o.holder.owner in {winners[0].owner, "ci"} for o in refused)
+    assert [o for o in outcomes if o is not None and not isinstance(o, LockHeld)] == []
+    assert left == [LOCK_ID]  # no takeover marker is left behind
+
+
+def test_no_free_facelist_for_the_lock_is_one_clear_error(workspace: Workspace, service: Service):
+    write_staff(workspace)  # declares one FaceList of its own
+    service.knobs(limits={"facelists": 1})
+    service.api.put("/facelists/vip", json={"name": "VIP"}).raise_for_status()
+    result = workspace.run(*APPLY)
+    assert result.exit_code == 1
+    assert "at most 64 FaceLists" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_lock_id_is_reserved_in_the_configuration():
+    from facesync.diff import diff
+    from facesync.model import DesiredCollection, DesiredState, LiveState
+
+    mine = DesiredCollection(kind=LOCK_KIND, id=LOCK_ID, name="mine", recognition_model="recognition_04")
+    want = DesiredState(collections=(mine,))
+    plan = diff(want, LiveState())
+    assert plan.changes == () and "reserved for facesync's apply lock" in plan.warnings[0]
+
+
+def test_import_never_imports_the_lock(workspace: Workspace, service: Service):
+    from click.testing import CliRunner
+
+    from facesync.cli import main
+
+    service.api.put("/facelists/vip", json={"name": "VIP"}).raise_for_status()
+    service.api.put(f"/facelists/{LOCK_ID}", json={"name": "facesync apply lock"}).raise_for_status()
+    result = CliRunner().invoke(
+        main, ["import", "--all", "--rate-limit", "0"], env={"FACESYNC_ENDPOINT": workspace.endpoint}
+    )
+    assert result.exit_code == 0, result.output
+    assert "vip" in result.stdout and LOCK_ID not in result.stdout
+
+
+def test_a_held_lock_is_renewed_so_a_long_apply_keeps_it():
+    """Time passes only through the injected clock: each wait of the keep-alive moves it on."""
+    app = create_app(EmulatorSettings())
+    now = [1000.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+        if len(waits) == 3:
+            raise asyncio.CancelledError  # stop the keep-alive after two renewals
+
+    async def run() -> tuple[LockInfo | None, LockInfo | None, bool]:
+        async with FaceClient(
+            Endpoint("http://emulator.test"), rate_limit=None, transport=httpx.ASGITransport(app=app)
+        ) as client:
+            lock = ResourceLock(client, LockOptions(expiry=90, now=lambda: now[0], sleep=sleep))
+            await lock.acquire()
+            first = await read_lock(client)
+            with contextlib.suppress(asyncio.CancelledError):
+                await lock.keep_alive()
+            renewed = await read_lock(client)
+            # Someone force-unlocks: the next renewal notices the lock is no longer ours.
+            await client.delete_collection(LOCK_KIND, LOCK_ID)
+            return first, renewed, await lock.renew()
+
+    try:
+        first, renewed, still_ours = asyncio.run(run())
+    finally:
+        app.state.emulator.close()
+    assert waits == [30, 30, 30]
+    assert first is not None and first.expires == 1090
+    assert renewed is not None and renewed.token == first.token and renewed.expires == 1060 + 90
+    assert not still_ours
