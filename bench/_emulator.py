@@ -20,6 +20,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def emulator_process(*args: str) -> Iterator[str]:
+    """The emulator with the deterministic engine unless `args` choose: the benchmarks' synthetic
+    images hold no real face, and `--recognition auto` picks dlib when it is installed."""
+    if "--recognition" not in args:
+        args = (*args, "--recognition", "deterministic")
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "facesync", "emulator", "--port", str(port), *args],

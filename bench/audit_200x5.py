@@ -103,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), args.persons, args.faces_per_person)
-        with emulator_process("--rate-limit", f"{args.rate:g}", "--recognition", "deterministic") as url:
+        with emulator_process("--rate-limit", f"{args.rate:g}") as url:
             asyncio.run(audit(url, config, args.rate))
 
 

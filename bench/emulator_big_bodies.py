@@ -51,7 +51,8 @@ def main() -> None:
     args = parser.parse_args()
     size = args.megabytes * 1024 * 1024
     port = free_port()
-    cmd = [sys.executable, "-m", "facesync", "emulator", "--port", str(port), "--data", ":memory:"]
+    cmd = [sys.executable, "-m", "facesync", "emulator", "--recognition", "deterministic"]
+    cmd += ["--port", str(port), "--data", ":memory:"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -117,7 +117,8 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        cmd = [sys.executable, "-m", "facesync", "emulator", "--port", str(port), "--data", data]
+        cmd = [sys.executable, "-m", "facesync", "emulator", "--recognition", "deterministic"]
+        cmd += ["--port", str(port), "--data", data]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         try:
             print(proc.stdout.readline().strip())
