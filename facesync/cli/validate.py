@@ -88,12 +88,16 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     from dataclasses import replace
 
     from facesync.checks.spec import load_tests
+    from facesync.environments.load import validation_environ
 
-    result = validate(path, api_version=api_version, tier=tier, root=root)
-    # The recognition tests beside the configuration (`tests:`, *.test.yaml) are part of it.
-    tests = load_tests(path)[1] if path.exists() else []
-    if tests:
-        diagnostics = sorted(set(result.diagnostics) | set(tests))
+    # Variables only some environment names need not be set where validation runs.
+    environ, environment_problems = validation_environ(path) if path.exists() else (None, [])
+    result = validate(path, api_version=api_version, tier=tier, root=root, environ=environ)
+    # The recognition tests beside the configuration (`tests:`, *.test.yaml) and the
+    # `environments:` block are part of it.
+    extra = [*environment_problems, *(load_tests(path)[1] if path.exists() else [])]
+    if extra:
+        diagnostics = sorted(set(result.diagnostics) | set(extra))
         failed = any(d.is_error for d in diagnostics)
         result = replace(result, state=None if failed else result.state, diagnostics=diagnostics)
     if fmt == "json":

@@ -247,6 +247,11 @@ class ConfigModel(_Model):
     service: ServiceModel | None = None
     defaults: DefaultsModel | None = None
     prune: bool = Field(False, description="Delete live collections the config does not declare.")
+    environments: dict[str, Any] | None = Field(
+        None,
+        description="Named Face resources this configuration is applied to (prod, a DR region, "
+        "staging): see docs/environments.md.",
+    )
     tests: list[Any] | None = Field(
         None,
         description="Recognition tests run by `facesync test` (schemas/tests.schema.json); "

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
 COLLECTION_KEYS: dict[str, CollectionKind] = {kind.config_key: kind for kind in CollectionKind}
-SETTING_KEYS = ("service", "defaults", "prune", "allowImagesOutsideRoot")
+SETTING_KEYS = ("service", "defaults", "prune", "allowImagesOutsideRoot", "environments")
 """Top-level settings that one file of a merged directory may set."""
 FACESYNC_KEYS = frozenset(("version", "tests", *SETTING_KEYS, *COLLECTION_KEYS))
 

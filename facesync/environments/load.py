@@ -7,30 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from facesync.config.errors import ConfigError, Diagnostic
-from facesync.environments.spec import KEY, Environments, unset_variables
+from facesync.environments.spec import Environments, unset_variables
 from facesync.model import DesiredState
-
-
-def _accept_environments_key() -> None:
-    """Until `ConfigModel` declares `environments:` itself, teach the loader's root check the key.
-
-    A no-op once the configuration schema has the field; delete it then.
-    """
-    from pydantic import ConfigDict, TypeAdapter, create_model
-
-    import facesync.config.resolve as desired_module
-    from facesync.config.models import ConfigModel
-
-    if KEY in ConfigModel.model_fields or getattr(desired_module, "_ENVIRONMENTS_SHIM", False):
-        return
-    extended = create_model(
-        "ConfigModel",
-        __base__=ConfigModel,
-        environments=(dict[str, object] | None, None),
-    )
-    extended.model_config = ConfigDict(**{**ConfigModel.model_config, "title": "facesync configuration"})
-    desired_module._ROOT = TypeAdapter(extended)
-    desired_module._ENVIRONMENTS_SHIM = True  # type: ignore[attr-defined]
 
 
 def _environ(environments: Environments, environ: Mapping[str, str]) -> dict[str, str]:
@@ -44,7 +22,6 @@ def load_desired(
 ) -> tuple[DesiredState, list[Diagnostic]]:
     from facesync.config import validate
 
-    _accept_environments_key()
     environ = _environ(environments, os.environ)
     result = validate(config, api_version=api_version, root=root, environ=environ)
     if result.state is None:

@@ -142,14 +142,13 @@ def test_the_key_comes_only_from_key_env(tmp_path: Path):
 
 def test_validation_environ_hides_only_the_environments_own_unset_variables(tmp_path: Path, monkeypatch):
     from facesync.config import validate
-    from facesync.environments.load import _accept_environments_key, validation_environ
+    from facesync.environments.load import validation_environ
 
     monkeypatch.delenv("PROD_FACE_ENDPOINT", raising=False)
     config = tmp_path / "facesync.yaml"
     config.write_text('version: 1\nenvironments:\n  prod: {endpoint: "${PROD_FACE_ENDPOINT}"}\n')
     environ, problems = validation_environ(config)
     assert problems == [] and environ is not None and environ["PROD_FACE_ENDPOINT"] == ""
-    _accept_environments_key()
     assert validate(config, environ=environ).ok
     config.write_text("version: 1\nenvironments:\n  prod: {endpoint: x, rateLimit: fast}\n")
     environ, problems = validation_environ(config)
