@@ -16,7 +16,9 @@ from tests.sync.sync_helpers import Workspace
 def fleet() -> Iterator[dict[str, Region]]:
     with regions(
         ("prod", {"key": "prod-secret-1"}),
-        ("dr", {"key": "dr-secret-2", "rate_limit": 20.0, "fault_rate": 0.15}),
+        # Faults, and a rate limit lower than the others' (none) yet high enough that pacing
+        # does not dominate the test's time.
+        ("dr", {"key": "dr-secret-2", "rate_limit": 100.0, "fault_rate": 0.15}),
         ("staging", {"key": "staging-secret-3"}),
     ) as found:
         yield found
@@ -44,6 +46,6 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: dict[str, str]) ->
 
 THREE = """\
   prod:    {endpoint: "${PROD_FACE_ENDPOINT}", keyEnv: PROD_FACE_KEY, rateLimit: 0}
-  dr:      {endpoint: "${DR_FACE_ENDPOINT}", keyEnv: DR_FACE_KEY, rateLimit: 10}
+  dr:      {endpoint: "${DR_FACE_ENDPOINT}", keyEnv: DR_FACE_KEY, rateLimit: 50}
   staging: {endpoint: "${STAGING_FACE_ENDPOINT}", keyEnv: STAGING_FACE_KEY, rateLimit: 0}
 """
