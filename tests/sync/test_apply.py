@@ -263,7 +263,7 @@ def test_faults_and_lost_responses_converge_in_at_most_three_runs(workspace: Wor
     assert workspace.plan_json("--refresh", "full")["changes"] == []
 
 
-def _spawn_apply(ws: Workspace) -> subprocess.Popen[bytes]:
+def _spawn_apply(ws: Workspace, rate_limit: str = "0") -> subprocess.Popen[bytes]:
     env = {**os.environ, "FACESYNC_ENDPOINT": ws.endpoint, "NO_COLOR": "1"}
     return subprocess.Popen(
         [
@@ -275,7 +275,7 @@ def _spawn_apply(ws: Workspace) -> subprocess.Popen[bytes]:
             "-f",
             str(ws.root / "facesync.yaml"),
             "--rate-limit",
-            "0",
+            rate_limit,
             "--parallelism",
             "2",
         ],
@@ -289,8 +289,9 @@ def _spawn_apply(ws: Workspace) -> subprocess.Popen[bytes]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_an_interrupted_apply_is_finished_by_the_next_one(workspace: Workspace, service: Service, sig: int):
     write_big(workspace, staff=8, visitors=4)  # ~60 writes: the kill lands halfway
-    service.knobs(latency_ms=15)
-    proc = _spawn_apply(workspace)
+    # Paced at 10 calls/s, the 30 writes left after the signal's trigger take 3 s at the least:
+    # the run cannot finish first, however slowly this test gets to send the signal.
+    proc = _spawn_apply(workspace, rate_limit="10")
     deadline = time.monotonic() + 60
     while service.stats()["mutating"] < 30:
         assert proc.poll() is None, proc.communicate()
@@ -298,7 +299,6 @@ def test_an_interrupted_apply_is_finished_by_the_next_one(workspace: Workspace, 
         time.sleep(0.02)
     proc.send_signal(sig)
     proc.wait(timeout=30)
-    service.knobs(latency_ms=0)
     assert service.api.get("/persongroups/staff").status_code == 200
     if sig == signal.SIGTERM:
         assert proc.returncode == 130  # and it released its lock while unwinding
