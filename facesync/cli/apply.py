@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -164,17 +162,6 @@ def _summary(result: ApplyResult) -> str:
     return text
 
 
-def _raise_on_sigterm() -> None:
-    # CI systems stop jobs with SIGTERM: unwind like Ctrl-C so the cache and journal are saved and
-    # the lock is released. Re-raised as SIGINT because asyncio.run turns SIGINT into a
-    # cancellation of the main task, which arrives at an await; a KeyboardInterrupt raised at an
-    # arbitrary bytecode could leave the HTTP connection pool half-updated, and the lock held.
-    def handler(signum: int, frame: FrameType | None) -> None:
-        signal.raise_signal(signal.SIGINT)
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 @main.command("apply")
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @service_options
@@ -274,9 +261,10 @@ def apply_command(
             f"{plan_file} was made for {scope.get('endpoint')}, not {loaded.endpoint.display}; "
             "nothing was applied",
         )
-    _raise_on_sigterm()
     sync = make_sync(loaded, service, delete_threshold, lock)
-    run_async(_apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color))
+    run_async(
+        _apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color), stop_on_sigterm=True
+    )
 
 
 async def _apply(

@@ -414,9 +414,6 @@ def apply_environments(
                 f"{plan_file} was made for {saved_endpoint} in environment '{one.name}', not "
                 f"{one.endpoint.display}; nothing was applied",
             )
-    from facesync.cli.apply import _raise_on_sigterm
-
-    _raise_on_sigterm()
     color = use_color(no_color)
 
     async def run() -> int:
@@ -435,7 +432,7 @@ def apply_environments(
                 color,
             )
 
-    code = run_async(run())
+    code = run_async(run(), stop_on_sigterm=True)
     raise Exit(code)
 
 

@@ -283,6 +283,9 @@ def _spawn_apply(ws: Workspace, rate_limit: str = "0") -> subprocess.Popen[bytes
         cwd=ws.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As a background job or a test runner's worker would start it: SIGINT ignored. SIGTERM
+        # must stop the run all the same (it once relied on SIGINT and ran to the end).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
 
 
