@@ -32,8 +32,6 @@ from facesync.plan import Action, Change, Plan
 
 log = logging.getLogger(__name__)
 
-_UNCERTAIN_ATTEMPTS = 4
-
 
 @dataclass(frozen=True)
 class ApplyOptions:
@@ -153,7 +151,8 @@ class _Executor:
         """Run a create the client does not replay; after an uncertain failure, look for what it
         may have created before trying again."""
         last: FaceAPIError | None = None
-        for _ in range(_UNCERTAIN_ATTEMPTS):
+        # The same budget the client gives a call it may replay: a 5xx streak is no likelier here.
+        for _ in range(self.client.retry.max_attempts):
             try:
                 return await create()
             except FaceAPIError as exc:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from facesync.lock import LockOptions
     from facesync.model import DesiredState
     from facesync.plan import Plan
-    from facesync.sync import Sync
+    from facesync.sync import Sync, SyncOptions
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -380,19 +380,20 @@ def load(service: ServiceArgs) -> Loaded:
     return Loaded(desired, resolved, version)
 
 
-def make_sync(
-    loaded: Loaded,
+def sync_options(
     service: ServiceArgs,
+    api_version: str,
     delete_threshold: float | None = None,
     lock: LockOptions | None = None,
-) -> Sync:
+) -> SyncOptions:
+    """The orchestrator's options from the command line (one resource, or each environment's base)."""
     from facesync.lock import LockOptions
     from facesync.plan import SafetyPolicy
-    from facesync.sync import Sync, SyncOptions
+    from facesync.sync import SyncOptions
 
     policy = SafetyPolicy() if delete_threshold is None else SafetyPolicy(delete_threshold=delete_threshold)
-    options = SyncOptions(
-        api_version=loaded.api_version,
+    return SyncOptions(
+        api_version=api_version,
         rate_limit=service.rate_limit if service.rate_limit > 0 else None,
         parallelism=service.parallelism,
         full_refresh=service.full_refresh,
@@ -401,6 +402,17 @@ def make_sync(
         verify_sample=service.verify_sample,
         lock=lock or LockOptions(),
     )
+
+
+def make_sync(
+    loaded: Loaded,
+    service: ServiceArgs,
+    delete_threshold: float | None = None,
+    lock: LockOptions | None = None,
+) -> Sync:
+    from facesync.sync import Sync
+
+    options = sync_options(service, loaded.api_version, delete_threshold, lock)
     return Sync(loaded.desired, loaded.endpoint, options=options, state_root=service.config_path)
 
 

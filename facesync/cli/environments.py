@@ -29,6 +29,7 @@ from facesync.cli.common import (
     read_summary,
     redact,
     run_async,
+    sync_options,
     use_color,
     with_status,
 )
@@ -172,24 +173,12 @@ def resolve_all(
     from facesync.address import AddressError
     from facesync.environments.load import load_desired
     from facesync.environments.resolve import resolve
-    from facesync.plan import SafetyPolicy
-    from facesync.sync import SyncOptions, config_root
+    from facesync.localstate import config_root
 
     desired, diagnostics = load_desired(
         service.config_path, environments, api_version=service.api_version, root=service.root
     )
-    policy = SafetyPolicy() if delete_threshold is None else SafetyPolicy(delete_threshold=delete_threshold)
-    base = SyncOptions(
-        api_version=desired.service.api_version or "v1.0",
-        rate_limit=service.rate_limit if service.rate_limit > 0 else None,
-        parallelism=service.parallelism,
-        full_refresh=service.full_refresh,
-        targets=service.targets,
-        policy=policy,
-        verify_sample=service.verify_sample,
-    )
-    if lock is not None:
-        base = replace(base, lock=lock)
+    base = sync_options(service, desired.service.api_version or "v1.0", delete_threshold, lock)
     resolved = []
     for name in names:
         env = environments.get(name)

@@ -64,6 +64,10 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
+DEFAULT_RETRY = RetryPolicy()
+"""What every client uses unless given a policy (tests shorten its waits)."""
+
+
 def retry_after_seconds(response: httpx.Response, message: str | None) -> float | None:
     """The wait the service asked for: `Retry-After` header, else the number in the message text."""
     header = response.headers.get("retry-after")
@@ -121,13 +125,13 @@ class FaceClient:
             base_url=f"{base_url}/face/{api_version}",
             transport=transport,
             headers=headers,
-            timeout=httpx.Timeout(timeout, connect=(retry or RetryPolicy()).connect_timeout),
+            timeout=httpx.Timeout(timeout, connect=(retry or DEFAULT_RETRY).connect_timeout),
         )
         self.endpoint = endpoint
         self.api_version = api_version
         self._limiter = TokenBucket(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
         self._slots = asyncio.Semaphore(parallelism)
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DEFAULT_RETRY
         self._sleep = sleep
         self.calls: Counter[str] = Counter()
         """Requests sent, by operation (retries included): benchmarks and tests read it."""
@@ -140,6 +144,10 @@ class FaceClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._retry
 
     @property
     def total_calls(self) -> int:

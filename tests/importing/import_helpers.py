@@ -19,39 +19,18 @@ from click.testing import CliRunner, Result
 from facesync.cli import main
 from facesync.emulator.testing import asgi_client
 from tests.imagegen import face_image
+from tests.sync import sync_helpers
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
 
-@dataclass
-class Service:
-    url: str
-    app: Any
-
-    @property
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/face/v1.0", timeout=10)
-
-    def stats(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/_emulator/stats").json()
-
+class Service(sync_helpers.Service):
     def mutating(self) -> int:
         return int(self.stats()["mutating"])
 
 
-class Workspace:
-    """A directory where the CLI runs, with images and configs."""
-
-    def __init__(self, root: Path, endpoint: str) -> None:
-        self.root = root
-        self.endpoint = endpoint
-
-    def image(self, relative: str, seed: int, **kwargs: Any) -> Path:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-        path.write_bytes(face_image(seed, fmt=fmt, **kwargs))
-        return path
+class Workspace(sync_helpers.Workspace):
+    """A directory where the CLI runs; each command names its config (import writes several)."""
 
     def config(self, text: str, name: str = "facesync.yaml") -> Path:
         path = self.root / name
