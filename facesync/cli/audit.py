@@ -15,8 +15,7 @@ from facesync.cli.common import (
     Exit,
     ServiceArgs,
     handle_errors,
-    load,
-    make_sync,
+    load_one,
     run_async,
     service_options,
     with_status,
@@ -74,7 +73,7 @@ def audit_command(
         parsed = parse_levels(levels)
     except ValueError as exc:
         raise Exit(EXIT_ERROR, f"--level {exc}") from None
-    loaded = load(service)
+    loaded, open_sync = load_one(service, "facesync audit")
     targets = resolve_targets(loaded.desired, service.targets)  # checked by load()
     cost = estimate(loaded.desired, targets)
     rate = service.rate_limit if service.rate_limit > 0 else None
@@ -92,7 +91,7 @@ def audit_command(
     options = AuditOptions(levels=parsed, duplicate_threshold=duplicate_threshold, rate_limit=rate)
 
     async def run() -> AuditReport:
-        async with make_sync(loaded, service) as sync:
+        async with open_sync() as sync:
             work = run_audit(sync.client, loaded.desired, targets=targets, options=options)
             return await with_status(
                 work, lambda: f"Auditing: {sync.client.total_calls:,}/{cost.total:,} transactions"

@@ -404,6 +404,25 @@ def sync_options(
     )
 
 
+def load_one(service: ServiceArgs, command: str) -> tuple[Loaded, Callable[[], Sync]]:
+    """For commands that talk to one resource (test, audit): the configuration as it stands, or as
+    the one environment chosen with --env holds it, and how to open that resource."""
+    from facesync.cli.environments import chosen, resolve_all
+    from facesync.sync import Sync
+
+    selection = chosen(service)
+    if selection is None:
+        loaded = load(service)
+        return loaded, lambda: make_sync(loaded, service)
+    environments, names = selection
+    if len(names) != 1:
+        raise fail(f"{command} runs against one environment at a time: give a single --env NAME")
+    (one,) = resolve_all(service, environments, names)
+    loaded = Loaded(one.desired, one.endpoint, one.options.api_version)
+    root = service.config_path
+    return loaded, lambda: Sync(one.desired, one.endpoint, options=one.options, state_root=root)
+
+
 def make_sync(
     loaded: Loaded,
     service: ServiceArgs,

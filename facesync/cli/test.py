@@ -14,8 +14,7 @@ from facesync.cli.common import (
     Exit,
     ServiceArgs,
     handle_errors,
-    load,
-    make_sync,
+    load_one,
     run_async,
     service_options,
     with_status,
@@ -74,7 +73,7 @@ def test_command(
     from facesync.checks.spec import load_tests
     from facesync.config.errors import ConfigError
 
-    loaded = load(service)
+    loaded, open_sync = load_one(service, "facesync test")
     tests, diagnostics = load_tests(service.config_path, test_paths)
     resolved, problems = resolve_tests(tests, loaded.desired)
     if any(d.is_error for d in diagnostics) or problems:
@@ -93,7 +92,7 @@ def test_command(
         )
 
     async def run() -> TestRun:
-        async with make_sync(loaded, service) as sync:
+        async with open_sync() as sync:
             work = run_tests(sync.client, resolved)
             return await with_status(work, lambda: f"Testing: {sync.client.total_calls:,} transactions")
 
