@@ -26,8 +26,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
+import apply_throughput
 from _emulator import emulator_process
-from imagegen import face_image
 
 RATE = 10.0
 KNOBS = (
@@ -46,20 +46,14 @@ REPO = Path(__file__).parents[1]
 
 
 def write_config(root: Path, persons: int, per_person: int) -> Path:
-    lines = ["version: 1", "personGroups:", "  bench:", "    name: Bench", "    persons:"]
-    for p in range(persons):
-        folder = root / "img" / f"p{p:04}"
-        folder.mkdir(parents=True)
-        for f in range(per_person):
-            (folder / f"{f}.png").write_bytes(face_image(p * 100 + f, size=(96, 96)))
-        lines.append(f"      person-{p:04}: {{faces: [img/p{p:04}]}}")
-    lines += ["environments:"]
+    """apply_throughput's configuration, applied to two environments."""
+    config = apply_throughput.write_config(root, persons, per_person)
+    lines = ["environments:"]
     for name in ("a", "b"):
         var = name.upper()
         endpoint = "${" + var + "_FACE_ENDPOINT}"
         lines.append(f'  {name}: {{endpoint: "{endpoint}", keyEnv: {var}_FACE_KEY, rateLimit: {RATE:g}}}')
-    config = root / "facesync.yaml"
-    config.write_text("\n".join(lines) + "\n")
+    config.write_text(config.read_text() + "\n".join(lines) + "\n")
     return config
 
 
