@@ -116,6 +116,51 @@ class _Refused(Exception):
         self.pos = pos
 
 
+class _DepthGuardedLoader(yaml.SafeLoader):
+    """The pure-Python scanner, refusing nesting deeper than MAX_DEPTH as soon as it reads it.
+
+    Used when the fast parser fails: parsers have depth limits of their own (PyYAML 6.0.4 stops at
+    about 1,000 levels, with its own wording), and a document refused for its depth must get
+    facesync's message at the level where it went too deep, whatever the parser's limit."""
+
+    def _nesting(self) -> int:
+        # Open block collections (indents below the current one) plus open flow collections.
+        return len(self.indents) + self.flow_level
+
+    def _guard(self) -> None:
+        if self._nesting() > MAX_DEPTH:
+            mark = self.get_mark()
+            raise _Refused(
+                (mark.line + 1, mark.column + 1),
+                f"YAML nests deeper than {MAX_DEPTH} levels; refusing the document",
+            )
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        self._guard()
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column: int) -> bool:
+        self._guard()
+        return bool(super().add_indent(column))
+
+
+def _compose(text: str) -> Node | None:
+    """The document's node tree; `_Refused` when it nests too deeply, YAMLError when it is not YAML."""
+    try:
+        node: Node | None = yaml.compose(text, Loader=_COMPOSER)
+        return node
+    except (yaml.YAMLError, RecursionError) as fast_failure:
+        if _COMPOSER is yaml.SafeLoader and not isinstance(fast_failure, RecursionError):
+            raise
+        # Read it again with the guarded scanner: a depth facesync refuses is reported as such;
+        # anything else is the parser's own error, as the fast parser would have said.
+        try:
+            guarded: Node | None = yaml.compose(text, Loader=_DepthGuardedLoader)
+        except (yaml.YAMLError, RecursionError):
+            raise fast_failure from None
+        return guarded
+
+
 class _Builder:
     def __init__(self, file: str, environ: Mapping[str, str], key_label: KeyLabel) -> None:
         self.file = file
@@ -307,7 +352,9 @@ def load_yaml(
             )
         ]
     try:
-        node = yaml.compose(text, Loader=_COMPOSER)
+        node = _compose(text)
+    except _Refused as exc:
+        return None, [Diagnostic(file, exc.pos[0], exc.pos[1], str(exc))]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -315,7 +362,11 @@ def load_yaml(
         return None, [Diagnostic(file, line, column, "YAML syntax error: " + ", ".join(parts))]
     except ReaderError as exc:
         line, column = _line_column(text, exc.position)
-        return None, [Diagnostic(file, line, column, f"YAML error: {exc.reason}")]
+        # Our own words: the parser's differ between its C and Python readers and versions.
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return None, [
+            Diagnostic(file, line, column, f"YAML error: control characters are not allowed (U+{code:04X})")
+        ]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(file, 1, 1, f"YAML error: {exc}")]
     except RecursionError:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from facesync.config.env import expand
 from facesync.config.loader import load_yaml
 
@@ -84,3 +86,34 @@ def test_a_byte_order_mark_is_not_part_of_the_first_key(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbfversion: 1\n")
     doc, diags = load_yaml(path)
     assert not diags and doc is not None and doc.data == {"version": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        # Far past any parser's own limit (PyYAML 6.0.4 stops near 1,000 with its own words): the
+        # 65th bracket is where facesync refuses, whatever the parser would have said.
+        pytest.param("a: " + "[" * 5000 + "]" * 5000, (1, 68), id="flow-5000"),
+        pytest.param("a: " + "[" * 70 + "]" * 70, (1, 68), id="flow-70"),
+        pytest.param("a: " + "{x: " * 3000 + "1" + "}" * 3000, (1, 260), id="flow-mappings-3000"),
+        pytest.param(
+            "\n".join(" " * i + f"k{i}:" for i in range(2000)) + " 1\n", (66, None), id="block-2000"
+        ),
+    ],
+)
+def test_deep_nesting_gets_facesyncs_own_error_at_the_level_it_went_too_deep(
+    tmp_path: Path, text: str, where: tuple[int, int | None]
+) -> None:
+    doc, diags = _load(tmp_path, text)
+    assert doc is None and len(diags) == 1
+    assert diags[0].message == "YAML nests deeper than 64 levels; refusing the document"
+    assert diags[0].line == where[0]
+    if where[1] is not None:
+        assert diags[0].column == where[1]
+
+
+def test_a_control_character_is_named_in_facesyncs_own_words(tmp_path: Path) -> None:
+    doc, diags = _load(tmp_path, "a: 1\nb: x\x07y\n")
+    assert doc is None and len(diags) == 1
+    assert diags[0].message == "YAML error: control characters are not allowed (U+0007)"
+    assert (diags[0].line, diags[0].column) == (2, 5)
