@@ -316,6 +316,7 @@ def handle_errors(func: F) -> F:
         from facesync.client import FaceClientError
         from facesync.config.errors import ConfigError
         from facesync.lock import LockError
+        from facesync.plan import PlanBlocked
 
         try:
             return func(*args, **kwargs)
@@ -331,7 +332,7 @@ def handle_errors(func: F) -> F:
                 err=True,
             )
             sys.exit(EXIT_ERROR)
-        except (FaceClientError, LockError) as exc:
+        except (FaceClientError, LockError, PlanBlocked) as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
         except OSError as exc:

@@ -35,17 +35,19 @@ def combined_checksum(checksums: Mapping[str, str]) -> str:
 def environments_document(
     plans: Sequence[tuple[str, Mapping[str, Any] | None, str | None]],
 ) -> dict[str, Any]:
-    """`plans`: (name, plan document or None, error or None) per environment, in order."""
+    """`plans`: (name, plan document or None, error or None) per environment, in order. An
+    environment with a plan and an error (a plan no apply can make there) keeps both: its plan
+    still counts where the environments differ."""
     entries: list[dict[str, Any]] = []
     totals = {a.value: 0 for a in Action}
     for name, doc, error in plans:
         if doc is None:
             entries.append({"environment": name, "error": error or "not planned"})
             continue
-        entries.append({"environment": name, **doc})
+        entries.append({"environment": name, **doc, **({"error": error} if error is not None else {})})
         for action, count in doc["summary"].items():
             totals[action] = totals.get(action, 0) + count
-    planned = [e for e in entries if "error" not in e]
+    planned = [e for e in entries if "changes" in e]
     return {
         "format_version": PLAN_FORMAT_VERSION,
         "environments": entries,

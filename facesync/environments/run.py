@@ -20,7 +20,7 @@ from types import TracebackType
 from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult
 from facesync.environments.resolve import Resolved
 from facesync.live import ReadProgress
-from facesync.plan import Gate, Plan, Refusal
+from facesync.plan import Gate, Plan, PlanBlocked, Refusal
 from facesync.sync import PlanRefused, Sync, UnsafePlan
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,17 @@ class Fleet:
             except PlanRefused as exc:
                 member.refused = exc
                 refused[member.name] = exc
+            except PlanBlocked as exc:  # e.g. a kept face this resource does not hold: its own error
+                member.error = exc
         return refused
 
     def ready(self) -> list[Member]:
         """Planned, not refused, with something to do."""
-        return [m for m in self.members if m.plan is not None and m.refused is None and not m.plan.empty]
+        return [
+            m
+            for m in self.members
+            if m.plan is not None and m.refused is None and m.error is None and not m.plan.empty
+        ]
 
     async def apply(
         self,

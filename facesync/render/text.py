@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from facesync.plan import REPAIRS, Action, Plan
+from facesync.plan import RENAMES, REPAIRS, Action, Plan, Reason
 from facesync.render.values import field_differences, short_fingerprints, show
 
 PlanDocument = Mapping[str, Any]
@@ -78,15 +78,26 @@ def source_text(change: Mapping[str, Any]) -> str | None:
     return f"{source['file']}:{source['line']}" if source else None
 
 
+def _headline(change: Mapping[str, Any], address: str, drift: bool) -> str:
+    """`ADDRESS will be created`; a rename names both addresses, like Terraform's moved resources."""
+    action = Action(change["action"])
+    code = change.get("reason_code")
+    moved = (change.get("before") or {}).get("address") if code in RENAMES else None
+    if moved:
+        old = short_fingerprints(str(moved))
+        return f"{address} is {old} on the service" if drift else f"{old} has moved to {address}"
+    if code == Reason.KEPT_FACE_MISSING:
+        return f"{address} {'is missing' if drift else 'cannot be re-created'}"
+    verb = (_DRIFT_VERBS if drift else _VERBS)[action]
+    return f"{address} {verb}{' (a repair)' if code in REPAIRS else ''}"
+
+
 def render_change(change: Mapping[str, Any], color: bool = False, *, drift: bool = False) -> list[str]:
     action = Action(change["action"])
     symbol, colour = SYMBOLS[action]
     address = short_fingerprints(change["address"])
     head = f"{symbol} {'train ' if action is Action.TRAIN else ''}{address}"
-    verb = (_DRIFT_VERBS if drift else _VERBS)[action]
-    if change.get("reason_code") in REPAIRS:
-        verb += " (a repair)"
-    out = [f"  # {address} {verb}: {change['reason']}"]
+    out = [f"  # {_headline(change, address, drift)}: {change['reason']}"]
     out.append("  " + (click.style(head, fg=colour, bold=True) if color else head))
     details = _detail_lines(change)
     source = source_text(change) if change["kind"] == "face" else None
