@@ -165,8 +165,21 @@ class _Differ:
                 found[want.name] = (candidates, None)
             elif want.renamed_from is not None and want.renamed_from in by_name:
                 found[want.name] = (by_name.pop(want.renamed_from), Reason.RENAMED)
-        for want, person in _renamed_on_service([w for w in wants if w.name not in found], by_name):
-            by_name.pop(person.name)
+        # Live persons no configured name keeps — alone under a name nobody declares, or a twin
+        # that is not kept — each with the name it is a twin under (None: alone). One that holds
+        # exactly a missing person's faces is that person.
+        loose: list[_Loose] = [(people[0], None) for _, people in sorted(by_name.items()) if len(people) == 1]
+        for want in wants:
+            named = found[want.name][0] if want.name in found else []
+            if len(named) > 1:
+                best = _best_twin(want, named)
+                loose.extend((twin, want.name) for twin in named if twin is not best)
+        for want, (person, twin_of) in _renamed_on_service([w for w in wants if w.name not in found], loose):
+            if twin_of is None:
+                by_name.pop(person.name)
+            else:
+                named, how = found[twin_of]
+                found[twin_of] = ([p for p in named if p is not person], how)
             found[want.name] = ([person], Reason.RENAMED_ON_SERVICE)
         for want in wants:
             paddr = address.child_person(want.name)
@@ -351,8 +364,8 @@ def _rename_explanation(reason: Reason, keep: LivePerson, user_data_changed: boo
     if reason is Reason.RENAMED:
         return f"renamedFrom {keep.name!r}: renamed in place, {kept}{also}"
     return (
-        f"renamed to {keep.name!r} on the service (that person holds exactly these faces): "
-        f"renamed back in place, {kept}{also}"
+        f"named {keep.name!r} on the service, where it holds exactly these faces: "
+        f"renamed in place, {kept}{also}"
     )
 
 
@@ -373,23 +386,27 @@ def _carries_exactly(want: DesiredPerson, live: LivePerson) -> bool:
     return held_fingerprints == fingerprints and held_ids == kept_ids
 
 
+_Loose = tuple[LivePerson, str | None]
+"""A live person no configured name keeps, and the name it is a twin under (None: alone)."""
+
+
 def _renamed_on_service(
-    unmatched: list[DesiredPerson], by_name: dict[str, list[LivePerson]]
-) -> list[tuple[DesiredPerson, LivePerson]]:
-    """Configured persons missing by name, each paired with the one live person no configured
-    name claims that carries exactly its faces — a rename done by hand. A person without faces,
-    or one whose faces two candidates (or two configured persons) match alike, is not paired."""
-    loose = [p for name in sorted(by_name) for p in by_name[name] if len(by_name[name]) == 1]
-    pairs: dict[str, list[tuple[DesiredPerson, LivePerson]]] = defaultdict(list)
+    unmatched: list[DesiredPerson], loose: list[_Loose]
+) -> list[tuple[DesiredPerson, _Loose]]:
+    """Configured persons missing by name, each paired with the one loose live person that carries
+    exactly its faces — a rename done by hand (or a twin, which `import --rename-twins` writes under
+    a name of its own). A person without faces, or one whose faces two candidates (or two
+    configured persons) match alike, is not paired."""
+    pairs: dict[str, list[tuple[DesiredPerson, _Loose]]] = defaultdict(list)
     for want in unmatched:
         if not want.faces:
             continue
-        for person in loose:
-            if _carries_exactly(want, person):
-                pairs[person.person_id].append((want, person))
+        for entry in loose:
+            if _carries_exactly(want, entry[0]):
+                pairs[entry[0].person_id].append((want, entry))
     chosen = [matches[0] for matches in pairs.values() if len(matches) == 1]
     wants = [w.name for w, _ in chosen]
-    return [(w, p) for w, p in chosen if wants.count(w.name) == 1]
+    return [(w, entry) for w, entry in chosen if wants.count(w.name) == 1]
 
 
 def _best_twin(want: DesiredPerson, candidates: list[LivePerson]) -> LivePerson:

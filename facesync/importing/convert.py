@@ -145,8 +145,8 @@ class Converter:
                     taken.add(key)
                     notes.append(
                         f"person {person.person_id} is a twin of {name!r}, written as {key!r}: "
-                        "facesync knows persons by name, so until the live person is renamed to "
-                        "match, a plan deletes it and creates this one without its faces."
+                        "the first plan renames the live person to match, in place (it holds "
+                        "exactly these faces; one with no face is deleted and created again)."
                     )
                 owner = f"{live.kind.value}.{live.id}/person[{key}]"
                 persons[key] = self._person(person, owner, notes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.identity.identity_helpers import Service, Workspace
+from tests.importing.import_helpers import SdkScript, run_sdk
 
 FAMILY = """
 version: 1
@@ -104,7 +105,7 @@ def test_a_rename_by_hand_is_named_in_drift_and_renamed_back_in_place(workspace:
     drift = workspace.cli("drift")
     assert drift.exit_code == 2
     assert 'personGroup.fam/person["Son"] is personGroup.fam/person["Sonny"] on the service' in drift.stdout
-    assert "renamed to 'Sonny' on the service" in drift.stdout
+    assert "named 'Sonny' on the service, where it holds exactly these faces" in drift.stdout
     assert "is missing" not in drift.stdout and "not in the configuration" not in drift.stdout
     drift_json = json.loads(workspace.cli("drift", "--format", "json").stdout)
     assert [(c["action"], c["reason_code"]) for c in drift_json["changes"]] == [
@@ -157,3 +158,27 @@ def test_renamed_from_a_declared_person_or_claimed_twice_is_a_validation_error(w
     result = workspace.run("validate")
     assert result.exit_code == 1
     assert "persons 'Kid' (line 8) and 'Girl' are both renamedFrom 'Daughter'" in result.stdout
+
+
+async def twins_by_script(sdk: SdkScript) -> list[str]:
+    await sdk.collection("persongroups", "staff", "Staff", None)
+    ids = [await sdk.person("persongroups", "staff", "Bob", None, [(seed, None)]) for seed in (1, 2)]
+    await sdk.train("persongroups", "staff")
+    return ids
+
+
+def test_a_twin_written_under_its_own_name_is_renamed_in_place(workspace: Workspace, service: Service):
+    ids = run_sdk(service, twins_by_script)
+    imported = workspace.cli("import", "--all", "--rename-twins", "--out", "facesync.yaml")
+    assert imported.exit_code == 0, imported.stderr
+    second = sorted(ids)[1]
+    code, plan = workspace.plan_json("--detailed-exitcode")
+    assert code == 2
+    assert [(c["action"], c["reason_code"], c["address"]) for c in plan["changes"]] == [
+        ("update", "renamed_on_service", f'personGroup.staff/person["Bob ({second[:8]})"]')
+    ]
+    assert plan["changes"][0]["before"]["personId"] == second
+    assert workspace.cli("apply", "--auto-approve").exit_code == 0
+    persons = {p["name"]: p["personId"] for p in service.api.get("/persongroups/staff/persons").json()}
+    assert persons == {"Bob": sorted(ids)[0], f"Bob ({second[:8]})": second}
+    assert workspace.cli("plan", "--detailed-exitcode").exit_code == 0
