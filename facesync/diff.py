@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -47,6 +47,8 @@ class _Differ:
     stats: list[CollectionStats] = field(default_factory=list)
     person_faces: list[tuple[Address, int]] = field(default_factory=list)
     """Live persons kept in the collection being diffed, with their face counts (face-loss gate)."""
+    lost_kept_faces: dict[Address, int] = field(default_factory=dict)
+    """Per collection: kept faces the service no longer holds (not there to train on)."""
 
     def add(self, change: Change) -> None:
         self.changes.append(change)
@@ -117,8 +119,7 @@ class _Differ:
         # A kept face the service lost is not there to train on.
         address = Address(desired.kind, desired.id)
         wanted = len(desired.faces) + sum(len(p.faces) for p in desired.persons)
-        lost = sum(1 for c in self.changes if not c.appliable and c.address.collection == address)
-        if wanted - lost <= 0:
+        if wanted - self.lost_kept_faces.get(address, 0) <= 0:
             return
         training = live.training if live is not None else None
         explanation = {
@@ -264,6 +265,7 @@ class _Differ:
             if want.fingerprint is None:
                 kept = by_id.get(want.persisted_face_id or "")
                 if kept is None:
+                    self.lost_kept_faces[owner.collection] = self.lost_kept_faces.get(owner.collection, 0) + 1
                     self.add(
                         Change(
                             Action.CREATE,
@@ -397,16 +399,24 @@ def _renamed_on_service(
     exactly its faces — a rename done by hand (or a twin, which `import --rename-twins` writes under
     a name of its own). A person without faces, or one whose faces two candidates (or two
     configured persons) match alike, is not paired."""
+    # Indexed by every face key a loose person holds: a plan of 10,000 new names beside 10,000
+    # loose persons compares each with the few that share a face, not with all of them.
+    holders: dict[str, dict[str, _Loose]] = defaultdict(dict)
+    for entry in loose:
+        for face in entry[0].faces:
+            for key in (face.persisted_face_id, face.fingerprint):
+                if key is not None:
+                    holders[key][entry[0].person_id] = entry
     pairs: dict[str, list[tuple[DesiredPerson, _Loose]]] = defaultdict(list)
     for want in unmatched:
         if not want.faces:
             continue
-        for entry in loose:
+        for entry in holders.get(want.faces[0].key, {}).values():
             if _carries_exactly(want, entry[0]):
                 pairs[entry[0].person_id].append((want, entry))
     chosen = [matches[0] for matches in pairs.values() if len(matches) == 1]
-    wants = [w.name for w, _ in chosen]
-    return [(w, entry) for w, entry in chosen if wants.count(w.name) == 1]
+    claims = Counter(w.name for w, _ in chosen)
+    return [(w, entry) for w, entry in chosen if claims[w.name] == 1]
 
 
 def _best_twin(want: DesiredPerson, candidates: list[LivePerson]) -> LivePerson:
