@@ -78,7 +78,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     """
     from dataclasses import replace
 
-    from facesync.checks.spec import load_tests
+    from facesync.checks.resolve import problems_in_tests
     from facesync.environments.load import validation_environ
 
     # Variables only some environment names need not be set where validation runs.
@@ -86,7 +86,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     result = validate(path, api_version=api_version, tier=tier, root=root, environ=environ)
     # The recognition tests beside the configuration (`tests:`, *.test.yaml) and the
     # `environments:` block are part of it.
-    extra = [*environment_problems, *(load_tests(path)[1] if path.exists() else [])]
+    extra = [*environment_problems, *(problems_in_tests(path, result.state) if path.exists() else [])]
     if extra:
         diagnostics = sorted(set(result.diagnostics) | set(extra))
         failed = any(d.is_error for d in diagnostics)
