@@ -7,25 +7,23 @@ exact answer is unknown the choice is listed in docs/emulator.md, "Recognition".
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import Response
 
-from facesync.emulator import detection, errors
-from facesync.emulator.app import (
+from facesync.emulator import errors
+from facesync.emulator.calls import (
     DETECTION_MODELS,
     RECOGNITION_MODELS,
+    UUID_RE,
     Call,
-    Emulator,
     Handler,
-    _fetch,
-    _json_object,
-    _media_type,
+    Services,
+    json_object,
     json_response,
+    read_image,
 )
-from facesync.emulator.bodies import read_capped
 from facesync.emulator.errors import ApiError, bad_argument
 from facesync.emulator.recognition.attributes import attributes_json, landmarks_json, parse_attributes
 from facesync.emulator.recognition.engines import Face
@@ -33,7 +31,6 @@ from facesync.emulator.recognition.state import Candidate, QueryFace
 
 log = logging.getLogger(__name__)
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TTL_MIN, TTL_MAX, TTL_DEFAULT = 60, 86_400, 86_400
 DETECT_MAX_FACES = 100
 IDENTIFY_MAX_FACES = 10
@@ -136,25 +133,12 @@ def _same_model(faces: Sequence[QueryFace], model: str | None = None) -> None:
 # ---- detect ------------------------------------------------------------------------------
 
 
-async def _image(call: Call) -> bytes:
-    media = _media_type(call.request)
-    if media == "application/json":
-        body = await _json_object(call.request)
-        return await _fetch(body.get("url"))
-    if media == "application/octet-stream":
-        return await read_capped(call.request.stream(), detection.MAX_BYTES)
-    raise bad_argument(
-        "Invalid Content-Type: use application/json with an image URL or "
-        "application/octet-stream with the image bytes."
-    )
-
-
 def _rect_json(face: Face) -> dict[str, int]:
     left, top, width, height = face.rect
     return {"top": top, "left": left, "width": width, "height": height}
 
 
-async def h_detect(emu: Emulator, call: Call) -> Response:
+async def h_detect(emu: Services, call: Call) -> Response:
     detection_model = call.query("detectionModel") or "detection_01"
     if detection_model not in DETECTION_MODELS:
         raise bad_argument("'detectionModel' is invalid.")
@@ -178,7 +162,7 @@ async def h_detect(emu: Emulator, call: Call) -> Response:
     )
     if return_landmarks and detection_model == "detection_02":
         raise bad_argument("'returnFaceLandmarks' is not supported by detection_02.")
-    data = await _image(call)
+    data = await read_image(call)
     faces = (await emu.recognition.detect(data))[:DETECT_MAX_FACES]
     ids: list[str | None] = [None] * len(faces)
     if return_id and faces:
@@ -211,16 +195,16 @@ async def h_detect(emu: Emulator, call: Call) -> Response:
 # ---- identify ----------------------------------------------------------------------------
 
 
-def _query_faces(emu: Emulator, face_ids: Sequence[str]) -> list[QueryFace]:
+def _query_faces(emu: Services, face_ids: Sequence[str]) -> list[QueryFace]:
     now = emu.clock()
     return [emu.recognition.state.query_face(fid, now) for fid in face_ids]
 
 
-def _score(emu: Emulator, query: QueryFace, candidate: Candidate) -> float:
+def _score(emu: Services, query: QueryFace, candidate: Candidate) -> float:
     return emu.recognition.confidence(query.engine, query.descriptor, candidate.engine, candidate.descriptor)
 
 
-def _per_person(emu: Emulator, query: QueryFace, faces: Sequence[Candidate]) -> dict[str, float]:
+def _per_person(emu: Services, query: QueryFace, faces: Sequence[Candidate]) -> dict[str, float]:
     """A person's confidence is that of their best-matching trained face."""
     best: dict[str, float] = {}
     for cand in faces:
@@ -230,8 +214,8 @@ def _per_person(emu: Emulator, query: QueryFace, faces: Sequence[Candidate]) -> 
     return best
 
 
-async def h_identify(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+async def h_identify(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     face_ids = _face_ids(body.get("faceIds"), 1, IDENTIFY_MAX_FACES)
     kind, cid = _group_scope(body)
     top = _int(body.get("maxNumOfCandidatesReturned"), "maxNumOfCandidatesReturned", IDENTIFY_CANDIDATES)
@@ -263,8 +247,8 @@ def _verdict(confidence: float) -> Response:
     return json_response({"isIdentical": confidence >= SAME_PERSON, "confidence": confidence})
 
 
-async def h_verify(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+async def h_verify(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     if "faceId1" in body or "faceId2" in body:
         first = _face_id(body.get("faceId1"), "faceId1")
         second = _face_id(body.get("faceId2"), "faceId2")
@@ -292,8 +276,8 @@ async def h_verify(emu: Emulator, call: Call) -> Response:
 # ---- find similar ------------------------------------------------------------------------
 
 
-async def h_find_similar(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+async def h_find_similar(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     face_id = _face_id(body.get("faceId"))
     mode = body.get("mode", "matchPerson")
     if mode not in MODES:
@@ -333,8 +317,8 @@ async def h_find_similar(emu: Emulator, call: Call) -> Response:
 # ---- group -------------------------------------------------------------------------------
 
 
-async def h_group(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+async def h_group(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     face_ids = _face_ids(body.get("faceIds"), *GROUP_FACES)
     # Repeated ids count once, like a set of faces.
     unique = list(dict.fromkeys(face_ids))
