@@ -29,6 +29,8 @@ from facesync.emulator.calls import (
     json_response,
     media_type,
 )
+from facesync.emulator.directory import handlers as directory_handlers
+from facesync.emulator.directory.store import Directory
 from facesync.emulator.errors import ApiError
 from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket, check_key
 from facesync.emulator.recognition import Recognition
@@ -54,6 +56,7 @@ class Emulator:
         self.store = Store(settings.data, lambda name: self.settings.limit(name), self.clock)
         # recognition: auto | real | deterministic; None reads $FACESYNC_RECOGNITION.
         self.recognition = Recognition(self.store, self.clock, recognition)
+        self.directory = Directory(self.store)
         self.bucket = TokenBucket()
         self.rng = FaultRng(settings.seed)
         self._stats_lock = threading.Lock()
@@ -80,6 +83,7 @@ class Emulator:
         """Wipe all data and counters; reseed the fault RNG and refill the rate bucket."""
         self.store.wipe()
         self.recognition.wipe()
+        self.directory.wipe()
         self._zero_stats()
         self.rng.reseed(self.settings.seed)
         self.bucket = TokenBucket()
@@ -117,7 +121,7 @@ class Emulator:
         operation = None
         if route is not None:
             operation = route[0]
-            if operation.endswith("_AddFace"):
+            if operation.endswith(("_AddFace", "_AddPersonFace")):
                 suffix = "FromUrl" if media_type(request) == "application/json" else "FromStream"
                 operation += suffix
             elif operation == "Face_Detect":
@@ -193,6 +197,10 @@ def _resolve(path: str, method: str) -> tuple[str | None, Route | None]:
     first = rest[0].lower()
     if first in collection_handlers.SEGMENTS:
         return version, collection_handlers.resolve(rest, method)
+    if first in directory_handlers.ROOTS:
+        if version not in directory_handlers.DIRECTORY_VERSIONS:
+            return version, None
+        return version, directory_handlers.resolve(rest, method)
     if len(rest) == 1 and method == "POST":
         found = recognition_handlers.ROUTES.get(first)
         if found is not None:

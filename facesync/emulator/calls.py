@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from facesync.emulator import detection, errors
 from facesync.emulator.bodies import JSON_BODY_MAX, loads_bounded, read_capped
+from facesync.emulator.directory.store import Directory
 from facesync.emulator.errors import ApiError, bad_argument
 from facesync.emulator.recognition import Recognition
 from facesync.emulator.settings import EmulatorSettings
@@ -95,6 +96,7 @@ class Services(Protocol):
     clock: Clock
     store: Store
     recognition: Recognition
+    directory: Directory
 
 
 Handler = Callable[[Services, Call], Awaitable[Response]]

@@ -27,7 +27,7 @@ from facesync.emulator.calls import (
 from facesync.emulator.errors import ApiError, bad_argument
 from facesync.emulator.recognition.attributes import attributes_json, landmarks_json, parse_attributes
 from facesync.emulator.recognition.engines import Face
-from facesync.emulator.recognition.state import Candidate, QueryFace
+from facesync.emulator.recognition.state import Candidate, QueryFace, missing_400
 
 log = logging.getLogger(__name__)
 
@@ -214,19 +214,89 @@ def _per_person(emu: Services, query: QueryFace, faces: Sequence[Candidate]) -> 
     return best
 
 
+# Versions whose identify and verify also take the PersonDirectory scopes (personIds,
+# dynamicPersonGroupId; a personId without a group): the three previews and v1.2, whose spec
+# keeps the identifyFromPersonDirectory / identifyFromDynamicPersonGroup / verifyFromPersonDirectory
+# overloads although it serves no directory routes.
+DIRECTORY_SCOPE_VERSIONS = ("v1.0-preview", "v1.1-preview.1", "v1.2-preview.1", "v1.2")
+IDENTIFY_MAX_PERSONS = 30
+ALL_PERSONS = "*"
+SCOPE_KEYS = ("personGroupId", "largePersonGroupId", "dynamicPersonGroupId", "personIds")
+
+
+def _person_scope(value: Any) -> list[str] | None:
+    """The personIds of an identify call; None for ["*"] (the whole directory)."""
+    if value == [ALL_PERSONS]:
+        return None
+    if not isinstance(value, list):
+        raise bad_argument("Request body is invalid.")
+    if not value:
+        raise bad_argument("'personIds' is empty.")
+    if len(value) > IDENTIFY_MAX_PERSONS:
+        raise bad_argument(f"The number of 'personIds' exceeds the limit of {IDENTIFY_MAX_PERSONS}.")
+    pids = []
+    for item in value:
+        if not isinstance(item, str) or not UUID_RE.match(item):
+            raise bad_argument("Person ID is invalid.")
+        pids.append(item.lower())
+    return list(dict.fromkeys(pids))
+
+
+def _directory_scope(call: Call, body: dict[str, Any]) -> str | None:
+    """ "dynamicPersonGroupId" or "personIds" when the body identifies in the directory (else
+    None: a person group scope); 400 when it names a directory scope beside another scope."""
+    if call.version not in DIRECTORY_SCOPE_VERSIONS:
+        return None
+    given = [k for k in SCOPE_KEYS if body.get(k) is not None]
+    directory = [k for k in given if k in SCOPE_KEYS[2:]]
+    if not directory:
+        return None
+    if len(given) > 1:
+        raise ApiError(
+            400,
+            "IncompatibleIdentificationScopeParametersCombination",
+            "Parameter personGroupId, largePersonGroupId, dynamicPersonGroupId, or personIds "
+            "should not be provided at the same time.",
+        )
+    return directory[0]
+
+
+def _directory_pool(emu: Services, body: dict[str, Any], scope: str, model: str) -> list[Candidate]:
+    """The directory faces of `model` an identify call matches against: no training, the
+    directory's current state (faces whose add operation is done, members in force)."""
+    now = emu.clock()
+    if scope == "dynamicPersonGroupId":
+        gid = _collection_id(body[scope], "dpg")
+        if not emu.directory.group_exists(gid):
+            raise missing_400("dpg")
+        return emu.directory.candidates(model, now, group=gid)
+    persons = _person_scope(body[scope])
+    if persons is not None and emu.directory.missing_persons(persons):
+        raise ApiError(400, "PersonNotFound", "Person is not found.\r\nParameter name: personIds")
+    return emu.directory.candidates(model, now, persons=persons)
+
+
 async def h_identify(emu: Services, call: Call) -> Response:
     body = await json_object(call.request)
     face_ids = _face_ids(body.get("faceIds"), 1, IDENTIFY_MAX_FACES)
-    kind, cid = _group_scope(body)
+    scope = _directory_scope(call, body)
+    group = _group_scope(body) if scope is None else None
     top = _int(body.get("maxNumOfCandidatesReturned"), "maxNumOfCandidatesReturned", IDENTIFY_CANDIDATES)
     threshold = _threshold(body.get("confidenceThreshold"))
-    model, trained = emu.recognition.state.trained(kind, cid, emu.clock())
-    queries = _query_faces(emu, face_ids)
-    _same_model(queries, model)
+    if group is not None:
+        model, pool = emu.recognition.state.trained(*group, emu.clock())
+        queries = _query_faces(emu, face_ids)
+        _same_model(queries, model)
+    else:
+        assert scope is not None
+        queries = _query_faces(emu, face_ids)
+        # The directory keeps faces per model: the query faces' own model picks the faces.
+        _same_model(queries)
+        pool = _directory_pool(emu, body, scope, queries[0].recognition_model)
     floor = SAME_PERSON if threshold is None else threshold
     results = []
     for query in queries:
-        scores = _per_person(emu, query, trained)
+        scores = _per_person(emu, query, pool)
         ranked = sorted(
             ((pid, s) for pid, s in scores.items() if s >= floor), key=lambda kv: (-kv[1], kv[0])
         )[:top]
@@ -262,6 +332,12 @@ async def h_verify(emu: Services, call: Call) -> Response:
     if not isinstance(person_id, str) or not UUID_RE.match(person_id):
         raise bad_argument("Person ID is invalid.")
     person_id = person_id.lower()
+    if (
+        call.version in DIRECTORY_SCOPE_VERSIONS
+        and body.get("personGroupId") is None
+        and body.get("largePersonGroupId") is None
+    ):
+        return _verify_in_directory(emu, face_id, person_id)
     kind, cid = _group_scope(body)
     model, trained = emu.recognition.state.trained(kind, cid, emu.clock())
     faces = [c for c in trained if c.pid == person_id]
@@ -271,6 +347,16 @@ async def h_verify(emu: Services, call: Call) -> Response:
     _same_model([query], model)
     best = max((_score(emu, query, c) for c in faces), default=0.0)
     return _verdict(best)
+
+
+def _verify_in_directory(emu: Services, face_id: str, person_id: str) -> Response:
+    """Verify against a directory person: their faces of the query face's model whose add
+    operation is done; a person without such faces is not identical (confidence 0)."""
+    if emu.directory.missing_persons([person_id]):
+        raise errors.person_not_found()
+    (query,) = _query_faces(emu, [face_id])
+    faces = emu.directory.candidates(query.recognition_model, emu.clock(), persons=[person_id])
+    return _verdict(max((_score(emu, query, c) for c in faces), default=0.0))
 
 
 # ---- find similar ------------------------------------------------------------------------
