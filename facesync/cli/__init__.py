@@ -18,6 +18,9 @@ EXIT_USAGE = 1
 
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        from facesync.localstate import new_run
+
+        new_run()
         kwargs["standalone_mode"] = False
         try:
             return super().main(*args, **kwargs)
