@@ -50,6 +50,7 @@ from facesync.cli import apply as _apply  # noqa: E402, F401
 from facesync.cli import audit as _audit  # noqa: E402, F401
 from facesync.cli import emulator as _emulator  # noqa: E402, F401
 from facesync.cli import import_ as _import  # noqa: E402, F401
+from facesync.cli import init as _init  # noqa: E402, F401
 from facesync.cli import lock as _lock  # noqa: E402, F401
 from facesync.cli import plan as _plan  # noqa: E402, F401
 from facesync.cli import test as _test  # noqa: E402, F401
