@@ -868,6 +868,9 @@ def test_dockerignore_keeps_what_pip_install_needs_and_drops_local_state() -> No
         assert _dockerignored(local, patterns), local
     assert 'ENTRYPOINT ["facesync"]' in dockerfile
     assert re.search(r"^USER (?!root\b)\S+", dockerfile, re.MULTILINE)
+    # Documented runs are as the caller, so that .facesync/ and plan files on the mount are theirs.
+    runs = [line for line in dockerfile.splitlines() if "docker run" in line]
+    assert runs and all('--user "$(id -u):$(id -g)"' in line for line in runs)
 
 
 def _docker_available() -> bool:
@@ -894,6 +897,17 @@ def test_container_image_builds_and_validates_a_mounted_config(tmp_path: Path) -
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "valid: 1 collection" in proc.stdout
+    # A mount the image's user cannot write costs the cache, not the run (a fresh folder: the run
+    # above left a cache that would need no write).
+    write_config(tmp_path / "ro")
+    read_only = subprocess.run(
+        ["docker", "run", "--rm", "-v", f"{tmp_path / 'ro'}:/repo:ro", tag, "validate"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert read_only.returncode == 0, read_only.stdout + read_only.stderr
+    assert "local cache unusable: /repo is on a read-only file system" in read_only.stderr
 
 
 # --- the README ------------------------------------------------------------------------------------

@@ -157,3 +157,25 @@ def test_a_read_only_file_system_is_named_as_such(tmp_path: Path, monkeypatch: p
     monkeypatch.chdir(tmp_path)
     _, cause = diagnose(tmp_path / ".facesync" / "pending-training.json", OSError(errno.EROFS, "Read-only"))
     assert cause == f"{tmp_path.resolve()} is on a read-only file system"  # not "."
+
+
+def test_a_container_user_who_cannot_write_the_mount_is_told_whose_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The Dockerfile's case: /repo (the config's folder) belongs to the host user, facesync runs as
+    # the image's uid 10001 and cannot create .facesync/ there.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "geteuid", lambda: 10001)
+    owner = os.stat(tmp_path).st_uid
+    where, cause = diagnose(
+        tmp_path / ".facesync" / "cache" / "images.json", PermissionError(errno.EACCES, "no")
+    )
+    assert where == tmp_path
+    assert cause == f"{tmp_path.resolve()} is not writable (owned by uid {owner}, facesync runs as uid 10001)"
+    dockerfile = " ".join(
+        line.lstrip("# ") for line in (Path(__file__).parents[2] / "Dockerfile").read_text().splitlines()
+    )
+    assert (
+        "local cache unusable: /repo is not writable (owned by uid 1000, facesync runs as uid 10001)"
+        in dockerfile
+    )
