@@ -102,7 +102,7 @@ def test_plan_apply_plan_drift_run_without_the_cache_and_keep_their_exit_codes(
 
 
 @pytest.mark.parametrize("obstacle", IN_THE_WAY)
-def test_validate_test_and_audit_run_without_the_image_cache(workspace: Workspace, obstacle):
+def test_validate_test_audit_and_import_run_without_the_cache(workspace: Workspace, obstacle):
     write_staff(workspace)
     config = workspace.root / "facesync.yaml"
     config.write_text(config.read_text() + TESTS)
@@ -122,6 +122,10 @@ def test_validate_test_and_audit_run_without_the_image_cache(workspace: Workspac
     assert audit.exit_code in (0, 1), audit.output + audit.stderr  # 1: a finding, not the cache
     assert "Error:" not in audit.stderr
     assert len(warnings_in(audit.stderr)) == 1
+
+    imported = workspace.run("import", "--all", "--out", str(workspace.root / "imported.yaml"))
+    assert imported.exit_code == 0, imported.output + imported.stderr
+    assert (workspace.root / "imported.yaml").is_file()
 
 
 def test_an_apply_that_cannot_write_its_journal_still_trains_what_it_wrote(workspace: Workspace):
