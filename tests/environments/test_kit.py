@@ -178,6 +178,23 @@ def test_plan_and_apply_filter_the_same_paths_as_the_single_configuration_kit() 
     assert _doc("facesync-apply.yml")["on"]["push"]["paths"] == single
 
 
+def test_each_environments_cache_is_under_the_facesync_folder_beside_the_configuration() -> None:
+    # The same "Locate .facesync" step as the single-configuration kit (tested there against
+    # facesync.localstate), and each environment's own subfolder of it.
+    single = load_actions_yaml(KIT / "facesync-plan.yml")["jobs"]["plan"]["steps"]
+    (locate,) = [s for s in single if s.get("id") == "state"]
+    for path in WORKFLOWS:
+        for job in load_actions_yaml(path)["jobs"].values():
+            steps = job.get("steps", [])
+            caches = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+            for cache in caches:
+                assert [s for s in steps if s.get("id") == "state"] == [locate], path.name
+                assert cache["with"]["path"] in (
+                    "${{ steps.state.outputs.path }}/environments/${{ matrix.environment }}",
+                    "${{ steps.state.outputs.path }}/environments/${{ inputs.environment }}",
+                ), path.name
+
+
 # --- protected environments: the way through in CI ----------------------------------------------
 
 
