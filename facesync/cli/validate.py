@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from facesync.cli import main
+from facesync.cli.common import logging_options
 from facesync.config import DEFAULT_CONFIG, Diagnostic, validate
 from facesync.config.rules import TIERS
 from facesync.model import API_VERSIONS, DesiredState
@@ -70,6 +71,7 @@ def _summary(state: DesiredState) -> str:
     default=None,
     help="Folder that image paths must stay inside [default: the config's folder].",
 )
+@logging_options
 def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> None:
     """Check the configuration without calling the service.
 
