@@ -277,6 +277,10 @@ def _plan_problem(doc: Mapping[str, Any]) -> str | None:
     for key in ("unmanaged", "warnings", "refusals"):
         if not isinstance(doc.get(key, []), list):
             return f"'{key}' is not a list"
+    if doc.get("image_checks") is not None:
+        problem = _image_checks_problem(doc["image_checks"])
+        if problem is not None:
+            return f"'image_checks': {problem}"
     scope = doc.get("scope")
     if scope is not None:
         if not isinstance(scope, dict):
@@ -290,6 +294,29 @@ def _plan_problem(doc: Mapping[str, Any]) -> str | None:
             return "'scope.targets' is not a list of addresses"
         if scope["api_version"] not in API_VERSIONS:
             return f"unknown api_version {json.dumps(scope['api_version'])[:40]}"
+    return None
+
+
+def _image_checks_problem(checks: Any) -> str | None:
+    """What makes a saved plan's image checks unrenderable (they are not in the checksum: shown
+    as they are, but never trusted to be of the right shape)."""
+    if not isinstance(checks, dict):
+        return "not an object"
+    if not isinstance(checks.get("checked"), int) or not isinstance(checks.get("findings"), list):
+        return "no 'checked' count or 'findings' list"
+    for i, finding in enumerate(checks["findings"]):
+        if not isinstance(finding, dict):
+            return f"finding {i + 1} is not an object"
+        for key in ("address", "severity", "message", "image"):
+            if not isinstance(finding.get(key), str):
+                return f"finding {i + 1} has no {key}"
+        source = finding.get("source")
+        if source is not None and not (
+            isinstance(source, dict)
+            and isinstance(source.get("file"), str)
+            and all(type(source.get(k)) is int for k in ("line", "column"))
+        ):
+            return f"finding {i + 1} has a malformed source"
     return None
 
 

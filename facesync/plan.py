@@ -298,6 +298,69 @@ class PlanScope:
         return data
 
 
+class ImageProblem(StrEnum):
+    """What a check of a new face's image found (`facesync.imagecheck`)."""
+
+    NO_FACE = "no_face"
+    SEVERAL_FACES = "several_faces"
+    TARGET_TOO_SMALL = "target_too_small"
+    TARGET_MATCHES_NO_FACE = "target_matches_no_face"
+    FACE_BELOW_MINIMUM = "face_below_minimum"
+    IMAGE_REFUSED = "image_refused"
+    """The service refused the image itself (format, size, an unreachable URL)."""
+    IMAGE_UNREADABLE = "image_unreadable"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFinding:
+    """Why the service would refuse (error) or may mishandle (warning) a face this plan adds."""
+
+    address: Address
+    problem: ImageProblem
+    error: bool
+    """True: adding the face would fail, so the plan cannot be applied; False: a warning."""
+    message: str
+    image: str
+    """The image's path on disk, or its URL."""
+    detection_model: str
+    source: SourcePos | None = None
+    faces: tuple[tuple[int, int, int, int], ...] = ()
+    """The face rectangles detection found (left, top, width, height)."""
+
+    def to_dict(self, root: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "address": str(self.address),
+            "severity": "error" if self.error else "warning",
+            "code": self.problem.value,
+            "message": self.message,
+            "image": self.image if "://" in self.image else display_path(self.image, root),
+            "detectionModel": self.detection_model,
+            "faces": [list(rect) for rect in self.faces],
+        }
+        if self.source is not None:
+            data["source"] = {
+                "file": display_path(self.source.file, root),
+                "line": self.source.line,
+                "column": self.source.column,
+            }
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ImageChecks:
+    """The images of the faces a plan adds, each detected once before anything is written."""
+
+    checked: int
+    findings: tuple[ImageFinding, ...] = ()
+
+    @property
+    def errors(self) -> tuple[ImageFinding, ...]:
+        return tuple(f for f in self.findings if f.error)
+
+    def to_dict(self, root: str | None = None) -> dict[str, Any]:
+        return {"checked": self.checked, "findings": [f.to_dict(root) for f in self.findings]}
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     changes: tuple[Change, ...] = ()
@@ -307,6 +370,14 @@ class Plan:
     refusals: tuple[Refusal, ...] = ()
     """What the safety gates hold, for the policy the plan was made with (--force lifts them)."""
     scope: PlanScope | None = None
+    image_checks: ImageChecks | None = None
+    """What detecting the new faces' images found; None when they were not checked. Not in the
+    checksum: the images are (their digests are in the fingerprints), and what a detector says of
+    them is an opinion of the moment, not a change to review."""
+
+    @property
+    def image_errors(self) -> tuple[ImageFinding, ...]:
+        return self.image_checks.errors if self.image_checks is not None else ()
 
     @property
     def empty(self) -> bool:
@@ -349,6 +420,8 @@ class Plan:
         }
         if self.scope is not None:
             data["scope"] = self.scope.to_dict()
+        if self.image_checks is not None:
+            data["image_checks"] = self.image_checks.to_dict(root)
         return data
 
 
@@ -364,6 +437,29 @@ class PlanBlocked(Exception):
             f"from its persistedFaceId: {named}{more}. Replace each entry by an image of that face, "
             "or remove it; nothing was written"
         )
+
+
+class ImagesRefused(PlanBlocked):
+    """New faces whose images the service would refuse (exit code 1): found by detecting them at
+    plan time, so apply stops before its first write instead of failing halfway."""
+
+    def __init__(self, findings: tuple[ImageFinding, ...]) -> None:
+        self.blockers = ()
+        self.findings = findings
+        named = "; ".join(_finding_text(f) for f in findings[:5])
+        more = f"; and {len(findings) - 5} more" if len(findings) > 5 else ""
+        Exception.__init__(
+            self,
+            f"the service would refuse {len(findings)} new face image(s): {named}{more}. Fix or "
+            "remove each, or skip the check with --no-check-images; nothing was written",
+        )
+
+
+def _finding_text(finding: ImageFinding) -> str:
+    image = finding.image if "://" in finding.image else display_path(finding.image)
+    source = finding.source
+    where = f", {display_path(source.file)}:{source.line}" if source is not None else ""
+    return f"{image} ({finding.address.owner}{where}): {finding.message}"
 
 
 def _blocker_text(change: Change) -> str:

@@ -31,6 +31,7 @@ from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient, RetryPolicy
 from facesync.diff import diff
+from facesync.imagecheck import check_images
 from facesync.journal import TrainingJournal
 from facesync.live import DEFAULT_VERIFY_SAMPLE, ReadProgress, read_live_state
 from facesync.localstate import config_root, state_dir
@@ -39,6 +40,7 @@ from facesync.model import DesiredState
 from facesync.plan import (
     Action,
     Change,
+    ImagesRefused,
     Plan,
     PlanBlocked,
     PlanScope,
@@ -116,6 +118,9 @@ class SyncOptions:
     lock: LockOptions = field(default_factory=LockOptions)
     retry: RetryPolicy | None = None
     """How the client retries (None: its default)."""
+    check_images: bool = False
+    """`plan()` detects the image of every face it adds (one call each) and notes what the
+    service would refuse (`facesync.imagecheck`); `check` and `apply` then refuse it."""
 
 
 class Sync:
@@ -214,8 +219,15 @@ class Sync:
     # -- plan and apply -------------------------------------------------------------------------
 
     async def plan(self, progress: ReadProgress | None = None) -> Plan:
-        """Read the live service (counting into `progress`, for a progress line) and diff."""
-        return await self._plan(self.options.verify_sample, progress)
+        """Read the live service (counting into `progress`, for a progress line) and diff; with
+        `options.check_images`, detect the images the plan would add."""
+        plan = await self._plan(self.options.verify_sample, progress)
+        if self.options.check_images:
+            checks = await check_images(
+                self.client, plan.changes, self.desired, parallelism=self.options.parallelism
+            )
+            plan = replace(plan, image_checks=checks)
+        return plan
 
     async def _plan(
         self,
@@ -264,9 +276,12 @@ class Sync:
     def check(self, plan: Plan, *, reviewed: str | None = None, force: bool = False) -> None:
         """Raise `PlanBlocked` when no apply can make the plan (whatever `force` says), `StalePlan`
         when `reviewed` is not this plan's checksum, then `UnsafePlan` when a safety gate holds it
-        and not `force`."""
+        and not `force`. `ImagesRefused` (a `PlanBlocked`) when the plan adds an image the service
+        would refuse."""
         if plan.blockers:
             raise PlanBlocked(plan.blockers)
+        if plan.image_errors:
+            raise ImagesRefused(plan.image_errors)
         if reviewed is not None and reviewed != plan.checksum:
             raise StalePlan(reviewed, plan.checksum)
         if plan.refusals and not force:
@@ -284,9 +299,11 @@ class Sync:
         A plan made before the lock was taken is made again under it: when another apply already
         made its changes, nothing is done (`superseded`); when the service changed otherwise,
         `StalePlan` (the plan no longer says what would happen). `PlanBlocked` before any write
-        when the plan holds what no apply can make."""
+        when the plan holds what no apply can make (or adds an image the service would refuse)."""
         if plan.blockers:
             raise PlanBlocked(plan.blockers)
+        if plan.image_errors:
+            raise ImagesRefused(plan.image_errors)
         await self.lock()
         if plan.checksum not in self._planned_under_lock:
             fresh = await self._plan(0)

@@ -12,7 +12,13 @@ import click
 
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
-from facesync.cli.options import ServiceArgs, force_env_option, gate_options, service_options
+from facesync.cli.options import (
+    ServiceArgs,
+    force_env_option,
+    gate_options,
+    no_check_images_option,
+    service_options,
+)
 from facesync.cli.output import run_async, step_summary, use_color
 from facesync.cli.plan import refusal_messages
 from facesync.cli.report import Reporter, report_outcomes
@@ -62,7 +68,7 @@ def _show(doc: dict[str, Any], fmt: str, color: bool) -> None:
     if fmt == "json":
         click.echo(json.dumps({"event": "plan", "plan": doc}, sort_keys=True))
     else:
-        click.echo(render(doc, "markdown" if fmt == "markdown" else "text", color=color), nl=False)
+        click.echo(render(doc, fmt if fmt in ("markdown", "github") else "text", color=color), nl=False)
     step_summary(render(doc, "markdown"))
 
 
@@ -177,6 +183,7 @@ async def _checks_between(member: Member, config: Path) -> str | None:
     show_default=True,
     help="Seconds between looks at a lock another apply holds.",
 )
+@no_check_images_option
 @handle_errors
 def apply_command(
     plan_file: Path | None,
@@ -196,6 +203,7 @@ def apply_command(
     lock_timeout: float,
     lock_expiry: float,
     lock_poll: float,
+    no_check_images: bool,
 ) -> None:
     """Make the live Face resource match the configuration (each environment's with --env).
 
@@ -204,8 +212,11 @@ def apply_command(
     fresh plan must equal the reviewed one, else nothing changes; a plan file also fixes the
     targets and API version it was made with, and is refused for another endpoint or when it was
     edited after it was made. Running apply again finishes an interrupted or partly failed run.
+    Like plan, it detects the images of the faces it adds first, and writes nothing when the
+    service would refuse one (unless --no-check-images).
     Exit codes: 0 success (or nothing to do), 1 error (usage errors included; a failed change or
-    environment), 3 refused (a safety gate, a stale or edited plan, no approval).
+    environment; an image the service would refuse), 3 refused (a safety gate, a stale or edited
+    plan, no approval).
     """
     from facesync.apply import ApplyOptions
     from facesync.document import read_plan_file
@@ -222,6 +233,7 @@ def apply_command(
         delete_threshold=delete_threshold,
         lock=lock,
         saved=saved.saved() if saved is not None else None,
+        check_images=not no_check_images,
     )
     if saved is not None:
         for one in resolved:

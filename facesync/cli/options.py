@@ -305,6 +305,7 @@ def run_request(
     delete_threshold: float | None = None,
     lock: LockOptions | None = None,
     verify_default: int | None = 10,
+    check_images: bool = False,
 ) -> RunRequest:
     """The library's view of the command line."""
     from facesync.client import RetryPolicy
@@ -330,6 +331,7 @@ def run_request(
         verify_sample=verify_sample(service, verify_default),
         lock=lock or LockOptions(),
         retry=retry,
+        check_images=check_images,
     )
     return RunRequest(
         config=service.config_path,
@@ -358,6 +360,14 @@ def gate_options(func: F) -> F:
             ),
         ],
     )
+
+
+no_check_images_option = click.option(
+    "--no-check-images",
+    is_flag=True,
+    help="Do not detect the images of the faces the plan adds (one detect call each) before "
+    "showing it; a photo the service refuses then fails only at apply.",
+)
 
 
 force_env_option = click.option(

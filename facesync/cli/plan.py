@@ -14,6 +14,7 @@ from facesync.cli.options import (
     force_env_option,
     gate_options,
     marker_option,
+    no_check_images_option,
     output_options,
     service_options,
 )
@@ -40,11 +41,12 @@ def refusal_messages(refused: Mapping[str | None, Exception]) -> str:
 
 @main.command("plan")
 @service_options(read=True)
-@output_options()
+@output_options(("text", "json", "markdown", "github"))
 @marker_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @gate_options
 @force_env_option
+@no_check_images_option
 @handle_errors
 def plan_command(
     service: ServiceArgs,
@@ -56,14 +58,18 @@ def plan_command(
     force: bool,
     delete_threshold: float,
     force_envs: tuple[str, ...],
+    no_check_images: bool,
 ) -> None:
     """Show what apply would change on the live Face resource (each environment's with --env).
 
-    Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error (usage errors
-    included; any environment that could not be planned), 2 changes present (--detailed-exitcode),
-    3 refused by a safety gate.
+    The image of every face the plan adds is detected first (one call each): a photo the service
+    would refuse (no face, several faces and no targetFace, a face too small) is an error.
+    `--format github` adds an annotation at its config line. Exit codes: 0 no changes (or
+    changes without --detailed-exitcode), 1 error (usage errors included; any environment that
+    could not be planned; an image the service would refuse), 2 changes present
+    (--detailed-exitcode), 3 refused by a safety gate.
     """
-    resolved = resolve(service, delete_threshold=delete_threshold)
+    resolved = resolve(service, delete_threshold=delete_threshold, check_images=not no_check_images)
 
     async def run() -> tuple[dict[str, object], list[str], dict[str | None, Exception]]:
         async with open_fleet(resolved, service) as fleet:

@@ -31,13 +31,18 @@ def resolve(
     lock: LockOptions | None = None,
     verify_default: int | None = 10,
     saved: Saved | None = None,
+    check_images: bool = False,
 ) -> list[Resolved]:
     """Config → the resources of the run, each with its endpoint, key and options; no call is
     made. Warnings go to stderr; errors raise (ConfigError, SelectionError, EndpointError…)."""
     from facesync.environments.select import resolve_run
 
     request = run_request(
-        service, delete_threshold=delete_threshold, lock=lock, verify_default=verify_default
+        service,
+        delete_threshold=delete_threshold,
+        lock=lock,
+        verify_default=verify_default,
+        check_images=check_images,
     )
     resolved, diagnostics = resolve_run(request, saved)
     for one in resolved:
@@ -93,7 +98,12 @@ async def plan_fleet(fleet: Fleet) -> None:
     await with_status(fleet.plan(), describe)
     for member in fleet.members:
         if member.error is None and member.plan is not None:
-            summary = read_summary(member.progress, member.sync.client.total_calls, member.sync.verified)
+            client = member.sync.client
+            detects = client.calls["Face.Detect"]
+            summary = read_summary(member.progress, client.total_calls - detects, member.sync.verified)
+            checks = member.plan.image_checks
+            if checks is not None and checks.checked:
+                summary += f"; checked {checks.checked:,} new face image(s) with {detects:,} detect call(s)"
             click.echo(f"{label(member)}{summary}.", err=True)
     stop_if_single_failed(fleet)
 

@@ -575,16 +575,20 @@ class FaceClient:
 
     async def detect(
         self,
-        image: bytes,
+        image: bytes | None = None,
         *,
+        url: str | None = None,
         recognition_model: str,
         detection_model: str,
         return_face_id: bool = True,
         face_id_ttl: int | None = None,
         attributes: Sequence[str] = (),
     ) -> list[DetectedFace]:
-        """Faces in `image`, largest first. `face_id_ttl` (60-86400 s) bounds how long the
-        faceIds stay usable; the service's default is 24 hours."""
+        """Faces in `image` (or the image the service fetches from `url`), largest first.
+        `face_id_ttl` (60-86400 s) bounds how long the faceIds stay usable; the service's default
+        is 24 hours."""
+        if (image is None) == (url is None):
+            raise ValueError("detect needs exactly one of image or url")
         params = {
             "returnFaceId": "true" if return_face_id else "false",
             "recognitionModel": recognition_model,
@@ -595,7 +599,13 @@ class FaceClient:
         if attributes:
             params["returnFaceAttributes"] = ",".join(attributes)
         response = await self._send(
-            "Face.Detect", "POST", "/detect", params=params, content=image, idempotent=True
+            "Face.Detect",
+            "POST",
+            "/detect",
+            params=params,
+            content=image,
+            json_body={"url": url} if url is not None else None,
+            idempotent=True,
         )
         assert response is not None
         raw = self._decode("Face.Detect", "POST", "/detect", response)

@@ -1,18 +1,20 @@
 """Renderers of the run's document (one plan, or one per environment): text for terminals, JSON
-for machines, Markdown for pull-request comments; GitHub annotations for CI logs."""
+for machines, Markdown for pull-request comments; `github`: the text and an annotation at the
+config line of each image finding, for CI logs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from facesync.render.github import image_annotations
 from facesync.render.json import render_json
 from facesync.render.markdown import render_markdown
 from facesync.render.text import render_text, summary_line
 
 __all__ = ["render", "render_json", "render_markdown", "render_text", "summary_line"]
 
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "github")
 
 
 def render(
@@ -23,4 +25,7 @@ def render(
         return render_json(doc)
     if fmt == "markdown":
         return render_markdown(doc, marker=marker, drift=drift)
-    return render_text(doc, color=color, drift=drift)
+    text = render_text(doc, color=color, drift=drift)
+    if fmt == "github":
+        text += "".join(line + "\n" for line in image_annotations(doc))
+    return text

@@ -8,6 +8,7 @@ Drift is worded as a difference between the live service and the configuration, 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,8 @@ from facesync.render.text import (
     DRIFT_NOUNS,
     PlanDocument,
     document,
+    finding_place,
+    image_findings,
     render_change,
     status,
     summary_line,
@@ -94,6 +97,7 @@ def _plan_markdown(
             *(f"> - {r['message']}" for r in refusals),
             "",
         ]
+    head += _image_findings(doc)
     changes = doc["changes"]
     if changes:
         head += _table(doc, drift)
@@ -140,6 +144,40 @@ def _plan_markdown(
             "",
         ]
     return "\n".join(head + body + tail).rstrip() + "\n"
+
+
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>&#|~!])")
+MAX_FINDINGS = 20
+
+
+def _inline(text: str) -> str:
+    """Plain text in Markdown: every character that could start markup or HTML escaped."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", text)
+
+
+def _image_findings(doc: PlanDocument) -> list[str]:
+    errors, warnings, checked = image_findings(doc)
+    lines: list[str] = []
+    for found, alert, head in (
+        (
+            errors,
+            "CAUTION",
+            f"**The service would refuse {len(errors)} of the {checked} new face image(s)**: "
+            "applying this plan fails (exit 1) before any write.",
+        ),
+        (warnings, "WARNING", f"**{len(warnings)} new face image(s) may not add the intended face**:"),
+    ):
+        if not found:
+            continue
+        lines += [f"> [!{alert}]", f"> {head}"]
+        for finding in found[:MAX_FINDINGS]:
+            image, line, owner = finding_place(finding)
+            where = ", ".join(code(part) for part in (line, owner) if part)
+            lines.append(f"> - {code(image)} ({where}): {_inline(str(finding['message']))}")
+        if len(found) > MAX_FINDINGS:
+            lines.append(f"> - and {len(found) - MAX_FINDINGS} more (`facesync plan` lists them all)")
+        lines.append("")
+    return lines
 
 
 def _block(change: Mapping[str, Any], drift: bool) -> str:

@@ -157,6 +157,46 @@ def refusal_lines(doc: PlanDocument) -> list[str]:
     ]
 
 
+def finding_place(finding: Mapping[str, Any]) -> tuple[str, str | None, str]:
+    """(image, config line, what the face is of) of an image finding, as shown to people."""
+    source = finding.get("source")
+    line = f"{source['file']}:{source['line']}:{source['column']}" if source else None
+    owner = short_fingerprints(str(finding["address"]).rsplit("/face[", 1)[0])
+    return str(finding["image"]), line, owner
+
+
+def image_findings(doc: PlanDocument) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], int]:
+    """The errors and warnings of a plan's image checks, and how many images were checked."""
+    checks = doc.get("image_checks") or {}
+    findings = checks.get("findings") or []
+    errors = [f for f in findings if f.get("severity") == "error"]
+    return errors, [f for f in findings if f.get("severity") != "error"], int(checks.get("checked") or 0)
+
+
+def image_lines(doc: PlanDocument, color: bool) -> list[str]:
+    """What detecting the new faces' images found: what the service would refuse, then doubts."""
+    errors, warnings, checked = image_findings(doc)
+    lines: list[str] = []
+    for found, head, colour in (
+        (
+            errors,
+            f"Error: the service would refuse {len(errors)} of the {checked} new face image(s); "
+            "apply stops before any write:",
+            "red",
+        ),
+        (warnings, f"Warning: {len(warnings)} new face image(s) may not add the intended face:", "yellow"),
+    ):
+        if not found:
+            continue
+        lines.append(click.style(head, fg=colour, bold=True) if color else head)
+        for finding in found:
+            image, line, owner = finding_place(finding)
+            lines.append(f"  - {image}" + (f" ({line})" if line else "") + f", for {owner}:")
+            lines.append(f"      {finding['message']}")
+        lines.append("")
+    return lines
+
+
 def warning_text(warning: Any) -> str:
     """A warning as a person reads it: its message (older plans held bare strings)."""
     if isinstance(warning, Mapping):
@@ -192,6 +232,7 @@ def _plan_text(doc: PlanDocument, *, color: bool, endpoint: str | None, drift: b
         )
     if doc["warnings"]:
         lines.append("")
+    lines.extend(image_lines(doc, color))
     summary = summary_line(doc, drift=drift)
     lines.append(click.style(summary, bold=True) if color else summary)
     return "\n".join(lines) + "\n"

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from tests.environments.conftest import THREE
 from tests.environments.helpers import Region, env_config
-from tests.sync.sync_helpers import Workspace
+from tests.sync.sync_helpers import Workspace, detects
 
 
 def _detects(region: Region) -> int:
-    return sum(n for op, n in region.stats()["operations"].items() if "Detect" in op)
+    return detects(region.stats())
 
 
 def test_recognition_tests_run_against_the_chosen_environment_only(ws: Workspace, fleet: dict[str, Region]):
     env_config(ws, THREE)
     assert ws.run("apply", "--env", "staging", "--auto-approve").exit_code == 0
+    applied = _detects(fleet["staging"])  # apply's own image checks
     (ws.root / "facesync.test.yaml").write_text(
         "tests:\n  - {name: one face, probe: images/alice/1.png, detect: {faces: 1}}\n"
     )
     result = ws.run("test", "--env", "staging")
     assert result.exit_code == 0, result.output + result.stderr
-    assert _detects(fleet["staging"]) == 1 and _detects(fleet["prod"]) == _detects(fleet["dr"]) == 0
+    assert _detects(fleet["staging"]) == applied + 1
+    assert _detects(fleet["prod"]) == _detects(fleet["dr"]) == 0
     several = ws.run("test", "--env", "staging", "--env", "prod")
     assert several.exit_code == 1
     assert "facesync test runs against one environment at a time" in several.stderr

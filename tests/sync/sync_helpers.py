@@ -15,6 +15,19 @@ from click.testing import CliRunner, Result
 from facesync.cli import main
 from tests.imagegen import face_image
 
+DETECTS = ("Face_DetectWithStream", "Face_DetectWithUrl")
+"""The detect operations: POSTs that write nothing (plan calls them to check new images)."""
+
+
+def writes(stats: dict[str, Any]) -> int:
+    """Requests that can change what the service holds: the non-GET ones (the emulator's
+    `mutating`) but detect."""
+    return int(stats["mutating"]) - sum(stats["operations"].get(op, 0) for op in DETECTS)
+
+
+def detects(stats: dict[str, Any]) -> int:
+    return sum(stats["operations"].get(op, 0) for op in DETECTS)
+
 
 @dataclass
 class Service:
@@ -30,6 +43,9 @@ class Service:
     def stats(self) -> dict[str, Any]:
         return httpx.get(f"{self.url}/_emulator/stats").json()
 
+    def writes(self) -> int:
+        return writes(self.stats())
+
     def managed_writes(self) -> int:
         """Writes to anything but FaceLists: apply's lock is a FaceList of its own, taken and
         released even by a run that is refused once it has planned under it. Tests whose
@@ -40,7 +56,7 @@ class Service:
             for op, count in stats["operations"].items()
             if op in ("FaceList_Create", "FaceList_Delete", "FaceList_Update")
         )
-        return int(stats["mutating"]) - lock_writes
+        return writes(stats) - lock_writes
 
     def knobs(self, **settings: Any) -> None:
         httpx.patch(f"{self.url}/_emulator/settings", json=settings).raise_for_status()

@@ -144,7 +144,7 @@ def test_without_a_terminal_apply_needs_auto_approve(workspace: Workspace, servi
     result = workspace.run("apply", "--rate-limit", "0")
     assert result.exit_code == 3
     assert "--auto-approve" in result.stderr
-    assert service.stats()["mutating"] == 0
+    assert service.writes() == 0
 
 
 def test_stale_plan_file_and_wrong_checksum_are_refused(workspace: Workspace, service: Service):
@@ -160,7 +160,8 @@ def test_stale_plan_file_and_wrong_checksum_are_refused(workspace: Workspace, se
     # all that was written.
     after = service.stats()["operations"]
     changed = {op for op in after if after[op] != before.get(op, 0)}
-    writes = {op for op in changed if not op.endswith(("_List", "_Get", "_GetTrainingStatus"))}
+    reads = ("_List", "_Get", "_GetTrainingStatus", "_DetectWithStream")  # detect: the image checks
+    writes = {op for op in changed if not op.endswith(reads)}
     assert writes == {"FaceList_Create", "FaceList_Delete"}, changed
     assert not any(c["faceListId"].startswith("facesync-lock") for c in service.api.get("/facelists").json())
     assert workspace.run("plan", "--rate-limit", "0", "--out", "fresh.json").exit_code == 0
@@ -184,7 +185,8 @@ def test_failed_training_is_an_error_with_the_services_message(workspace: Worksp
                 faces: [images/casper.png]
         """
     )
-    result = workspace.run("apply", "--auto-approve", "--rate-limit", "0")
+    # Unchecked, the image fails at apply: the training of its group fails with it.
+    result = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--no-check-images")
     assert result.exit_code == 1
     assert "No face detected" in result.stderr
     assert "There is no persisted face in group." in result.stderr
@@ -193,7 +195,9 @@ def test_failed_training_is_an_error_with_the_services_message(workspace: Worksp
 def test_a_failed_branch_stops_its_dependants_and_others_finish(workspace: Workspace, service: Service):
     write_staff(workspace)
     workspace.image("images/alice/3.png", 0, uniform=True)  # no face: the service rejects it
-    result = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--parallelism", "1")
+    result = workspace.run(
+        "apply", "--auto-approve", "--rate-limit", "0", "--parallelism", "1", "--no-check-images"
+    )
     assert result.exit_code == 1
     assert "No face detected" in result.stderr
     assert "Apply finished with errors: 17 done, 1 failed, 0 skipped." in result.stdout
@@ -206,9 +210,8 @@ def test_a_failed_branch_stops_its_dependants_and_others_finish(workspace: Works
 def test_fail_fast_skips_what_has_not_started(workspace: Workspace):
     write_staff(workspace)
     workspace.image("images/alice/0.png", 0, uniform=True)
-    result = workspace.run(
-        "apply", "--auto-approve", "--rate-limit", "0", "--fail-fast", "--parallelism", "1"
-    )
+    unchecked = ("--rate-limit", "0", "--no-check-images")  # the service refuses it at apply
+    result = workspace.run("apply", "--auto-approve", *unchecked, "--fail-fast", "--parallelism", "1")
     assert result.exit_code == 1
     assert "skipped" in result.stdout and "0 skipped" not in result.stdout
 
@@ -304,7 +307,7 @@ def test_an_interrupted_apply_is_finished_by_the_next_one(workspace: Workspace, 
     # the run cannot finish first, however slowly this test gets to send the signal.
     proc = _spawn_apply(workspace, rate_limit="10")
     deadline = time.monotonic() + 60
-    while service.stats()["mutating"] < 30:
+    while service.writes() < 30:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)

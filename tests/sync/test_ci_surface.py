@@ -97,14 +97,16 @@ def test_face_changes_name_their_image_and_config_line_and_failures_say_so(
     )
     assert face["after"]["image"] == "images/bob/badge.jpg"
     assert face["source"] == {"file": "facesync.yaml", "line": 13, "column": 13}
-    # The emulator finds no face in a flat image: the add fails, and the failure names the file.
+    # The emulator finds no face in a flat image: unchecked, the add fails, and the failure names
+    # the file.
     workspace.image("images/bob/badge.jpg", 3, uniform=True)
-    result = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--format", "github")
+    unchecked = ("--rate-limit", "0", "--no-check-images")
+    result = workspace.run("apply", "--auto-approve", *unchecked, "--format", "github")
     assert result.exit_code == 1
     assert "(image images/bob/badge.jpg, facesync.yaml:13): POST" in result.stderr
     annotation = next(line for line in result.stdout.splitlines() if line.startswith("::error "))
     assert annotation.startswith("::error file=facesync.yaml,line=13,col=13::personGroup.staff/person")
-    events = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--format", "json").stdout
+    events = workspace.run("apply", "--auto-approve", *unchecked, "--format", "json").stdout
     failed = [json.loads(line) for line in events.splitlines() if '"failed"' in line]
     assert failed and failed[0]["image"] == "images/bob/badge.jpg"
     assert failed[0]["source"]["line"] == 13
@@ -127,7 +129,7 @@ def test_a_saved_plan_remembers_its_scope_and_show_renders_it(workspace: Workspa
     elsewhere = workspace.run("apply", str(saved), "--endpoint", "http://127.0.0.1:9")
     assert elsewhere.exit_code == 3
     assert f"was made for {service.url}, not http://127.0.0.1:9" in elsewhere.stderr
-    assert service.stats()["mutating"] == 0
+    assert service.writes() == 0
     result = workspace.run("apply", str(saved))  # no --target: the plan's own scope
     assert result.exit_code == 0, result.output + result.stderr
     assert service.api.get("/facelists/vip").status_code == 200
@@ -211,7 +213,10 @@ def test_plan_says_what_it_read_and_appends_to_the_github_step_summary(workspace
     summary = tmp_path / "step-summary.md"
     result = workspace.run("plan", "--rate-limit", "0", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.exit_code == 0
-    assert "Read 0/0 collection(s), 0 person(s), 0/0 face(s) with 4 request(s)." in result.stderr
+    assert (
+        "Read 0/0 collection(s), 0 person(s), 0/0 face(s) with 4 request(s); "
+        "checked 7 new face image(s) with 7 detect call(s)." in result.stderr
+    )
     assert summary.read_text().startswith("<!-- facesync-plan:")
 
 
