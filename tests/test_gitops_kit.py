@@ -218,7 +218,7 @@ def test_workflows_call_facesync_only_with_options_its_cli_has() -> None:
         for step in all_steps(load_actions_yaml(path)):
             if (args := facesync_args(step)) is not None:
                 calls.append((path.name, args))
-    assert {args[0] for _, args in calls} == {"validate", "plan", "apply", "drift", "test"}
+    assert {args[0] for _, args in calls} == {"validate", "plan", "show", "apply", "drift", "test"}
     for name, args in calls:
         command = cli_main.commands[args[0]]
         options = _command_options(command)
@@ -248,9 +248,7 @@ def test_plan_comment_is_found_by_the_marker_the_markdown_plan_starts_with() -> 
     step = step_named(workflow("facesync-plan.yml"), lambda s: "github-script" in s.get("uses", ""))
     script = step["with"]["script"]
     assert "const MARKER = `<!-- facesync-plan:${process.env.FACESYNC_COMMENT} -->`;" in script
-    plan = step_named(
-        workflow("facesync-plan.yml"), lambda s: "plan" in str(s.get("with", {}).get("args", ""))
-    )
+    plan = step_named(workflow("facesync-plan.yml"), lambda s: s.get("id") == "plan")
     assert "--comment-marker ${{ env.FACESYNC_COMMENT }}" in plan["with"]["args"]
     # What the script looks for is exactly what `plan --comment-marker NAME` writes first.
     assert comment_marker({}, "default") == "<!-- facesync-plan:default -->"
@@ -278,6 +276,12 @@ def test_plan_workflow_keeps_only_plans_that_can_be_applied_and_fails_on_refusal
     assert truthy(evaluate(upload["if"], context)) is uploads_plan
     assert truthy(evaluate(fail["if"], context)) is fails_job
     assert fail["run"].rstrip().endswith("exit 1")
+    # An error may be an image the service would refuse: annotated from plan.json, never failing
+    # the job itself (the last step does, with its reason).
+    annotate = step_named(doc, lambda s: "show plan.json" in str(s.get("with", {}).get("args", "")))
+    assert truthy(evaluate(annotate["if"], context)) is (exit_code == "1")
+    assert annotate["with"]["args"] == "show plan.json --format github"
+    assert set(annotate["with"]["ok-exit-codes"].split(",")) == {"0", "1"}
 
 
 # Files a configuration is made of (the pre-commit hook's `files`), and files it is not.

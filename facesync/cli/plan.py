@@ -128,16 +128,18 @@ def drift_command(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "github"]),
     default="text",
     show_default=True,
-    help="How to render the saved plan.",
+    help="How to render the saved plan (`github`: the text and an annotation at the config line "
+    "of each image the service would refuse).",
 )
 @marker_option
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
 @handle_errors
 def show_command(plan_file: Path, fmt: str, marker: str | None, no_color: bool) -> None:
-    """Render a saved plan (from `plan --out FILE`) as text, Markdown or JSON. Never calls the service.
+    """Render a saved plan (from `plan --out FILE`) as text, Markdown, JSON or GitHub annotations.
+    Never calls the service.
 
     The file's checksums are recomputed from its own changes: a file edited after it was made is
     refused. Exit codes: 0 shown, 1 error (not a plan this facesync can read), 3 refused (the file
