@@ -256,12 +256,23 @@ async def check_images(
             for problem, error, message in judge(rects, face.target_face, face.detection_model, size)
         ]
 
-    # Every check finishes before a failure is raised: none is left running behind the caller.
-    results = await asyncio.gather(*(one(change, face) for change, face in faces), return_exceptions=True)
-    failure = next((r for r in results if isinstance(r, BaseException)), None)
+    tasks = [asyncio.ensure_future(one(change, face)) for change, face in faces]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        # A failure (or the run's cancellation) stops the checks not yet made: none is left
+        # running behind the caller, and an unreachable service is not tried once per image.
+        unfinished = [t for t in (*tasks, *detector.calls.values()) if not t.done()]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        for call in detector.calls.values():
+            if call.done() and not call.cancelled():
+                call.exception()  # retrieved: what it raised is reported by the check that awaited it
+    failure = next((t.exception() for t in tasks if not t.cancelled() and t.exception()), None)
     if failure is not None:
         raise failure
-    findings = tuple(f for found in results if isinstance(found, list) for f in found)
+    findings = tuple(f for task in tasks for f in task.result())
     log.info(
         "checked %d new face image(s) with %d detect call(s): %d finding(s)",
         len(faces),

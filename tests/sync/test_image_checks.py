@@ -7,6 +7,7 @@ found."""
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import threading
@@ -14,10 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from facesync.cli import main
+from facesync.client import Endpoint, FaceAPIError
+from facesync.config import load as load_config
+from facesync.emulator import EmulatorSettings, create_app
+from facesync.sync import Sync, SyncOptions
 from tests.imagegen import face_image
 from tests.sync.sync_helpers import Service, Workspace, detects
 
@@ -378,3 +384,44 @@ def image_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", files
     server.shutdown()
     server.server_close()
+
+
+class _DetectForbidden(httpx.AsyncBaseTransport):
+    """The emulator in-process, except that detect is forbidden (as for a role without it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.detects = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/detect"):
+            self.detects += 1
+            await asyncio.sleep(0)  # let the other checks start, as they would on a network
+            body = {"error": {"code": "PermissionDenied", "message": "detect is not allowed"}}
+            return httpx.Response(403, json=body)
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_detect_call_that_fails_stops_the_checks_at_once_and_fails_the_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace(tmp_path, "")
+    for i in range(30):
+        ws.image(f"images/p{i}.png", i)
+    configure(ws, "\n".join(f"      P{i}: {{faces: [images/p{i}.png]}}" for i in range(30)))
+    desired, _ = load_config(tmp_path / "facesync.yaml")
+    app = create_app(EmulatorSettings())
+    transport = _DetectForbidden(app)
+
+    async def go() -> None:
+        options = SyncOptions(rate_limit=None, parallelism=2, check_images=True)
+        async with Sync(desired, Endpoint("http://emulator.test"), options=options, transport=transport) as s:
+            await s.plan()
+
+    with pytest.raises(FaceAPIError, match="PermissionDenied"):
+        asyncio.run(go())
+    # The first refusal stops the rest: a few calls were under way (two at a time), not one
+    # forbidden call per image.
+    assert 1 <= transport.detects < 10
+    app.state.emulator.close()
