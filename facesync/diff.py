@@ -1,4 +1,4 @@
-"""Desired × live → the changes that make the service match the configuration (DESIGN.md §3).
+"""Desired × live → the changes that make the service match the configuration (docs/plan-and-apply.md).
 
 - A collection is its id; a declared collection is fully managed.
 - A person is its name within the group; of several live persons with one name (twins) the one
