@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -59,7 +60,7 @@ def plan_command(
     delete_threshold: float,
     force_envs: tuple[str, ...],
     no_check_images: bool,
-) -> None:
+) -> NoReturn:
     """Show what apply would change on the live Face resource (each environment's with --env).
 
     The image of every face the plan adds is detected first (one call each): a photo the service
@@ -102,7 +103,7 @@ def _changed(doc: dict[str, object]) -> bool:
 @handle_errors
 def drift_command(
     service: ServiceArgs, fmt: str, no_color: bool, out_path: Path | None, marker: str | None
-) -> None:
+) -> NoReturn:
     """Fail (exit 2) when the live service differs from the configuration. Never writes.
 
     Every face facesync knows from its local cache is checked against the service (like
