@@ -256,9 +256,10 @@ def test_apply_refuses_before_any_write_and_no_check_images_lets_the_service_ref
 ):
     workspace.image("images/alice.png", 1)
     workspace.image("images/nobody.png", 2, uniform=True)
-    configure(
+    config = configure(
         workspace, "      Alice: {faces: [images/alice.png]}\n      Nobody: {faces: [images/nobody.png]}"
     )
+    line, column = position(config, "images/nobody.png")
     result = workspace.run("apply", "--auto-approve", "--rate-limit", "0")
     assert result.exit_code == 1, result.output + result.stderr
     assert "no face detected" in result.stdout  # the plan shown says why
@@ -266,6 +267,12 @@ def test_apply_refuses_before_any_write_and_no_check_images_lets_the_service_ref
     assert "nothing was written" in result.stderr
     assert service.managed_writes() == 0  # its lock (taken and released) is all it wrote
     assert service.api.get("/persongroups/staff").status_code == 404
+    github = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--format", "github")
+    assert github.exit_code == 1
+    assert f"::error file=facesync.yaml,line={line},col={column},title=facesync%3A image check::" in (
+        github.stdout
+    )
+    assert service.managed_writes() == 0
 
     unchecked = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--no-check-images")
     assert unchecked.exit_code == 1
