@@ -44,4 +44,3 @@ def printable(text: str) -> str:
     return "".join(
         _escape(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in text
     )
-

@@ -276,10 +276,12 @@ class FaceClient:
         content: bytes | None = None,
         idempotent: bool,
         ok_after_uncertain: frozenset[int] = frozenset(),
-        max_body: int = limits.OBJECT_BODY_MAX,
+        max_body: int | None = None,
     ) -> Reply | None:
-        """Send with rate limiting and retries; None when `ok_after_uncertain` absorbed a replay."""
+        """Send with rate limiting and retries; None when `ok_after_uncertain` absorbed a replay.
+        A successful answer's body may hold `max_body` bytes (default: `limits.OBJECT_BODY_MAX`)."""
         host = self.endpoint.display
+        max_body = limits.OBJECT_BODY_MAX if max_body is None else max_body
         headers = {}
         if content is not None:
             headers["Content-Type"] = "application/octet-stream"
@@ -522,7 +524,7 @@ class FaceClient:
         path: str,
         params: dict[str, Any] | None = None,
         *,
-        max_body: int = limits.OBJECT_BODY_MAX,
+        max_body: int | None = None,
     ) -> Any:
         response = await self._send(op, "GET", path, params=params, idempotent=True, max_body=max_body)
         assert response is not None

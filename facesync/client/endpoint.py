@@ -112,7 +112,6 @@ def resolve_endpoint(
     return Endpoint(url=f"{parts.scheme}://{parts.netloc}{path}", key=key, auth=auth)
 
 
-
 def resolve_auth(value: str | None) -> str:
     """`key` or `entra` (any case, surrounding blanks ignored); an EndpointError for anything else."""
     auth = (value or "key").strip().lower()
