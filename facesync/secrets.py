@@ -44,6 +44,8 @@ Actions, Azure (service principals, OIDC), Azure Pipelines and GitLab hand to a 
 _lock = threading.Lock()
 _known: set[str] = set()
 _pattern: re.Pattern[str] | None = None
+_long_bytes: tuple[bytes, ...] = ()
+_bytes_pattern: re.Pattern[bytes] | None = None
 
 
 def _forms(secret: str) -> set[str]:
@@ -54,7 +56,7 @@ def _forms(secret: str) -> set[str]:
 def register(secret: str | None) -> None:
     """Remember `secret` (a key, a token) so that `scrub` masks it from now on; None and empty
     (or blank) values are ignored."""
-    global _pattern
+    global _pattern, _long_bytes, _bytes_pattern
     if secret is None or not secret.strip():
         return
     with _lock:
@@ -72,6 +74,9 @@ def register(secret: str | None) -> None:
         if alone:
             parts.append(r"(?<![\w-])(?:" + "|".join(alone) + r")(?![\w-])")
         _pattern = re.compile("|".join(parts))
+        long = [s.encode() for s in ordered if len(s) >= MIN_EMBEDDED_LENGTH]
+        _long_bytes = tuple(long)
+        _bytes_pattern = re.compile(b"|".join(re.escape(s) for s in long)) if long else None
 
 
 def register_environment(environ: Mapping[str, str] | None = None, names: Iterable[str] = ()) -> None:
@@ -88,6 +93,17 @@ def scrub(text: str) -> str:
     if pattern is None or not text:
         return text
     return pattern.sub(MASK, text)
+
+
+def scrub_bytes(data: bytes) -> bytes:
+    """`data` (a response body) with every registered secret of `MIN_EMBEDDED_LENGTH` characters
+    or more replaced by `***`: the client does this before parsing, so nothing the service
+    echoes reaches a plan, a cache or a log. Short test keys are left to `scrub`, which masks
+    them only in text shown, never in data."""
+    pattern, needles = _bytes_pattern, _long_bytes
+    if pattern is None or not any(needle in data for needle in needles):
+        return data
+    return pattern.sub(MASK.encode(), data)
 
 
 def clean(text: str) -> str:

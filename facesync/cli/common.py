@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -53,21 +53,6 @@ def _apply_options(func: F, options: Iterable[Callable[[F], F]]) -> F:
 # -- logging ----------------------------------------------------------------------------------
 
 
-class _Redact(logging.Filter):
-    """Defence in depth: no log line carries a secret, whatever a message interpolates."""
-
-    secrets: ClassVar[set[str]] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            text = record.getMessage()
-            if any(secret in text for secret in self.secrets):
-                for secret in self.secrets:
-                    text = text.replace(secret, "***")
-                record.msg, record.args = text, None
-        return True
-
-
 class _Stderr(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
 
@@ -81,8 +66,9 @@ class _Stderr(logging.StreamHandler):
 
 
 def redact(secret: str | None) -> None:
-    if secret:
-        _Redact.secrets.add(secret)
+    from facesync.secrets import register
+
+    register(secret)
 
 
 def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -94,7 +80,9 @@ def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -
     if not any(isinstance(h, _Stderr) for h in logger.handlers):
         handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler.addFilter(_Redact())
+        from facesync.secrets import RedactFilter
+
+        handler.addFilter(RedactFilter())
         logger.addHandler(handler)
     logger.setLevel(level)
 

@@ -58,7 +58,7 @@ from facesync.client.models import (
 )
 from facesync.client.ratelimit import TokenBucket
 from facesync.model import CollectionKind, TargetFace
-from facesync.secrets import clean
+from facesync.secrets import clean, scrub_bytes
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -497,7 +497,9 @@ class FaceClient:
             if len(body) > limit:
                 raise BodyTooLarge(limit)
         inflater.finish()
-        return bytes(body)
+        # Whatever the service echoes (a key in an error message, a token in a name) is masked
+        # here, before any of it becomes data.
+        return scrub_bytes(bytes(body))
 
     def _decode(self, op: str, method: str, path: str, reply: Reply) -> Any:
         content_type = reply.headers.get("content-type", "")

@@ -76,6 +76,7 @@ def resolve_endpoint(
     url = flag_endpoint or env.get("FACESYNC_ENDPOINT") or config_endpoint
     key = flag_key or env.get("FACESYNC_KEY") or None
     secrets.register(key)
+    secrets.register_environment(env)
     auth = resolve_auth(flag_auth or env.get("FACESYNC_AUTH") or config_auth)
     if not url:
         raise EndpointError(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from facesync import secrets
 from facesync.config.errors import ConfigError, Diagnostic
 from facesync.config.loader import ENV_UNSET, YamlPath
 from facesync.model import API_VERSIONS, RECOGNITION_MODELS
@@ -125,6 +126,8 @@ def load_environments(config: Path) -> Environments | None:
     diagnostics += problems
     if diagnostics:
         raise ConfigError(diagnostics)
+    # Every environment's key is a secret from now on, chosen or not: a service may echo any.
+    secrets.register_environment(names=[e.key_env for e in environments.entries if e.key_env])
     return _with_unset(environments, unset, first.positions.values)
 
 
