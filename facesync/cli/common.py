@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from facesync.model import API_VERSIONS
+from facesync.model import API_VERSIONS, AUTH_METHODS
 
 if TYPE_CHECKING:
     from facesync.client import Endpoint
@@ -131,6 +131,8 @@ class ServiceArgs:
     envs: tuple[str, ...] = ()
     """`--env` values, in the order given (see facesync.cli.environments)."""
     all_envs: bool = False
+    auth: str | None = None
+    """`--auth key|entra` (None: FACESYNC_AUTH, the environment's or config's `auth`, else key)."""
 
     @property
     def full_refresh(self) -> bool:
@@ -213,7 +215,7 @@ def environment_options(func: F) -> F:
 
 
 def connection_options(func: F) -> F:
-    """Where the service is and how hard to drive it: --endpoint, --key, --api-version,
+    """Where the service is and how hard to drive it: --endpoint, --key, --auth, --api-version,
     --rate-limit, --parallelism, and the logging options."""
     return _apply_options(
         func,
@@ -227,6 +229,13 @@ def connection_options(func: F) -> F:
                 "--key",
                 help="Face key. Prefer the FACESYNC_KEY environment variable: "
                 "flags are visible to other users of the machine.",
+            ),
+            click.option(
+                "--auth",
+                type=click.Choice(AUTH_METHODS),
+                default=None,
+                help="key (FACESYNC_KEY) or entra (a Microsoft Entra ID token from azure-identity, "
+                "no key). Else FACESYNC_AUTH, else the config's auth, else key.",
             ),
             click.option(
                 "--api-version",
@@ -358,7 +367,12 @@ def load(service: ServiceArgs) -> Loaded:
     except AddressError as exc:
         raise fail(str(exc)) from None
     resolved = resolve_endpoint(
-        service.endpoint, service.key, desired.service.endpoint, config_root=config_root(service.config_path)
+        service.endpoint,
+        service.key,
+        desired.service.endpoint,
+        config_root=config_root(service.config_path),
+        flag_auth=service.auth,
+        config_auth=desired.service.auth,
     )
     redact(resolved.key)
     require_key(resolved)

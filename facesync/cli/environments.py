@@ -146,7 +146,7 @@ def chosen(
 
 
 def import_endpoint(
-    config: Path, name: str, endpoint: str | None, key: str | None
+    config: Path, name: str, endpoint: str | None, key: str | None, auth: str | None = None
 ) -> tuple[Endpoint, str | None, float | None]:
     """`import --env NAME`: that environment's endpoint (with its own key), API version and rate."""
     from facesync.environments.resolve import resolve_environment_endpoint
@@ -158,7 +158,8 @@ def import_endpoint(
         raise fail(f"--env {name}: {config} has no `environments:` block")
     env = selection[0].get(name)
     assert env is not None
-    return resolve_environment_endpoint(env, config_root(config)), env.api_version, env.calls_per_second
+    endpoint_of = resolve_environment_endpoint(env, config_root(config), auth=auth)
+    return endpoint_of, env.api_version, env.calls_per_second
 
 
 def resolve_all(
@@ -186,7 +187,12 @@ def resolve_all(
         options = base if saved_targets is None else replace(base, targets=saved_targets.get(name, ()))
         try:
             one = resolve(
-                env, desired, options, config_root(service.config_path), api_version=service.api_version
+                env,
+                desired,
+                options,
+                config_root(service.config_path),
+                api_version=service.api_version,
+                auth=service.auth,
             )
         except AddressError as exc:
             raise fail(str(exc)) from None

@@ -126,6 +126,7 @@ def import_command(
     api_version: str | None,
     rate_limit: float,
     parallelism: int,
+    auth: str | None,
 ) -> None:
     """Write the configuration of collections that exist on the Face resource.
 
@@ -143,11 +144,11 @@ def import_command(
     if env_name is not None:
         from facesync.cli.environments import import_endpoint
 
-        resolved, env_version, env_rate = import_endpoint(config_path, env_name, endpoint, key)
+        resolved, env_version, env_rate = import_endpoint(config_path, env_name, endpoint, key, auth)
         api_version = api_version or env_version
         rate_limit = env_rate if env_rate is not None else rate_limit
     else:
-        resolved = resolve_endpoint(endpoint, key, None)
+        resolved = resolve_endpoint(endpoint, key, None, flag_auth=auth)
     redact(resolved.key)
     require_key(resolved)
     images = index_images(image_dirs) if image_dirs else ImageIndex({})

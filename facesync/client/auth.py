@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from facesync import secrets
 from facesync.client.errors import AuthError, EndpointError
@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 log = logging.getLogger(__name__)
+# azure-identity logs each failed credential as a warning over several lines; facesync says what
+# failed in its own one line (AuthError). Without a handler of its own, Python's last-resort
+# handler would print those lines to stderr.
+logging.getLogger("azure").addHandler(logging.NullHandler())
 
-AuthMethod = Literal["key", "entra"]
-AUTH_METHODS: tuple[AuthMethod, ...] = ("key", "entra")
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 ENTRA_EXTRA = "pip install 'facesync[entra]'"
 REFRESH_MARGIN = 300.0

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from facesync import secrets
-from facesync.client.auth import AUTH_METHODS
 from facesync.client.errors import EndpointError
+from facesync.model import AUTH_METHODS
 
 LOCAL_PREFIX = "local:"
 _LOCAL_BASE_URL = "http://facesync-local"
