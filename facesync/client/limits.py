@@ -11,8 +11,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from facesync.client.body import format_size
-
 _PAGE_ITEMS = 1000
 """Items per list page (`top`): the most the service returns at once."""
 
@@ -89,21 +87,6 @@ TIMEOUT_ATTEMPTS = 2
 """Tries that time out before the request is given up (a silent server costs about a minute)."""
 REQUEST_DEADLINE = 600.0
 """Seconds one request may take, every try and every wait between tries included."""
-
-
-def describe() -> dict[str, str]:
-    """Every limit in words, for docs and `--debug`."""
-    return {
-        "list page body": format_size(LIST_BODY_MAX),
-        "other body": format_size(OBJECT_BODY_MAX),
-        "error body read": format_size(ERROR_BODY_MAX),
-        "JSON depth": str(JSON_MAX_DEPTH),
-        "JSON values": f"{JSON_MAX_VALUES:,}",
-        "Retry-After": f"{RETRY_AFTER_MAX:g} s",
-        "per try": f"{ATTEMPT_TIMEOUT:g} s + 1 s per {format_size(MIN_TRANSFER_RATE)} moved",
-        "tries that time out": str(TIMEOUT_ATTEMPTS),
-        "per request": f"{REQUEST_DEADLINE:g} s",
-    }
 
 
 @dataclass

@@ -358,6 +358,26 @@ def test_the_limits_fit_the_largest_legitimate_answers():
     assert limits.LARGEST_OBJECT < limits.OBJECT_BODY_MAX == 8 * 2**20
 
 
+def test_the_docs_state_every_limit():
+    from facesync.client.body import format_size
+
+    docs = (Path(__file__).parents[2] / "docs" / "plan-and-apply.md").read_text()
+    section = docs[docs.index("## Limits") : docs.index("## Secrets")]
+    stated = [
+        f"| {format_size(limits.LIST_BODY_MAX)}, decompressed |",
+        f"| {format_size(limits.OBJECT_BODY_MAX)}, decompressed |",
+        f"the first {format_size(limits.ERROR_BODY_MAX)} are read",
+        f"| {limits.JSON_MAX_DEPTH} levels |",
+        f"| {limits.JSON_MAX_VALUES:,} per answer |",
+        f"| {limits.RETRY_AFTER_MAX:g} s |",
+        f"| {limits.ATTEMPT_TIMEOUT:g} s, plus 1 s per {format_size(limits.MIN_TRANSFER_RATE)} sent",
+        f"| {limits.TIMEOUT_ATTEMPTS} |",
+        f"| {limits.REQUEST_DEADLINE:g} s, every try and wait included |",
+        f"| {client_module.MAX_PAGES - 1:,} |",
+    ]
+    assert [s for s in stated if s not in section] == []
+
+
 def test_cli_an_endless_body_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(limits, "LIST_BODY_MAX", 4 << 20)
     with hostile(endless_list) as server:
