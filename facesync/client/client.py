@@ -380,6 +380,8 @@ class FaceClient:
                     log.info("%s %s: 429 rate limited; waiting %.1fs as the service asks", method, path, wait)
                     if self._limiter is not None:
                         self._limiter.penalise(wait)
+            if code == "AuthenticationTypeDisabled" and self.endpoint.auth == "key":
+                message += f" {host} takes Microsoft Entra ID tokens only: use --auth entra (or auth: entra)."
             retry_5xx = reply.status_code in _RETRYABLE_5XX
             conflict = code == "ConcurrentOperationConflict"
             if wait is None and ((retry_5xx and idempotent) or conflict) and not last_try:

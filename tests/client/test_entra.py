@@ -31,6 +31,7 @@ from facesync.client.auth import ENTRA_SCOPE, REFRESH_MARGIN
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import FakeClock, serve
 from facesync.model import CollectionKind
+from tests.client.hostile import Peer, hostile
 from tests.hardening.test_errors import one_error_line
 from tests.sync.sync_helpers import Workspace, write_staff
 
@@ -324,3 +325,21 @@ def test_cli_an_unknown_auth_in_the_environment_variable_is_one_line(tmp_path: P
     write_staff(ws)
     line = one_error_line(ws.run("plan", env={"FACESYNC_AUTH": "password"}))
     assert line == "Error: auth 'password' is not one of key, entra"
+
+
+def test_a_resource_without_key_auth_says_to_use_entra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    async def keys_disabled(peer: Peer) -> None:
+        # The service's answer to a key while local auth is disabled (docs/emulator.md, "Auth").
+        message = b"Key based authentication is disabled for this resource."
+        body = b'{"error":{"code":"AuthenticationTypeDisabled","message": "' + message + b'"}}'
+        await peer.json(403, body)
+
+    monkeypatch.chdir(tmp_path)
+    with hostile(keys_disabled) as server:
+        ws = Workspace(tmp_path, server.url)
+        write_staff(ws)
+        line = one_error_line(ws.run("plan", env={"FACESYNC_KEY": "some-key-0123456789"}))
+    assert (
+        "HTTP 403 AuthenticationTypeDisabled: Key based authentication is disabled for this resource." in line
+    )
+    assert f"{server.url} takes Microsoft Entra ID tokens only: use --auth entra" in line
