@@ -16,6 +16,8 @@ from typing import Any
 
 ACCEPT_ENCODING = "gzip, deflate"
 """What the client asks for: the encodings `Inflater` decodes within a bound."""
+STEP = 1 << 20
+"""Bytes inflated per step: a gzip bomb never holds more than this beyond the body's limit."""
 
 
 class BodyError(Exception):
@@ -60,20 +62,22 @@ class Inflater:
         self._inflate = zlib.decompressobj(self._wbits) if self._wbits is not None else None
         self._started = False
 
-    def feed(self, data: bytes, room: int) -> bytes:
-        """The decoded bytes of `data`: at most `room + 1` of them (one more than `room` means
-        the body goes past its limit; the rest is never inflated)."""
+    def feed_into(self, sink: bytearray, data: bytes, limit: int) -> None:
+        """Append the decoded bytes of `data` to `sink`, inflating at most `STEP` bytes at a time;
+        `BodyTooLarge` as soon as `sink` would pass `limit` (the rest is never inflated)."""
         if self._inflate is None:
-            return data[: room + 1]
-        out = bytearray()
+            if len(sink) + len(data) > limit:
+                raise BodyTooLarge(limit)
+            sink += data
+            return
         while data:
             if self._inflate.eof:
                 if self._wbits != 16 + zlib.MAX_WBITS:
-                    break  # bytes after a zlib stream's end mean nothing
+                    return  # bytes after a zlib stream's end mean nothing
                 # Several gzip members one after another: each inflated under the same bound.
                 self._inflate = zlib.decompressobj(self._wbits)
             try:
-                out += self._inflate.decompress(data, room + 1 - len(out))
+                piece = self._inflate.decompress(data, STEP)
             except zlib.error:
                 if self._encoding != "deflate" or self._started:
                     raise BodyError(f"the {self._encoding} body is corrupt") from None
@@ -82,11 +86,11 @@ class Inflater:
                 self._started = True
                 continue
             self._started = True
-            if len(out) > room:
-                break
-            # Short of the bound, decompress consumed its input up to the stream's end, if any.
-            data = self._inflate.unused_data if self._inflate.eof else b""
-        return bytes(out)
+            if len(sink) + len(piece) > limit:
+                raise BodyTooLarge(limit)
+            sink += piece
+            # What is left: input held back by the step, or what follows the stream's end.
+            data = self._inflate.unconsumed_tail or (self._inflate.unused_data if self._inflate.eof else b"")
 
     def finish(self) -> None:
         """Raise when a compressed body ended before its stream did."""

@@ -495,9 +495,7 @@ class FaceClient:
             deadline.add(received=len(chunk))
             if deadline.expired():
                 raise _TooSlow(deadline, request_over=deadline.end >= deadline.request_end)
-            body += inflater.feed(chunk, limit - len(body))
-            if len(body) > limit:
-                raise BodyTooLarge(limit)
+            inflater.feed_into(body, chunk, limit)
         inflater.finish()
         # Whatever the service echoes (a key in an error message, a token in a name) is masked
         # here, before any of it becomes data.

@@ -12,7 +12,10 @@ class FaceClientError(Exception):
 
 
 class EndpointError(FaceClientError):
-    """No usable endpoint was given, or it is malformed."""
+    """No usable endpoint was given, or it is malformed (its text may come from a variable)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(clean(message))
 
 
 class AuthError(FaceClientError):
