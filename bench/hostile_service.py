@@ -206,7 +206,7 @@ def run_plan(tree: Path, url: str, config: Path, timeout: float, memory_cap: int
         elif code < 0:
             outcome = f"killed by signal {-code}"
         else:
-            outcome = f"exit {code}: {lines[-1][:110] if lines else ''}"
+            outcome = f"exit {code}: {lines[-1][:240] if lines else ''}"
     return seconds, usage.ru_maxrss / 1024, outcome
 
 
