@@ -44,3 +44,8 @@ def printable(text: str) -> str:
     return "".join(
         _escape(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in text
     )
+
+
+def printable_lines(text: str) -> str:
+    """Like `printable`, keeping the line breaks of a multi-line message we composed ourselves."""
+    return "\n".join(printable(line) for line in text.split("\n"))
