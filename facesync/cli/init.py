@@ -8,9 +8,7 @@ from pathlib import Path
 import click
 
 from facesync.cli import main
-
-EXIT_OK = 0
-EXIT_ERROR = 1
+from facesync.cli.exits import EXIT_ERROR, EXIT_OK
 
 
 @main.command("init")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from facesync.cli import main
-from facesync.cli.common import logging_options
+from facesync.cli.options import logging_options
 from facesync.config import DEFAULT_CONFIG, Diagnostic, validate
 from facesync.config.rules import TIERS
 from facesync.model import API_VERSIONS, DesiredState
