@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from facesync.emulator import detection, errors
+from facesync.emulator.auth import authorize
 from facesync.emulator.bodies import JSON_BODY_MAX, loads_bounded, read_capped
 from facesync.emulator.errors import KINDS, ApiError, bad_argument
-from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket, check_key
+from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket
+from facesync.emulator.fetch import URL_TIMEOUT, fetch_image
 from facesync.emulator.recognition import Recognition
 from facesync.emulator.settings import EmulatorSettings
 from facesync.emulator.store import TRAINABLE, Store
@@ -54,12 +55,7 @@ USER_DATA_MAX = 16384
 FACE_USER_DATA_MAX = 1024
 TOP_MAX = 1000
 START_MAX = 64
-URL_TIMEOUT = 5.0
 JSON_TYPE = "application/json; charset=utf-8"
-DOWNLOAD_FAILED = (
-    "Invalid image URL or error downloading from target server. Remote server error returned: "
-    '"An error occurred while sending the request."'
-)
 
 
 @dataclass
@@ -99,7 +95,7 @@ class Emulator:
         self.clock: Clock = clock or time.time
         self.store = Store(settings.data, lambda name: self.settings.limit(name), self.clock)
         # recognition: auto | real | deterministic; None reads $FACESYNC_RECOGNITION.
-        self.recognition = Recognition(self.store, self.clock, recognition)
+        self.recognition = Recognition(self.store, self.clock, recognition, settings.recognition_workers)
         self.bucket = TokenBucket()
         self.rng = FaultRng(settings.seed)
         self._stats_lock = threading.Lock()
@@ -120,6 +116,7 @@ class Emulator:
                 "operations": dict(self._operations),
                 "statuses": dict(self._statuses),
                 "recognition": self.recognition.engine.name,
+                **self.recognition.stats(),
             }
 
     def reset(self) -> None:
@@ -131,6 +128,7 @@ class Emulator:
         self.bucket = TokenBucket()
 
     def close(self) -> None:
+        self.recognition.close()
         self.store.close()
 
     def _count(self, method: str, operation: str | None) -> None:
@@ -147,9 +145,6 @@ class Emulator:
             self._statuses[key] = self._statuses.get(key, 0) + 1
 
     def update_settings(self, changes: dict[str, Any]) -> None:
-        changes = dict(changes)
-        if changes.get("key") == "***":
-            changes.pop("key")
         old_seed = self.settings.seed
         self.settings.update(changes)
         if "seed" in changes and changes["seed"] != old_seed:
@@ -188,7 +183,7 @@ class Emulator:
         route: tuple[str, Handler, dict[str, str]] | None,
     ) -> Response:
         s = self.settings
-        check_key(s.key, request.headers.get("ocp-apim-subscription-key"))
+        authorize(s, request.headers)
         wait = self.bucket.take(s.rate_limit, self.clock())
         if wait:
             raise ApiError(
@@ -232,7 +227,9 @@ def empty_response(status: int = 200, headers: dict[str, str] | None = None) -> 
 
 
 def error_response(exc: ApiError, new_style: bool) -> Response:
-    if exc.status == 429:
+    if exc.raw_body is not None:
+        body, content_type = exc.raw_body, "application/json"
+    elif exc.status == 429:
         # Byte-for-byte like the recording (note the space after "message":).
         body = ('{"error":{"code":"429","message": ' + json.dumps(exc.message) + "}}").encode()
         content_type = "application/json"
@@ -429,20 +426,8 @@ def _paging(call: Call) -> tuple[str, int]:
     return start, top
 
 
-async def _fetch(url: Any) -> bytes:
-    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-        raise errors.invalid_url()
-    try:
-        async with (
-            httpx.AsyncClient(timeout=URL_TIMEOUT, trust_env=False, follow_redirects=True) as client,
-            client.stream("GET", url) as reply,
-        ):
-            if not 200 <= reply.status_code < 300:
-                raise errors.invalid_url(DOWNLOAD_FAILED)
-            # MAX_BYTES + 1 at most: enough for detection to answer "too big".
-            return await read_capped(reply.aiter_bytes(), detection.MAX_BYTES)
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError):
-        raise errors.invalid_url(DOWNLOAD_FAILED) from None
+async def _fetch(url: Any, timeout: float = URL_TIMEOUT) -> bytes:
+    return await fetch_image(url, timeout)
 
 
 # ---- handlers ----------------------------------------------------------------------------
@@ -572,7 +557,7 @@ async def h_add_face(emu: Emulator, call: Call) -> Response:
     media = _media_type(call.request)
     if media == "application/json":
         body = await _json_object(call.request)
-        data = await _fetch(body.get("url"))
+        data = await _fetch(body.get("url"), emu.settings.url_timeout_seconds)
     elif media == "application/octet-stream":
         data = await read_capped(call.request.stream(), detection.MAX_BYTES)
     else:
@@ -623,13 +608,13 @@ async def api(request: Request) -> Response:
 
 
 def _control_denied(request: Request) -> Response | None:
-    """401 unless the request carries the emulator's key (when one is set).
+    """The API's answer unless the request carries the emulator's key or token (when one is set).
 
     The control endpoints can switch auth off and wipe data, so they are guarded like the API;
-    an emulator without a key keeps them open.
+    an emulator without a key or token keeps them open.
     """
     try:
-        check_key(_emulator(request).settings.key, request.headers.get("ocp-apim-subscription-key"))
+        authorize(_emulator(request).settings, request.headers)
     except ApiError as exc:
         return error_response(exc, False)
     return None

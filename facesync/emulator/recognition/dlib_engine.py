@@ -22,11 +22,12 @@ from typing import Any
 import dlib
 import face_recognition_models
 import numpy as np
+from PIL import Image
 
 from facesync.emulator import detection
 from facesync.emulator.detection import Rect
 from facesync.emulator.errors import bad_argument, invalid_image
-from facesync.emulator.recognition.engines import Face, by_size, open_image
+from facesync.emulator.recognition.faces import Face, by_size, single_face
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,11 @@ SCALE = 0.05
 DIMENSIONS = 128
 # One pass at 2x finds faces down to about 40 px; the service's minimum is 36x36.
 UPSAMPLE = 1
+# Detection runs on a copy at most this long (original pixels for landmarks and descriptors):
+# with UPSAMPLE it still finds faces down to 40 * longer_side / 1280 px, i.e. the service's 36 px
+# in images up to ~1150 px and a proportionally larger minimum beyond, as the service has above
+# 1920x1080 (docs/emulator.md, "Speed").
+DETECT_MAX_SIDE = 1280
 # The service's rectangle runs from the brow to the chin; dlib's square is tighter and lower.
 # Scale factors fitted on the recorded rectangles of identification1.jpg, Family1-Mom1.jpg and
 # Family2-Lady1.jpg (mean ratio of the service's width and height to dlib's box side).
@@ -50,18 +56,32 @@ def _unpack(blob: bytes) -> np.ndarray:
 
 
 class RealEngine:
+    """dlib's models, loaded on first use: the emulator's main process only compares descriptors
+    (numpy), while detection runs in worker processes that each load their own copy."""
+
     name = "real"
+    # Everything that changes what detect() returns for given bytes: the feature cache's key.
+    cache_tag = f"dlib-hog-up{UPSAMPLE}-side{DETECT_MAX_SIDE}-rect{RECT_WIDTH},{RECT_HEIGHT},{RECT_LIFT}"
 
     def __init__(self) -> None:
-        self._detector = dlib.get_frontal_face_detector()
-        self._landmarks = dlib.shape_predictor(
-            face_recognition_models.pose_predictor_five_point_model_location()
-        )
-        self._encoder = dlib.face_recognition_model_v1(
-            face_recognition_models.face_recognition_model_location()
-        )
-        # dlib's models are not documented as thread-safe and the handlers run in threads.
+        self._models: tuple[Any, Any, Any] | None = None
+        # dlib's models are not thread-safe (two threads sharing one crash the process).
         self._lock = threading.Lock()
+
+    def _loaded(self) -> tuple[Any, Any, Any]:
+        if self._models is None:
+            self._models = (
+                dlib.get_frontal_face_detector(),
+                dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location()),
+                dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location()),
+            )
+            log.debug("dlib models loaded")
+        return self._models
+
+    def load(self) -> None:
+        """Load the models now (a worker process does this as it starts)."""
+        with self._lock:
+            self._loaded()
 
     @staticmethod
     def _service_rect(box: Any, width: int, height: int) -> Rect:
@@ -74,8 +94,9 @@ class RealEngine:
         return left, top_i, min(round(w), width - left), min(round(h), height - top_i)
 
     def _face(self, pixels: np.ndarray, box: Any, rect: Rect) -> Face:
-        shape = self._landmarks(pixels, box)
-        vector = self._encoder.compute_face_descriptor(pixels, shape)
+        _, landmarks, encoder = self._loaded()
+        shape = landmarks(pixels, box)
+        vector = encoder.compute_face_descriptor(pixels, shape)
         # 5-point model: 0,1 = right eye corners, 2,3 = left eye corners, 4 = nose base.
         pts = [(shape.part(i).x, shape.part(i).y) for i in range(5)]
         left_pupil = ((pts[2][0] + pts[3][0]) / 2, (pts[2][1] + pts[3][1]) / 2)
@@ -89,17 +110,29 @@ class RealEngine:
             brightness=_brightness(pixels, rect),
         )
 
-    def _pixels(self, data: bytes) -> np.ndarray:
-        return np.asarray(open_image(data).convert("RGB"))
+    def _boxes(self, img: Image.Image) -> list[Any]:
+        """dlib's face boxes in the image's own pixels, found on a copy no longer than
+        DETECT_MAX_SIDE: the detector's cost grows with the pixels, and a face that is a few
+        percent of a large photo is still over the detector's window at that size."""
+        scale = min(1.0, DETECT_MAX_SIDE / max(img.size))
+        detector = self._loaded()[0]
+        if scale >= 1.0:
+            return list(detector(np.asarray(img), UPSAMPLE))
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        small = np.asarray(img.resize(size, Image.Resampling.BILINEAR))
+        return [
+            dlib.rectangle(*(round(v / scale) for v in (b.left(), b.top(), b.right(), b.bottom())))
+            for b in detector(small, UPSAMPLE)
+        ]
 
     def detect(self, data: bytes) -> list[Face]:
-        detection.detect(data)  # the service's size and format checks, and their errors
-        pixels = self._pixels(data)
+        img, _ = detection.decode(data)  # the service's size and format checks, and their errors
+        rgb = img.convert("RGB")
+        pixels = np.asarray(rgb)
         height, width = pixels.shape[:2]
         with self._lock:
-            boxes = self._detector(pixels, UPSAMPLE)
             faces = []
-            for box in boxes:
+            for box in self._boxes(rgb):
                 rect = self._service_rect(box, width, height)
                 if rect[2] >= detection.MIN_FACE and rect[3] >= detection.MIN_FACE:
                     faces.append(self._face(pixels, box, rect))
@@ -107,14 +140,9 @@ class RealEngine:
 
     def face_for_add(self, data: bytes, target: Rect | None) -> Face:
         if target is None:
-            faces = self.detect(data)
-            if not faces:
-                raise invalid_image(detection.NO_FACE)
-            if len(faces) > 1:
-                raise invalid_image(detection.MANY_FACES)
-            return faces[0]
-        detection.detect(data)
-        pixels = self._pixels(data)
+            return single_face(self.detect(data))
+        img, _ = detection.decode(data)
+        pixels = np.asarray(img.convert("RGB"))
         height, width = pixels.shape[:2]
         left, top, w, h = target
         if left + w > width or top + h > height:
@@ -127,7 +155,12 @@ class RealEngine:
             return self._face(pixels, box, target)
 
     def confidence(self, a: bytes, b: bytes) -> float:
-        return confidence_from_distance(float(np.linalg.norm(_unpack(a) - _unpack(b))))
+        return confidence_from_distance(distance(a, b))
+
+
+def distance(a: bytes, b: bytes) -> float:
+    """Euclidean distance between two packed descriptors."""
+    return float(np.linalg.norm(_unpack(a) - _unpack(b)))
 
 
 def confidence_from_distance(distance: float) -> float:

@@ -28,7 +28,7 @@ from facesync.emulator.app import (
 from facesync.emulator.bodies import read_capped
 from facesync.emulator.errors import ApiError, bad_argument
 from facesync.emulator.recognition.attributes import attributes_json, landmarks_json, parse_attributes
-from facesync.emulator.recognition.engines import Face
+from facesync.emulator.recognition.faces import Face
 from facesync.emulator.recognition.state import Candidate, QueryFace
 
 log = logging.getLogger(__name__)
@@ -136,11 +136,11 @@ def _same_model(faces: Sequence[QueryFace], model: str | None = None) -> None:
 # ---- detect ------------------------------------------------------------------------------
 
 
-async def _image(call: Call) -> bytes:
+async def _image(emu: Emulator, call: Call) -> bytes:
     media = _media_type(call.request)
     if media == "application/json":
         body = await _json_object(call.request)
-        return await _fetch(body.get("url"))
+        return await _fetch(body.get("url"), emu.settings.url_timeout_seconds)
     if media == "application/octet-stream":
         return await read_capped(call.request.stream(), detection.MAX_BYTES)
     raise bad_argument(
@@ -178,7 +178,7 @@ async def h_detect(emu: Emulator, call: Call) -> Response:
     )
     if return_landmarks and detection_model == "detection_02":
         raise bad_argument("'returnFaceLandmarks' is not supported by detection_02.")
-    data = await _image(call)
+    data = await _image(emu, call)
     faces = (await emu.recognition.detect(data))[:DETECT_MAX_FACES]
     ids: list[str | None] = [None] * len(faces)
     if return_id and faces:
