@@ -152,7 +152,7 @@ def _check_secret(name: str, value: Any) -> None:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string or null")
     if not value:
-        raise ValueError(f"{name} must not be empty: null turns it off")
+        raise ValueError(f"{name} must not be empty (leave it unset, null, for none)")
     if len(value) > SECRET_MAX or not set(value) <= _SECRET_CHARS:
         raise ValueError(f"{name} must be at most {SECRET_MAX} printable ASCII characters without spaces")
 

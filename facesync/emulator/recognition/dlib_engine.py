@@ -3,12 +3,24 @@
 Needs the `recognition` extra (dlib-bin, face-recognition-models, numpy); the models ship inside
 face-recognition-models, so nothing is downloaded at run time.
 
-Confidence from the Euclidean distance d between two descriptors (docs/emulator.md):
-    confidence = 1 / (1 + exp((d - MIDPOINT) / SCALE))
-monotone decreasing, 0.5 exactly at d = MIDPOINT. MIDPOINT is calibrated on the 16 labelled
-Family photos in tests/data/faces (bench/recognition_accuracy.py): their same-person distances
-reach 0.435 and their different-person distances start at 0.481 (a brother and sister), so the
-midpoint sits between; dlib's own rule of thumb, 0.6, would call that sister her brother.
+Confidence from the Euclidean distance d between two descriptors (docs/emulator.md,
+"Calibration"; figures printed by bench/recognition_accuracy.py), monotone decreasing:
+
+* d <= MIDPOINT: straight lines through CALIBRATION, the service's recorded confidences at our
+  distances for the same photo pairs (identification1.jpg's four faces against the Family1 photos
+  enrolled in the recorded identify session; the same photo, 1.0 in the recorded find-similar),
+  plus one anchor of ours, NEAR_DUPLICATE: 0.97 (facesync audit's near-duplicate threshold) at a
+  distance between re-encoded copies of one photo (d <= 0.103 on the test photos: JPEG quality 60
+  to 90, a 2x PNG) and two distinct photos of one person (d >= 0.233), so that the audit tells
+  them apart on this engine as on the service. Without it the old logistic gave 0.98 to two
+  photos of one man.
+* d > MIDPOINT: 1 / (1 + exp((d - MIDPOINT) / SCALE)), 0.5 at MIDPOINT and falling fast: no
+  recorded pair sits there beyond "not a candidate" (d >= 0.609 in the recorded identify).
+
+MIDPOINT sits between the largest same-person distance we know (0.453: the recorded Daughter1
+pair, 0.906 at the service) and the smallest different-person one (0.481: a brother and sister
+among the 16 labelled Family photos); dlib's own rule of thumb, 0.6, would call that sister her
+brother.
 """
 
 from __future__ import annotations
@@ -31,8 +43,19 @@ from facesync.emulator.recognition.faces import Face, by_size, single_face
 
 log = logging.getLogger(__name__)
 
-MIDPOINT = 0.46
+MIDPOINT = 0.467
 SCALE = 0.05
+NEAR_DUPLICATE = (0.16, 0.97)
+# (distance, confidence): ours for the pair, the service's recorded answer for it.
+CALIBRATION: tuple[tuple[float, float], ...] = (
+    (0.0, 1.0),  # the same photo (recorded find-similar: 1.0)
+    NEAR_DUPLICATE,
+    (0.296, 0.96461),  # identification1 face vs Family1-Mom1 (recorded identify)
+    (0.374, 0.95299),  # ... vs Family1-Dad1
+    (0.390, 0.92422),  # ... vs Family1-Son1
+    (0.453, 0.90612),  # ... vs Family1-Daughter1
+    (MIDPOINT, 0.5),
+)
 DIMENSIONS = 128
 # One pass at 2x finds faces down to about 40 px; the service's minimum is 36x36.
 UPSAMPLE = 1
@@ -163,8 +186,10 @@ def distance(a: bytes, b: bytes) -> float:
     return float(np.linalg.norm(_unpack(a) - _unpack(b)))
 
 
-def confidence_from_distance(distance: float) -> float:
-    return 1.0 / (1.0 + math.exp((distance - MIDPOINT) / SCALE))
+def confidence_from_distance(d: float) -> float:
+    if d <= MIDPOINT:
+        return float(np.interp(d, [x for x, _ in CALIBRATION], [c for _, c in CALIBRATION]))
+    return 1.0 / (1.0 + math.exp((d - MIDPOINT) / SCALE))
 
 
 def _sharpness(pixels: np.ndarray, rect: Rect) -> float:
