@@ -37,7 +37,6 @@ class Recognition:
         if tag is not None:
             self.cache = FeatureCache(store, tag)
             self.pool = WorkerPool(self.engine.name, workers)
-            self.pool.warm()
         log.info(
             "recognition engine: %s%s",
             self.engine.name,
@@ -66,6 +65,12 @@ class Recognition:
         face = await self.pool.face_for_add(data, target)
         self.cache.put(key, [face])
         return face
+
+    def warm(self) -> None:
+        """Start the engine's workers now, in the background (`facesync emulator` does, so the
+        models load while it already answers); otherwise they start on the first detection."""
+        if self.pool is not None:
+            self.pool.warm()
 
     def remember_face(self, kind: str, cid: str, pid: str, fid: str, face: Face) -> None:
         self.state.remember_face(kind, cid, pid, fid, self.engine.name, face.descriptor)

@@ -109,4 +109,5 @@ class WorkerPool:
         return await self._run(_face_for_add, data, target)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        # Not waiting: a worker still loading its models exits once it has, on its own.
+        self._executor.shutdown(wait=False, cancel_futures=True)
