@@ -194,8 +194,10 @@ def main() -> None:
         if args.baseline:
             rows.append((f"baseline {args.baseline}", extract(args.baseline, Path(tmp))))
         results = {label: run(source, label, images, args.clients, label == "now") for label, source in rows}
-    print(f"\n| emulator | start to first 200 | faces/s, new photos | ratio to {S0_RATE:g}/s |"
-          " same photos again | after a restart (--data) |")
+    print(
+        f"\n| emulator | start to first 200 | faces/s, new photos | ratio to {S0_RATE:g}/s |"
+        " same photos again | after a restart (--data) |"
+    )
     print("|---|---|---|---|---|---|")
     for label, figures in results.items():
         again = f"{figures['again']:.1f} faces/s" if "again" in figures else "-"

@@ -96,7 +96,9 @@ def test_the_command_line_refuses_nonsense(monkeypatch, args, says):
     served = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
     monkeypatch.delenv("FACESYNC_EMULATOR_KEY", raising=False)
-    result = CliRunner().invoke(main, ["emulator", "--data", ":memory:", "--recognition", "deterministic", *args])
+    result = CliRunner().invoke(
+        main, ["emulator", "--data", ":memory:", "--recognition", "deterministic", *args]
+    )
     assert result.exit_code == 1, result.output
     assert says in result.output
     assert "Traceback" not in result.output

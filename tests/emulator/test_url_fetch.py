@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import threading
 import time
@@ -31,10 +32,8 @@ class _SlowHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(IMAGE)))
         self.end_headers()
         sent = self._stall(trickle=IMAGE)
-        try:
+        with contextlib.suppress(OSError):
             self.wfile.write(IMAGE[sent:])
-        except OSError:
-            pass
 
     def _stall(self, trickle: bytes = b"") -> int:
         """Wait TRICKLE_FOR seconds, sending `trickle` a byte at a time; the bytes sent."""
@@ -85,7 +84,9 @@ def test_detect_from_a_trickling_server_ends_at_the_deadline(client, slow_server
     assert_error(r, 400, "InvalidURL")
 
 
-def test_an_image_declared_over_the_size_limit_is_refused_before_its_body(client, slow_server, short_deadline):
+def test_an_image_declared_over_the_size_limit_is_refused_before_its_body(
+    client, slow_server, short_deadline
+):
     client.put("/face/v1.0/largefacelists/l", json={"name": "L"})
     r = client.post("/face/v1.0/largefacelists/l/persistedfaces", json={"url": f"{slow_server}/huge.jpg"})
     assert_error(r, 400, "InvalidImageSize", "Image size is too big.")
