@@ -124,6 +124,18 @@ async def enrol(url: str, images: list[bytes], clients: int, setup: bool) -> tup
         return len(images) / (time.perf_counter() - started), failures
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process and its live descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / tick
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
 def run(source: Path, label: str, images: list[bytes], clients: int, again: bool) -> dict[str, float]:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +143,10 @@ def run(source: Path, label: str, images: list[bytes], clients: int, again: bool
         emulator = Emulator(source, data)
         figures["startup"] = emulator.startup
         try:
+            time.sleep(2)  # let workers finish loading their models: their CPU is not enrolment's
+            cpu = cpu_seconds(emulator.proc.pid)
             figures["first"], failed = asyncio.run(enrol(emulator.url, images, clients, True))
+            figures["cpu_per_face"] = (cpu_seconds(emulator.proc.pid) - cpu) / len(images)
             if again:
                 figures["again"], failed2 = asyncio.run(enrol(emulator.url, images, clients, False))
                 failed += failed2
