@@ -76,7 +76,7 @@ def test_auth_is_switched_through_the_settings_endpoint(client, app):
     [
         ({"bearer_token": None, "disable_local_auth": True}, "disable_local_auth needs a bearer_token"),
         ({"bearer_token": ""}, "bearer_token must not be empty"),
-        ({"bearer_token": "two words"}, "printable ASCII"),
+        ({"bearer_token": "x" * 20_000}, "at most"),
         ({"disable_local_auth": "yes"}, "true or false"),
     ],
 )
