@@ -195,7 +195,6 @@ def emulator_command(
             "connect can read and change the data and the emulator's settings.",
             err=True,
         )
-    app.state.emulator.recognition.warm()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
     finally:

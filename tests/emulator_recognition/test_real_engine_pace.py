@@ -7,6 +7,10 @@ and bench/recognition_accuracy.py; these tests show behaviour only, never time.
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -111,3 +115,28 @@ def test_two_photos_of_one_man_are_not_near_duplicates_but_a_copy_is(real, photo
     again = real.post("/verify", json={"faceId1": man1, "faceId2": copy}).json()
     assert distinct["isIdentical"] is True and distinct["confidence"] < DUPLICATE_THRESHOLD
     assert again["isIdentical"] is True and again["confidence"] >= DUPLICATE_THRESHOLD
+
+
+def test_where_workers_cannot_start_the_engine_runs_in_process(tmp_path):
+    """A program read from stdin cannot be imported again by a spawned worker."""
+    program = (
+        "import asyncio\n"
+        "from facesync.emulator import EmulatorSettings, create_app\n"
+        "app = create_app(EmulatorSettings(), recognition='real')\n"
+        "recognition = app.state.emulator.recognition\n"
+        f"faces = asyncio.run(recognition.detect(open({str(DATA / 'Family1-Mom1.jpg')!r}, 'rb').read()))\n"
+        "print(recognition.pool is None, len(faces))\n"
+        "app.state.emulator.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"],
+        input=program,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "1"]
+    assert "Traceback" not in done.stderr

@@ -2,7 +2,8 @@
 
 A light engine (deterministic) runs in a thread. A heavy one (an engine with a `cache_tag`, the
 real one) runs in worker processes (`workers`), behind a cache of its results by image content
-(`feature_cache`), so that the event loop never waits on a model.
+(`feature_cache`), so that the event loop never waits on a model; where workers cannot start, it
+runs in a thread of this process (one detection at a time, as dlib needs).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from facesync.emulator.recognition.engines import load_engine
 from facesync.emulator.recognition.faces import Engine, Face, single_face
 from facesync.emulator.recognition.feature_cache import FeatureCache
 from facesync.emulator.recognition.state import RecognitionState
-from facesync.emulator.recognition.workers import WorkerPool
+from facesync.emulator.recognition.workers import WorkerPool, can_spawn
 from facesync.emulator.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,41 +37,50 @@ class Recognition:
         self.pool: WorkerPool | None = None
         if tag is not None:
             self.cache = FeatureCache(store, tag)
-            self.pool = WorkerPool(self.engine.name, workers)
+            if can_spawn():
+                self.pool = WorkerPool(self.engine.name, workers)
+                # Started now, in the background: the models load while the app gets ready.
+                self.pool.warm()
+            else:
+                log.warning("recognition workers cannot start here; the engine runs in this process")
         log.info(
             "recognition engine: %s%s",
             self.engine.name,
             f" in {self.pool.size} worker processes" if self.pool else "",
         )
 
-    async def detect(self, data: bytes) -> list[Face]:
-        if self.pool is None or self.cache is None:
+    async def _detect(self, data: bytes) -> list[Face]:
+        if self.pool is None or self.pool.broken:
             return await asyncio.to_thread(self.engine.detect, data)
+        return await self.pool.detect(data)
+
+    async def _face_for_add(self, data: bytes, target: Rect | None) -> Face:
+        if self.pool is None or self.pool.broken:
+            return await asyncio.to_thread(self.engine.face_for_add, data, target)
+        return await self.pool.face_for_add(data, target)
+
+    async def detect(self, data: bytes) -> list[Face]:
+        if self.cache is None:
+            return await self._detect(data)
         key = self.cache.key(data)
         faces = self.cache.get(key)
         if faces is None:
-            faces = await self.pool.detect(data)
+            faces = await self._detect(data)
             self.cache.put(key, faces)
         return faces
 
     async def face_for_add(self, data: bytes, target: Rect | None) -> Face:
-        if self.pool is None or self.cache is None:
-            return await asyncio.to_thread(self.engine.face_for_add, data, target)
+        if self.cache is None:
+            return await self._face_for_add(data, target)
         if target is None:
             return single_face(await self.detect(data))
         key = self.cache.key(data, target)
         cached = self.cache.get(key)
         if cached:
             return cached[0]
-        face = await self.pool.face_for_add(data, target)
+        face = await self._face_for_add(data, target)
         self.cache.put(key, [face])
         return face
-
-    def warm(self) -> None:
-        """Start the engine's workers now, in the background (`facesync emulator` does, so the
-        models load while it already answers); otherwise they start on the first detection."""
-        if self.pool is not None:
-            self.pool.warm()
 
     def remember_face(self, kind: str, cid: str, pid: str, fid: str, face: Face) -> None:
         self.state.remember_face(kind, cid, pid, fid, self.engine.name, face.descriptor)

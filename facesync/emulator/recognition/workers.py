@@ -13,6 +13,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WORKER_FAILED = (500, "InternalServerError", "An internal server error occurred. Please try again later.")
+# Pools in a row that broke before doing any work: then workers cannot start here at all.
+GIVE_UP_AFTER = 3
 
 # ---- inside a worker ---------------------------------------------------------------------
 
@@ -70,13 +73,27 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def can_spawn() -> bool:
+    """Whether a spawned worker can start here: it imports the parent's main module again, which
+    works for `python -m`, a script file, `-c` and the REPL, but not for a program read from stdin
+    or a deleted file."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main_file is None or os.path.isfile(main_file)
+
+
 class WorkerPool:
-    """Runs an engine's detect and face_for_add in `workers` processes (0 = one per core)."""
+    """Runs an engine's detect and face_for_add in `workers` processes (0 = one per core).
+
+    `broken` turns true when pools keep dying before doing any work (workers cannot start on this
+    system): the caller then runs the engine itself.
+    """
 
     def __init__(self, mode: str, workers: int = 0) -> None:
         self.mode = mode
         self.size = workers or cores()
         self._executor = self._new()
+        self._failures = 0
+        self.broken = False
 
     def _new(self) -> Executor:
         # spawn, not fork: the emulator may already run threads (uvicorn, tests), and a forked
@@ -93,14 +110,21 @@ class WorkerPool:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            result = await loop.run_in_executor(self._executor, fn, *args)
         except BrokenProcessPool:
             # A worker died (killed, or a crash inside the native code): answer this call as the
             # service answers its own failures, and give the next call a fresh pool.
-            log.warning("a recognition worker died; starting a new pool")
+            self._failures += 1
+            self.broken = self._failures >= GIVE_UP_AFTER
+            log.warning(
+                "a recognition worker died; %s",
+                "running the engine in this process from now on" if self.broken else "starting a new pool",
+            )
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = self._new()
             raise ApiError(*WORKER_FAILED) from None
+        self._failures = 0
+        return result
 
     async def detect(self, data: bytes) -> list[Face]:
         return await self._run(_detect, data)
@@ -109,5 +133,6 @@ class WorkerPool:
         return await self._run(_face_for_add, data, target)
 
     def close(self) -> None:
-        # Not waiting: a worker still loading its models exits once it has, on its own.
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Waiting (for a worker still loading its models, at most): not waiting leaves the
+        # executor's exit hook writing to closed pipes at interpreter exit.
+        self._executor.shutdown(wait=True, cancel_futures=True)
