@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,31 @@ def test_where_workers_cannot_start_the_engine_runs_in_process(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "1"]
     assert "Traceback" not in done.stderr
+
+
+def test_a_dead_worker_costs_one_call_a_500_and_the_next_gets_a_new_one():
+    app = create_app(EmulatorSettings(), recognition="real")
+    pool = app.state.emulator.recognition.pool
+    try:
+        with serve(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+
+            def detect(quality: int) -> httpx.Response:
+                return http.post(
+                    "/face/v1.2/detect",
+                    content=encoded("Family1-Son2.jpg", quality=quality),
+                    headers={"Content-Type": "application/octet-stream"},
+                    params=DETECT,
+                )
+
+            assert detect(86).status_code == 200
+            assert pool.pids()
+            for pid in pool.pids():
+                os.kill(pid, signal.SIGKILL)
+            failed = detect(85)
+            assert failed.status_code == 500
+            assert failed.json()["error"]["code"] == "InternalServerError"
+            again = detect(84)
+            assert again.status_code == 200 and len(again.json()) == 1
+            assert not pool.broken
+    finally:
+        app.state.emulator.close()

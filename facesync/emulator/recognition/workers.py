@@ -84,14 +84,15 @@ def can_spawn() -> bool:
 class WorkerPool:
     """Runs an engine's detect and face_for_add in `workers` processes (0 = one per core).
 
-    `broken` turns true when pools keep dying before doing any work (workers cannot start on this
-    system): the caller then runs the engine itself.
+    `broken` turns true when GIVE_UP_AFTER pools in a row die before finishing any call (workers
+    cannot start on this system): the caller then runs the engine itself.
     """
 
     def __init__(self, mode: str, workers: int = 0) -> None:
         self.mode = mode
         self.size = workers or cores()
         self._executor = self._new()
+        self._worked = False
         self._failures = 0
         self.broken = False
 
@@ -109,22 +110,37 @@ class WorkerPool:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
+        executor = self._executor
         try:
-            result = await loop.run_in_executor(self._executor, fn, *args)
+            result = await loop.run_in_executor(executor, fn, *args)
         except BrokenProcessPool:
             # A worker died (killed, or a crash inside the native code): answer this call as the
-            # service answers its own failures, and give the next call a fresh pool.
-            self._failures += 1
-            self.broken = self._failures >= GIVE_UP_AFTER
-            log.warning(
-                "a recognition worker died; %s",
-                "running the engine in this process from now on" if self.broken else "starting a new pool",
-            )
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new()
+            # service answers its own failures, and give the next call a fresh pool (once, however
+            # many calls the dead pool held).
+            if executor is self._executor:
+                self._replace()
             raise ApiError(*WORKER_FAILED) from None
+        self._worked = True
         self._failures = 0
         return result
+
+    def _replace(self) -> None:
+        # Only pools that never finished a call count towards giving up: an image that crashes
+        # the native code must not move the engine into the emulator's own process.
+        self._failures = 0 if self._worked else self._failures + 1
+        self.broken = self._failures >= GIVE_UP_AFTER
+        log.warning(
+            "a recognition worker died; %s",
+            "running the engine in this process from now on" if self.broken else "starting a new pool",
+        )
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new()
+        self._worked = False
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (for diagnostics and tests)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return sorted(pid for pid, proc in processes.items() if proc.is_alive())
 
     async def detect(self, data: bytes) -> list[Face]:
         return await self._run(_detect, data)
