@@ -105,6 +105,10 @@ class FeatureCache:
             last = c.execute("SELECT MAX(seq) FROM rec_feature_cache").fetchone()[0]
             c.execute("DELETE FROM rec_feature_cache WHERE seq <= ?", (last - MAX_ENTRIES,))
 
+    def zero_counts(self) -> None:
+        with self._counts_lock:
+            self.hits = self.misses = 0
+
     def stats(self) -> dict[str, int]:
         with self._counts_lock:
             hits, misses = self.hits, self.misses

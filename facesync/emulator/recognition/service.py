@@ -103,8 +103,11 @@ class Recognition:
         return {} if self.cache is None else {"feature_cache": self.cache.stats()}
 
     def wipe(self) -> None:
-        """Forget the resource's faces; the feature cache is not resource data and stays."""
+        """Forget the resource's faces and zero the cache's counters; the cached features are not
+        resource data and stay."""
         self.state.wipe()
+        if self.cache is not None:
+            self.cache.zero_counts()
 
     def close(self) -> None:
         if self.pool is not None:
