@@ -20,6 +20,7 @@ _LIMITS: dict[str, dict[str, int]] = {
         "persons_per_largepersongroup": 1_000_000,
         "largefacelists": 1_000_000,
         "faces_per_largefacelist": 1_000_000,
+        "persons_per_directory": 75_000_000,
     },
     "F0": {
         "faces_per_person": 248,
@@ -31,6 +32,7 @@ _LIMITS: dict[str, dict[str, int]] = {
         "persons_per_largepersongroup": 1_000,
         "largefacelists": 1_000,
         "faces_per_largefacelist": 1_000,
+        "persons_per_directory": 1_000,
     },
 }
 LIMIT_NAMES = tuple(_LIMITS["S0"])
@@ -68,6 +70,7 @@ class EmulatorSettings:
     lost_response_rate: probability that a successful mutating call is committed, then answered 500.
     train_seconds: base training duration; a run takes train_seconds * (1 + items / 10_000)
         where items = persons + faces (groups) or faces (large face lists).
+    operation_seconds: how long a PersonDirectory operation (202 + Operation-Location) takes.
     tier: "F0" or "S0" (count limits).
     seed: seeds the fault RNG.
     limits: overrides of individual count limits (see LIMIT_NAMES), e.g. {"faces_per_person": 2}.
@@ -84,6 +87,7 @@ class EmulatorSettings:
     fault_rate: float = 0
     lost_response_rate: float = 0
     train_seconds: float = 0.2
+    operation_seconds: float = 0.2
     tier: str = "S0"
     seed: int | None = None
     limits: dict[str, int] = field(default_factory=dict)
@@ -169,7 +173,7 @@ def check_setting(name: str, value: Any) -> None:
             _number_in(name, value, 0, RATE_LIMIT_MAX, low_open=True)
     elif name == "latency_ms":
         _number_in(name, value, 0, LATENCY_MS_MAX)
-    elif name == "train_seconds":
+    elif name in ("train_seconds", "operation_seconds"):
         _number_in(name, value, 0, TRAIN_SECONDS_MAX)
     elif name == "url_timeout_seconds":
         _number_in(name, value, 0, URL_TIMEOUT_MAX, low_open=True)
