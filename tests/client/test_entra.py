@@ -56,7 +56,7 @@ if os.environ.get("FAKE_AZ_FAIL"):
 n = sum(1 for _ in open(os.path.join(state, "calls.jsonl")))
 expires = int(time.time()) + int(os.environ.get("FAKE_AZ_LIFETIME", "3600"))
 print(json.dumps({{
-    "accessToken": "{prefix}%d-" % n + "x" * 40,
+    "accessToken": os.environ.get("FAKE_AZ_TOKEN") or "{prefix}%d-" % n + "x" * 40,
     "expiresOn": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.localtime(expires)),
     "expires_on": expires,
     "subscription": "00000000-0000-0000-0000-000000000000",
@@ -343,3 +343,22 @@ def test_a_resource_without_key_auth_says_to_use_entra(tmp_path: Path, monkeypat
         "HTTP 403 AuthenticationTypeDisabled: Key based authentication is disabled for this resource." in line
     )
     assert f"{server.url} takes Microsoft Entra ID tokens only: use --auth entra" in line
+
+
+def test_cli_against_the_emulator_with_local_auth_disabled(tmp_path: Path, fake_az: FakeAz, monkeypatch):
+    # `facesync emulator --bearer-token T --disable-local-auth`: the token gets in, a key is refused
+    # with the service's 403, and facesync says what to do about it.
+    fixed = "eyJ-the-one-token-the-emulator-takes-" + "t" * 20
+    settings = EmulatorSettings(bearer_token=fixed, disable_local_auth=True, train_seconds=0.05)
+    monkeypatch.chdir(tmp_path)
+    with serve(settings) as url:
+        ws = Workspace(tmp_path, url)
+        write_staff(ws)
+        keyed = ws.run("plan", env={"FACESYNC_KEY": "a-key-0123456789"})
+        keyless = ws.run(
+            "plan", "--auth", "entra", "--out", "plan.json", env={**fake_az.env, "FAKE_AZ_TOKEN": fixed}
+        )
+    line = one_error_line(keyed)
+    assert "HTTP 403 AuthenticationTypeDisabled" in line and "use --auth entra" in line
+    assert keyless.exit_code == 0, keyless.stderr
+    assert fixed not in keyless.stdout + keyless.stderr + (ws.root / "plan.json").read_text()
