@@ -46,6 +46,13 @@ class Auth(Protocol):
 class KeyAuth:
     def __init__(self, key: str | None) -> None:
         secrets.register(key)
+        if key and not all("!" <= char <= "~" for char in key):
+            # httpx would fail to encode it on the first request, or send a broken header.
+            raise EndpointError(
+                "the Face key holds a space, a line break, a control or a non-ASCII character, "
+                "which no key has and no HTTP header can carry (check how the secret was set); "
+                "nothing was sent"
+            )
         self._headers = {"Ocp-Apim-Subscription-Key": key} if key else {}
 
     async def headers(self) -> dict[str, str]:

@@ -132,3 +132,18 @@ def test_ci_tokens_are_registered_with_the_endpoint():
     github = "ghs_" + "A1b2C3d4" * 4
     resolve_endpoint("https://x.example", None, None, {"GITHUB_TOKEN": github, "FACESYNC_KEY": KEY})
     assert secrets.scrub(f"{github} {KEY}") == "*** ***"
+
+
+@pytest.mark.parametrize("key", ["abc\ndef-0123456789", "clé-0123456789", "with space-0123456789"])
+def test_a_key_no_header_can_carry_is_one_line_without_the_key(key: str, tmp_path: Path, monkeypatch):
+    from tests.hardening.test_errors import one_error_line
+
+    monkeypatch.chdir(tmp_path)
+    with hostile(echo) as server:
+        ws = Workspace(tmp_path, server.url)
+        write_staff(ws)
+        result = ws.run("plan", "--rate-limit", "0", env={"FACESYNC_KEY": key})
+        sent = len(server.requests)
+    line = one_error_line(result)
+    assert "no HTTP header can carry" in line and "nothing was sent" in line
+    assert key not in result.stderr and sent == 0
