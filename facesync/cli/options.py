@@ -38,7 +38,7 @@ def _apply_options(func: F, options: Iterable[Callable[[F], F]]) -> F:
 # -- logging ----------------------------------------------------------------------------------
 
 
-class _Stderr(logging.StreamHandler):
+class _Stderr(logging.StreamHandler[Any]):
     """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
 
     @property
