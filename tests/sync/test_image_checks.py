@@ -405,7 +405,9 @@ class _DetectForbidden(httpx.AsyncBaseTransport):
             self.detects += 1
             await asyncio.sleep(0)  # let the other checks start, as they would on a network
             body = {"error": {"code": "PermissionDenied", "message": "detect is not allowed"}}
-            return httpx.Response(403, json=body)
+            # Streamed, as from the network: the client reads every body as a stream.
+            stream = httpx.ByteStream(json.dumps(body).encode())
+            return httpx.Response(403, headers={"content-type": "application/json"}, stream=stream)
         return await self.inner.handle_async_request(request)
 
 
