@@ -41,6 +41,8 @@ async def echo(peer: Peer) -> None:
         await peer.json(200, json.dumps([group]).encode())
     elif path in ("/largepersongroups", "/facelists", "/largefacelists") or path.endswith("/persons"):
         await peer.json(200, b"[]")
+    elif path == "/detect":  # plan's image checks: one face in every photo
+        await peer.json(200, b'[{"faceRectangle": {"top": 10, "left": 10, "width": 60, "height": 60}}]')
     elif path.endswith("/training"):
         error = {"error": {"code": "PersonGroupNotTrained", "message": f"not trained; key was {credential}"}}
         await peer.json(404, json.dumps(error).encode())

@@ -39,6 +39,7 @@ def _apply_single(ws: Workspace, prod: Region, *args: str):
     return ws.run(
         "apply",
         "--auto-approve",
+        "--no-check-images",  # the service refuses Bob's photo at apply
         *args,
         env={"FACESYNC_ENDPOINT": prod.url, "FACESYNC_KEY": str(prod.key)},
     )
@@ -47,7 +48,7 @@ def _apply_single(ws: Workspace, prod: Region, *args: str):
 def _apply_environment(ws: Workspace, *args: str):
     env_config(ws, ONE)
     _no_face_for_bob(ws)
-    return ws.run("apply", "--env", "prod", "--auto-approve", *args)
+    return ws.run("apply", "--env", "prod", "--auto-approve", "--no-check-images", *args)
 
 
 @pytest.mark.parametrize("entry", ["one resource", "an environment"])
