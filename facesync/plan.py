@@ -17,11 +17,14 @@ from typing import Any
 
 from facesync.address import Address, ResourceKind
 from facesync.model import (
+    CollectionKind,
     DesiredCollection,
     DesiredFace,
+    DesiredMember,
     DesiredPerson,
     LiveCollection,
     LiveFace,
+    LiveMember,
     LivePerson,
     LiveSummary,
     SourcePos,
@@ -65,13 +68,17 @@ class Reason(StrEnum):
     NEVER_TRAINED = "never_trained"
     TRAINING_FAILED = "training_failed"
     TRAINING_PENDING = "training_pending"
+    MODEL_ADDED = "model_added"
+    """A directory face enrolled in a model newly listed in recognitionModels."""
+    MODEL_REMOVED = "model_removed"
+    """A directory face of a model no longer listed in recognitionModels."""
 
 
 REPAIRS = frozenset({Reason.TWIN, Reason.DUPLICATE_FACE})
 """Deletes that clean up after facesync's own lost responses (a twin person, a duplicate face)."""
 
-DesiredResource = DesiredCollection | DesiredPerson | DesiredFace
-LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace
+DesiredResource = DesiredCollection | DesiredPerson | DesiredFace | DesiredMember
+LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace | LiveMember
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,8 @@ class Change:
     live: LiveResource | None = None
     """What the service holds (None for a create)."""
     owner_id: str | None = None
-    """For a face in a person group: the live person it is in (None when this plan creates it)."""
+    """For a face of a person: the live person it is in; for a DynamicPersonGroup's new member:
+    the directory person it names (None when this plan creates that person)."""
 
     @property
     def kind(self) -> ResourceKind:
@@ -95,7 +103,7 @@ class Change:
     @property
     def person_id(self) -> str | None:
         """The live person this change acts on, or in."""
-        if isinstance(self.live, LivePerson):
+        if isinstance(self.live, LivePerson | LiveMember):
             return self.live.person_id
         return self.owner_id
 
@@ -119,6 +127,13 @@ class Change:
         live = self.live
         if isinstance(live, LiveSummary):
             return {"name": live.name}
+        if isinstance(live, LiveMember):
+            return {"name": live.name, "personId": live.person_id}
+        if isinstance(live, LiveCollection) and live.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            group: dict[str, Any] = {"name": live.name, "userData": live.user_data}
+            if self.action is not Action.UPDATE:
+                group["members"] = len(live.members)
+            return group
         if isinstance(live, LiveCollection):
             if self.action is Action.UPDATE:
                 return _collection_fields(live.name, live.user_data, live.recognition_model)
@@ -135,6 +150,8 @@ class Change:
                 "faces": len(live.faces),
             }
         fields = {"persistedFaceId": live.persisted_face_id, "fingerprint": live.fingerprint}
+        if live.recognition_model:
+            fields["recognitionModel"] = live.recognition_model
         if live.note:
             fields["note"] = live.note
         return fields
@@ -151,10 +168,14 @@ class Change:
         desired = self.desired
         if desired is None or self.action is Action.DELETE:
             return None
+        if isinstance(desired, DesiredCollection) and desired.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            return {"name": desired.name, "userData": desired.user_data}
         if isinstance(desired, DesiredCollection):
             return _collection_fields(desired.name, desired.user_data, desired.recognition_model)
         if isinstance(desired, DesiredPerson):
             return {"name": desired.name, "userData": desired.user_data}
+        if isinstance(desired, DesiredMember):
+            return {"name": desired.name}
         fields: dict[str, Any] = {"fingerprint": desired.fingerprint}
         if desired.image_path:
             fields["image"] = display_path(desired.image_path, root)
@@ -163,6 +184,8 @@ class Change:
         if desired.target_face:
             fields["targetFace"] = list(desired.target_face)
         fields["detectionModel"] = desired.detection_model
+        if self.address.model:
+            fields["recognitionModel"] = self.address.model
         if desired.user_data:
             fields["note"] = desired.user_data
         return fields
