@@ -147,7 +147,9 @@ def test_a_group_without_members_needs_v1_0_preview(write_config: WriteConfig) -
     assert _errors(write_config(text.replace("v1.2-preview.1", "v1.0-preview"), IMAGES)) == []
 
 
-def test_a_group_needs_a_name_and_the_directory_is_defined_once(write_config: WriteConfig, tmp_path: Path) -> None:
+def test_a_group_needs_a_name_and_the_directory_is_defined_once(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
     write_config(FAMILY.replace("    name: Parents\n", ""), IMAGES)
     write_config("version: 1\npersonDirectory: {persons: {}}\n", name="more.yaml")
     errors = _errors(tmp_path)
