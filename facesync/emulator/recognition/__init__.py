@@ -1,7 +1,7 @@
 """Recognition for the emulator: detect, identify, verify, find similar and group.
 
-The HTTP handlers live in `handlers` (imported by the app's router on demand); this package's
-top level never imports the app, so the app can hold a `Recognition` without a cycle.
+The HTTP handlers live in `handlers`, which the app imports to register their routes; this
+package's top level holds the engine and its state, which the handlers are given.
 """
 
 from facesync.emulator.recognition.engines import MODES, EngineUnavailable, load_engine
