@@ -1,8 +1,9 @@
 """Where facesync keeps what it remembers beside a configuration: one folder for every cache.
 
 `.facesync/` in the configuration's folder (git-ignored) holds the image cache
-(`cache/images.json`), the face cache (`cache/faces.json`) and the training journal
-(`pending-training.json`). Nothing in it is needed for correctness.
+(`cache/images.json`), the face cache (`cache/faces.json`), the training journal
+(`pending-training.json`) and the directory operations an apply left running
+(`pending-operations.json`). Nothing in it is needed for correctness.
 """
 
 from __future__ import annotations

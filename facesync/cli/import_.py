@@ -187,7 +187,9 @@ def import_command(
         if converter.default_detection != SERVICE_DEFAULT_DETECTION_MODEL
         else None
     )
-    files = render(imported, split=split, header=header, defaults=defaults)
+    # The directory and its groups exist only in the preview APIs: say which one was read.
+    service = {"apiVersion": client.api_version} if any(not c.kind.classic for c in imported) else None
+    files = render(imported, split=split, header=header, defaults=defaults, service=service)
     wrote = _write(files, out, split, force)
     for c in imported:
         for note in c.notes:

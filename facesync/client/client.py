@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from facesync.client.directory import DirectoryClient
 from facesync.client.endpoint import Endpoint, build_transport
 from facesync.client.errors import EndpointError, FaceAPIError, ServiceUnreachable, UnexpectedResponse
 from facesync.client.models import (
@@ -133,6 +134,11 @@ class FaceClient:
         self._slots = asyncio.Semaphore(parallelism)
         self._retry = retry or DEFAULT_RETRY
         self._sleep = sleep
+        self.clock = clock
+        """Measures waits (operations); tests pass a fake together with `sleep`."""
+        self.sleep = sleep
+        self.directory = DirectoryClient(self)
+        """The PersonDirectory and DynamicPersonGroup calls (preview API versions)."""
         self.calls: Counter[str] = Counter()
         """Requests sent, by operation (retries included): benchmarks and tests read it."""
 
@@ -610,10 +616,14 @@ class FaceClient:
         max_candidates: int = 1,
         confidence_threshold: float | None = None,
     ) -> list[IdentifyResult]:
-        """Up to 10 faceIds against a trained PersonGroup or LargePersonGroup."""
+        """Up to 10 faceIds against a trained PersonGroup or LargePersonGroup, a
+        DynamicPersonGroup, or the whole PersonDirectory (`personIds: ["*"]`)."""
+        scope: dict[str, Any] = (
+            {"personIds": ["*"]} if kind is CollectionKind.PERSON_DIRECTORY else {kind.id_field: group_id}
+        )
         body: dict[str, Any] = {
             "faceIds": list(face_ids),
-            kind.id_field: group_id,
+            **scope,
             "maxNumOfCandidatesReturned": max_candidates,
         }
         if confidence_threshold is not None:
@@ -628,7 +638,9 @@ class FaceClient:
     async def verify_person(
         self, face_id: str, *, kind: CollectionKind, group_id: str, person_id: str
     ) -> VerifyResult:
-        body = {"faceId": face_id, "personId": person_id, kind.id_field: group_id}
+        body = {"faceId": face_id, "personId": person_id}
+        if kind is not CollectionKind.PERSON_DIRECTORY:  # a directory person needs no group
+            body[kind.id_field] = group_id
         raw = await self._post_json("Face.Verify", "/verify", body)
         return self._model(VerifyResult, raw, "Face.Verify", "POST", "/verify")
 

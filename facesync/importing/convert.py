@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facesync.address import Address
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
+from facesync.importing.directory import directory_body, group_body
 from facesync.importing.images import ImageIndex
 from facesync.model import (
     SERVICE_DEFAULT_DETECTION_MODEL,
@@ -93,6 +95,13 @@ class Converter:
 
     def _collection(self, live: LiveCollection) -> ImportedCollection:
         self.stats.collections += 1
+        if not live.kind.classic:
+            said: list[str] = []
+            if live.kind is CollectionKind.PERSON_DIRECTORY:
+                written = directory_body(self, live, said)
+            else:
+                written = group_body(live, said)
+            return ImportedCollection(live.kind, live.id, written, tuple(said))
         body: dict[str, Any] = {"name": live.name}
         if live.user_data:
             body["userData"] = live.user_data
@@ -101,7 +110,7 @@ class Converter:
         if live.kind.has_persons:
             body["persons"] = self._persons(live, notes)
         else:
-            body["faces"] = self._faces(live.faces, f"{live.kind.value}.{live.id}", notes)
+            body["faces"] = self._faces(live.faces, str(Address(live.kind, live.id)), notes)
         has_faces = bool(live.faces) or any(p.faces for p in live.persons)
         training = live.training.status if live.training is not None else None
         if has_faces and training in (TrainingStatus.NOT_TRAINED, TrainingStatus.FAILED):
@@ -113,6 +122,10 @@ class Converter:
                 "a train, which apply performs (import itself never writes)."
             )
         return ImportedCollection(live.kind, live.id, body, tuple(notes))
+
+    def persons_body(self, live: LiveCollection, notes: list[str]) -> dict[str, Any]:
+        """A group's or the directory's persons, keyed by name."""
+        return self._persons(live, notes)
 
     def _persons(self, live: LiveCollection, notes: list[str]) -> dict[str, Any]:
         by_name: dict[str, list[LivePerson]] = defaultdict(list)
@@ -130,7 +143,7 @@ class Converter:
                         "facesync knows persons by name, so until the live person is renamed to "
                         "match, a plan deletes it and creates this one without its faces."
                     )
-                owner = f"{live.kind.value}.{live.id}/person[{key}]"
+                owner = str(Address(live.kind, live.id).child_person(key))
                 persons[key] = self._person(person, owner, notes)
         return persons
 
@@ -194,7 +207,7 @@ def _twins(live: LiveCollection) -> list[tuple[str, str, tuple[str, ...]]]:
     for person in live.persons:
         by_name[person.name].append(person.person_id)
     return [
-        (f"{live.kind.value}.{live.id}", name, tuple(sorted(ids)))
+        (str(Address(live.kind, live.id)), name, tuple(sorted(ids)))
         for name, ids in sorted(by_name.items())
         if len(ids) > 1
     ]
