@@ -227,4 +227,3 @@ AUDIT_RENDERERS = {
     "github": render_audit_github,
     "markdown": render_audit_markdown,
 }
-
