@@ -220,11 +220,10 @@ class DirectoryApply:
         for change in members:
             person_id = change.person_id
             if change.action is Action.CREATE and person_id is None:
+                # The plan creates its person first, in this run.
                 person_id = self.person_ids.get(change.address.person or "")
             if person_id is None:
-                await self.executor.step(
-                    change, _fail(f"{change.address}: the person does not exist on the service")
-                )
+                await self.executor.step(change, _fail(f"{change.address}: its person was not created"))
                 continue
             (adds if change.action is Action.CREATE else removes).append((change, person_id))
         if head is None and not adds and not removes:
