@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from facesync.config.resolve import _Builder, _Collection
 
 
+DIRECTORY_DEFAULT_MODEL = "recognition_04"
+"""The directory's models when neither it nor `defaults` names one: the model is part of the
+directory's paths (no service default), and this is the recommended one."""
+
+
 def newest_model(models: Sequence[str]) -> str:
     """The most recent of `models`: what probes are detected with unless a test says otherwise."""
     return max(models, key=lambda m: RECOGNITION_MODELS.index(m) if m in RECOGNITION_MODELS else -1)

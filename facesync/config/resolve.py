@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from facesync.config import directory
+from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
 from facesync.config.errors import Diagnostic, Reporter, ValidationResult
 from facesync.config.imagepaths import ImagePaths
 from facesync.config.images import (
@@ -170,6 +171,8 @@ class _Builder:
         self.probed: dict[str, ImageInfo | None] = {}
         self.api_version = DEFAULT_API_VERSION
         self.default_detection = SERVICE_DEFAULT_DETECTION_MODEL
+        self.defaults_recognition: str | None = None
+        """`defaults.recognitionModel` as written (None when the config sets none)."""
         self.allow_outside_root = False
         self.paths = ImagePaths(self.root if self.root is not None else config_root(path))
 
@@ -199,6 +202,7 @@ class _Builder:
         if defaults_at is not None:
             self._check_models(defaults_at[0], ("defaults",), defaults)
         default_recognition = defaults.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL
+        self.defaults_recognition = defaults.recognition_model
         self.default_detection = defaults.detection_model or SERVICE_DEFAULT_DETECTION_MODEL
         self.allow_outside_root = any(r.allow_images_outside_root for _, r in roots)
 
@@ -330,7 +334,7 @@ class _Builder:
 
     def _collection(self, c: _Collection, default_recognition: str) -> DesiredCollection | None:
         if c.kind is CollectionKind.PERSON_DIRECTORY:
-            return directory.build_directory(self, c, default_recognition)
+            return directory.build_directory(self, c, self.defaults_recognition or DIRECTORY_DEFAULT_MODEL)
         if c.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
             return directory.build_dynamic_group(self, c)
         doc, model = c.doc, c.model

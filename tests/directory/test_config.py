@@ -61,11 +61,22 @@ def test_directory_and_groups_become_desired_state(write_config: WriteConfig) ->
     assert (old.id, old.present) == ("old", False)
 
 
-def test_directory_models_default_to_the_default_recognition_model(write_config: WriteConfig) -> None:
+@pytest.mark.parametrize(
+    ("defaults", "models"),
+    [
+        ("defaults: {recognitionModel: recognition_03}\n", ("recognition_03",)),
+        # No service default: the model is in the directory's paths. Not recognition_01 then.
+        ("", ("recognition_04",)),
+    ],
+)
+def test_directory_models_default_to_the_default_recognition_model_else_04(
+    write_config: WriteConfig, defaults: str, models: tuple[str, ...]
+) -> None:
     text = FAMILY.replace("  recognitionModels: [recognition_03, recognition_04]\n", "")
+    text = text.replace("defaults: {recognitionModel: recognition_04}\n", defaults)
     state, _ = load(write_config(text, IMAGES))
     (directory,) = _kind(state.collections, CollectionKind.PERSON_DIRECTORY)
-    assert directory.recognition_models == ("recognition_04",)
+    assert directory.recognition_models == models
 
 
 @pytest.mark.parametrize("version", ["v1.0", "v1.2"])
