@@ -184,7 +184,8 @@ def service_options(func: F) -> F:
                 multiple=True,
                 metavar="ADDRESS",
                 help="Only read and plan this collection (an id or an address such as "
-                'personGroup.staff) or person (personGroup.staff/person["Alice Smith"]); repeatable.',
+                'personGroup.staff, dynamicPersonGroup.parents or personDirectory) or person '
+                '(personGroup.staff/person["Alice Smith"], personDirectory/person["Dad"]); repeatable.',
             ),
             click.option(
                 "--refresh",
