@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from facesync.emulator import collection_handlers
 from facesync.emulator.calls import (
     VERSIONS,
     Call,
@@ -29,12 +28,13 @@ from facesync.emulator.calls import (
     json_response,
     media_type,
 )
-from facesync.emulator.directory import handlers as directory_handlers
 from facesync.emulator.directory.store import Directory
 from facesync.emulator.errors import ApiError
 from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket, check_key
+from facesync.emulator.handlers import collections as collection_handlers
+from facesync.emulator.handlers import directory as directory_handlers
+from facesync.emulator.handlers import recognition as recognition_handlers
 from facesync.emulator.recognition import Recognition
-from facesync.emulator.recognition import handlers as recognition_handlers
 from facesync.emulator.settings import EmulatorSettings
 from facesync.emulator.store import Store
 

@@ -2,8 +2,8 @@
 
 A handler is `async (services, call) -> Response`: `call` is the routed request (version, path
 parameters, query), `services` the emulator's state (settings, clock, store, recognition,
-directory). Handlers live in their own modules (collection_handlers, recognition.handlers,
-directory.handlers) and import only this layer; the app imports the handler modules and
+directory). Handlers live in `facesync.emulator.handlers` (collections, recognition, directory)
+and import only this layer and the state's own modules; the app imports the handler modules and
 registers their routes, never the other way round.
 """
 

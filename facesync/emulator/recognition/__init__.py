@@ -1,7 +1,7 @@
 """Recognition for the emulator: detect, identify, verify, find similar and group.
 
-The HTTP handlers live in `handlers`, which the app imports to register their routes; this
-package's top level holds the engine and its state, which the handlers are given.
+This package holds the engines and what recognition remembers; the HTTP handlers of these
+calls are in `facesync.emulator.handlers.recognition`.
 """
 
 from facesync.emulator.recognition.engines import MODES, EngineUnavailable, load_engine

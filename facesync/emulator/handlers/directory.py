@@ -227,10 +227,6 @@ async def h_operation(emu: Services, call: Call) -> Response:
 PRE = "PersonDirectory_"
 
 
-def _pick(method: str, table: dict[str, tuple[str, Handler]]) -> tuple[str, Handler] | None:
-    return table.get(method)
-
-
 def resolve(rest: list[str], method: str) -> Route | None:
     """The route of a directory path (`rest`: the decoded segments after the version, the first
     being one of ROOTS), or None. Operation ids are v1.0-preview's (Face.json)."""
@@ -240,68 +236,53 @@ def resolve(rest: list[str], method: str) -> Route | None:
     found: tuple[str, Handler] | None = None
     if segs[0] == "persons":
         if n == 1:
-            found = _pick(
-                method,
-                {
-                    "POST": (f"{PRE}CreatePerson", h_create_person),
-                    "GET": (f"{PRE}GetPersons", h_list_persons),
-                },
-            )
+            found = {
+                "POST": (f"{PRE}CreatePerson", h_create_person),
+                "GET": (f"{PRE}GetPersons", h_list_persons),
+            }.get(method)
         elif n >= 2:
             params["pid"] = segs[1]
         if n == 2:
-            found = _pick(
-                method,
-                {
-                    "GET": (f"{PRE}GetPerson", h_get_person),
-                    "PATCH": (f"{PRE}UpdatePerson", h_update_person),
-                    "DELETE": (f"{PRE}DeletePerson", h_delete_person),
-                },
-            )
+            found = {
+                "GET": (f"{PRE}GetPerson", h_get_person),
+                "PATCH": (f"{PRE}UpdatePerson", h_update_person),
+                "DELETE": (f"{PRE}DeletePerson", h_delete_person),
+            }.get(method)
         elif n == 3 and segs[2] == "dynamicpersongroupreferences":
-            found = _pick(method, {"GET": (f"{PRE}ListDynamicPersonGroupPersonReferences", h_references)})
+            found = {"GET": (f"{PRE}ListDynamicPersonGroupPersonReferences", h_references)}.get(method)
         elif n in (5, 6) and segs[2] == "recognitionmodels" and segs[4] == "persistedfaces":
             params["model"] = segs[3]
             if n == 5:
-                found = _pick(
-                    method,
-                    {
-                        "POST": (f"{PRE}AddPersonFace", h_add_face),
-                        "GET": (f"{PRE}GetPersonFaces", h_list_faces),
-                    },
-                )
+                found = {
+                    "POST": (f"{PRE}AddPersonFace", h_add_face),
+                    "GET": (f"{PRE}GetPersonFaces", h_list_faces),
+                }.get(method)
             else:
                 params["fid"] = segs[5]
-                found = _pick(
-                    method,
-                    {
-                        "GET": (f"{PRE}GetPersonFace", h_get_face),
-                        "PATCH": (f"{PRE}UpdatePersonFace", h_update_face),
-                        "DELETE": (f"{PRE}DeletePersonFace", h_delete_face),
-                    },
-                )
+                found = {
+                    "GET": (f"{PRE}GetPersonFace", h_get_face),
+                    "PATCH": (f"{PRE}UpdatePersonFace", h_update_face),
+                    "DELETE": (f"{PRE}DeletePersonFace", h_delete_face),
+                }.get(method)
     elif segs[0] == "dynamicpersongroups":
         params["kind"] = "dpg"
         if n == 1:
-            found = _pick(method, {"GET": (f"{PRE}ListDynamicPersonGroups", h_list_groups)})
+            found = {"GET": (f"{PRE}ListDynamicPersonGroups", h_list_groups)}.get(method)
         elif n >= 2:
             params["cid"] = rest[1]  # group ids are case-sensitive (and must be lower case)
         if n == 2:
-            found = _pick(
-                method,
-                {
-                    "PUT": (f"{PRE}CreateDynamicPersonGroup", h_create_group),
-                    "GET": (f"{PRE}GetDynamicPersonGroup", h_get_group),
-                    "PATCH": (f"{PRE}UpdateDynamicPersonGroup", h_update_group),
-                    "DELETE": (f"{PRE}DeleteDynamicPersonGroup", h_delete_group),
-                },
-            )
+            found = {
+                "PUT": (f"{PRE}CreateDynamicPersonGroup", h_create_group),
+                "GET": (f"{PRE}GetDynamicPersonGroup", h_get_group),
+                "PATCH": (f"{PRE}UpdateDynamicPersonGroup", h_update_group),
+                "DELETE": (f"{PRE}DeleteDynamicPersonGroup", h_delete_group),
+            }.get(method)
         elif n == 3 and segs[2] == "persons":
-            found = _pick(method, {"GET": (f"{PRE}ListDynamicPersonGroupPersons", h_group_persons)})
+            found = {"GET": (f"{PRE}ListDynamicPersonGroupPersons", h_group_persons)}.get(method)
     elif segs[0] == "operations" and n == 2:
         params["fid"] = segs[1]
         # The one operation-status call of Face.json (v1.0 and v1.0-preview) bears this id.
-        found = _pick(method, {"GET": ("Snapshot_GetOperationStatus", h_operation)})
+        found = {"GET": ("Snapshot_GetOperationStatus", h_operation)}.get(method)
     if found is None:
         return None
     return found[0], found[1], params
