@@ -135,6 +135,8 @@ async def read_directory(reader: FaceReading, full: bool) -> LiveCollection:
         reader.progress.persons_read += 1
         return LivePerson(p.person_id, p.name, p.user_data or None, faces)
 
-    live = tuple(await asyncio.gather(*(person(p) for p in persons)))
+    # The first person alone: a model the directory refuses is then not asked of everyone else.
+    first = [await person(p) for p in persons[:1]]
+    live = (*first, *await asyncio.gather(*(person(p) for p in persons[1:])))
     reader.progress.collections_read += 1
     return LiveCollection(kind=PD, id=DIRECTORY_ID, name="", recognition_model="", persons=live)
