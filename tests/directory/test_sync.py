@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import httpx
 
@@ -229,3 +230,31 @@ def test_a_test_naming_a_non_member_or_an_unenrolled_model_is_a_config_error(fam
         "recognitionModel 'recognition_04' is not enrolled in the personDirectory (recognition_03)"
         in result.stderr
     )
+
+
+def test_audit_reviews_directory_persons_and_a_group_target_means_its_members(family: Family):
+    family.write()
+    whole = family.run("audit", "--yes", "--rate-limit", "0", "--format", "json")
+    assert whole.exit_code == 0, whole.output + whole.stderr
+    assert (json.loads(whole.stdout)["images"], json.loads(whole.stdout)["persons"]) == (4, 3)
+    parents = family.run(
+        "audit", "--yes", "--rate-limit", "0", "--format", "json", "--target", "dynamicPersonGroup.parents"
+    )
+    assert parents.exit_code == 0, parents.output + parents.stderr
+    report = json.loads(parents.stdout)
+    assert (report["images"], report["persons"]) == (DAD_FACES + MUM_FACES, 2)
+    assert report["calls"]["Face.Detect"] == DAD_FACES + MUM_FACES
+
+
+def test_directory_plans_match_the_published_plan_schema_and_render_as_markdown(family: Family):
+    import jsonschema
+
+    family.write()
+    family.apply()
+    family.write(FAMILY.replace("[recognition_03]", "[recognition_04]").replace("[Dad, Mum]", "[Dad]"))
+    plan = family.plan_json()
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(plan, schema)
+    assert {c["kind"] for c in plan["changes"]} == {"face", "member"}
+    markdown = family.run("plan", "--rate-limit", "0", "--format", "markdown")
+    assert 'dynamicPersonGroup.parents/member["Mum"]' in markdown.stdout
