@@ -172,7 +172,7 @@ class Address:
             if person_match["segment"] == "member" and not member:
                 raise AddressError(f"{text!r}: only a DynamicPersonGroup has members")
             if person_match["segment"] == "person" and member:
-                raise AddressError(f"{text!r}: a DynamicPersonGroup lists members (member[\"Name\"])")
+                raise AddressError(f'{text!r}: a DynamicPersonGroup lists members (member["Name"])')
             if not kind.has_persons and not member:
                 raise AddressError(f"{text!r}: a {kind.label} has no persons")
             person, person_id = json.loads(person_match["name"]), person_match["pid"]

@@ -188,7 +188,9 @@ class _Executor:
     # -- collections ----------------------------------------------------------------------------
 
     async def collection(self, changes: list[Change]) -> None:
-        head = next((c for c in changes if c.kind.is_collection and c.action is not Action.TRAIN), None)
+        head = next(
+            (c for c in changes if c.kind.is_collection and c.action is not Action.TRAIN), None
+        )
         train = next((c for c in changes if c.action is Action.TRAIN), None)
         inner = [c for c in changes if not c.kind.is_collection]
         address = changes[0].address.collection

@@ -123,11 +123,15 @@ class _Differ:
         if not (any(p.faces for p in desired.persons) if desired.kind.has_persons else desired.faces):
             return
         training = live.training if live is not None else None
-        explanation = {
-            Reason.NEW_COLLECTION: "new collection",
-            Reason.REPLACED_COLLECTION: "replaced collection",
-            Reason.CONTENTS_CHANGED: "contents changed",
-        }.get(reason) if reason is not None else None
+        explanation = (
+            {
+                Reason.NEW_COLLECTION: "new collection",
+                Reason.REPLACED_COLLECTION: "replaced collection",
+                Reason.CONTENTS_CHANGED: "contents changed",
+            }.get(reason)
+            if reason is not None
+            else None
+        )
         if reason is None and training is not None and training.status is TrainingStatus.NOT_TRAINED:
             reason, explanation = Reason.NEVER_TRAINED, "never trained"
         elif reason is None and training is not None and training.status is TrainingStatus.FAILED:
@@ -395,4 +399,3 @@ def diff(
         warnings=(*live.warnings, *differ.warnings),
         stats=tuple(differ.stats),
     )
-

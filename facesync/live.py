@@ -162,12 +162,24 @@ async def read_live_state(
     *,
     targets: Collection[Address] = (),
     cache: FaceCache | None = None,
-    verify_sample: int = DEFAULT_VERIFY_SAMPLE,
+    verify_sample: int | None = DEFAULT_VERIFY_SAMPLE,
     rng: random.Random | None = None,
     progress: ReadProgress | None = None,
+    only_targeted_kinds: bool = False,
+    known_trained: Collection[Address] = (),
 ) -> LiveState:
-    """`verify_sample`: how many cached faces to check against the service (0: none)."""
-    kinds = list(CLASSIC_KINDS)
+    """`verify_sample`: how many cached faces to check against the service (0: none; None: all).
+    `only_targeted_kinds`: list only the kinds of the targeted collections (the others are not
+    reported as unmanaged); `known_trained`: collections whose training is known to have
+    succeeded (not read again)."""
+    narrow = only_targeted_kinds and bool(targets)
+    kinds = (
+        sorted(
+            {t.collection_kind for t in targets if t.collection_kind.classic}, key=list(CollectionKind).index
+        )
+        if narrow
+        else list(CLASSIC_KINDS)
+    )
     listings = await asyncio.gather(*(client.list_collections(kind) for kind in kinds))
     listed: dict[tuple[CollectionKind, str], CollectionInfo] = {
         (kind, info.id): info
@@ -177,14 +189,21 @@ async def read_live_state(
     }
     declared = {(c.kind, c.id): c for c in desired.collections}
     wanted = [
-        (declared[key], info) for key, info in listed.items() if key in declared and selects(targets, *key)
+        (declared[key], info)
+        for key, info in listed.items()
+        if key in declared and selects(targets, *key)
     ]
     reader = FaceReader(client, cache, progress)
     reader.progress.collections += len(wanted)
     # A collection about to be deleted needs only counts for the plan, not face fingerprints.
+    trained = set(known_trained)
+    # The directory and its groups are read only when a narrowed read targets them.
+    directory_kinds = not narrow or any(not t.collection_kind.classic for t in targets)
     classic, (directory, unmanaged) = await asyncio.gather(
-        asyncio.gather(*(_read(reader, d.kind, info, d.present) for d, info in wanted)),
-        read_directory_state(reader, desired, targets),
+        asyncio.gather(
+            *(_read(reader, d.kind, info, d.present, Address(d.kind, d.id) in trained) for d, info in wanted)
+        ),
+        read_directory_state(reader, desired, targets) if directory_kinds else _nothing(),
     )
     collections = [*classic, *directory]
     verified, warnings = await _verify_cached(reader, collections, verify_sample, rng or random.Random())
@@ -207,15 +226,19 @@ async def read_live_state(
     return LiveState(collections=tuple(collections), others=others, warnings=warnings, verified=verified)
 
 
+async def _nothing() -> tuple[list[LiveCollection], tuple[LiveSummary, ...]]:
+    return [], ()
+
+
 async def _verify_cached(
-    reader: FaceReader, collections: list[LiveCollection], sample: int, rng: random.Random
+    reader: FaceReader, collections: list[LiveCollection], sample: int | None, rng: random.Random
 ) -> tuple[int, tuple[str, ...]]:
     """Check a random sample of the cached faces against the service; when one differs, check
     them all. Replaces what differed in `collections`; returns how many were checked and warnings."""
     pending = sorted(reader.cached_reads, key=lambda r: r.face_id)
-    if sample <= 0 or not pending:
+    if (sample is not None and sample <= 0) or not pending:
         return 0, ()
-    chosen = rng.sample(pending, min(sample, len(pending)))
+    chosen = pending if sample is None else rng.sample(pending, min(sample, len(pending)))
     fresh = await _reread(reader, chosen)
     differing = _differing(fresh, chosen)
     checked = len(chosen)
@@ -269,7 +292,9 @@ async def read_collection(
     return await _read(FaceReader(client, cache), kind, info, full)
 
 
-async def _read(reader: FaceReader, kind: CollectionKind, info: CollectionInfo, full: bool) -> LiveCollection:
+async def _read(
+    reader: FaceReader, kind: CollectionKind, info: CollectionInfo, full: bool, trained: bool = False
+) -> LiveCollection:
     client = reader.client
     progress = reader.progress
     persons: tuple[LivePerson, ...] = ()
@@ -288,7 +313,10 @@ async def _read(reader: FaceReader, kind: CollectionKind, info: CollectionInfo, 
         persons = tuple(await asyncio.gather(*(person(p) for p in listed)))
     else:
         faces = await reader.list_faces(kind, info.id)
-    training = await read_training(client, kind, info.id) if kind.trainable and full else None
+    if trained:
+        training: LiveTraining | None = LiveTraining(TrainingStatus.SUCCEEDED)
+    else:
+        training = await read_training(client, kind, info.id) if kind.trainable and full else None
     progress.collections_read += 1
     return LiveCollection(
         kind=kind,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,7 +32,8 @@ from facesync.model import (
     TrainingStatus,
 )
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
+"""2: the checksum covers reason codes and no longer the English explanation (1)."""
 
 
 class Action(StrEnum):
@@ -228,19 +230,28 @@ def display_path(path: str, root: str | None = None) -> str:
     return path if rel.startswith("..") else rel
 
 
-# The checksum covers what the change does, not where it was written down: local paths, source
-# lines and the reason code are display-only, so a plan checked out elsewhere verifies alike.
-_CHECKSUMMED = ("action", "kind", "address", "before", "after", "reason")
+# The checksum covers what decides: what each change does (its action, address, before and after
+# values) and why (the reason code). The English explanation is prose and left out, and so are
+# local paths and source lines, so a plan made in one checkout verifies in another.
+_CHECKSUMMED = ("action", "kind", "address", "before", "after", "reason_code")
 _NOT_CHECKSUMMED = frozenset({"image"})
 
 
-def _checksum_view(change: Change) -> dict[str, Any]:
-    data = change.to_dict()
-    view = {key: data[key] for key in _CHECKSUMMED}
+def _checksum_view(change: Mapping[str, Any]) -> dict[str, Any]:
+    view = {key: change.get(key) for key in _CHECKSUMMED}
     for side in ("before", "after"):
-        if view[side] is not None:
-            view[side] = {k: v for k, v in view[side].items() if k not in _NOT_CHECKSUMMED}
+        values = view[side]
+        if isinstance(values, dict):
+            view[side] = {k: v for k, v in values.items() if k not in _NOT_CHECKSUMMED}
     return view
+
+
+def checksum_of(changes: Iterable[Mapping[str, Any]]) -> str:
+    """The checksum of changes in their document form (`Change.to_dict()`, or a saved plan's)."""
+    canonical = json.dumps(
+        [_checksum_view(c) for c in changes], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,10 +311,7 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        canonical = json.dumps(
-            [_checksum_view(c) for c in self.changes], sort_keys=True, separators=(",", ":")
-        )
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        return checksum_of(c.to_dict() for c in self.changes)
 
     def to_dict(self) -> dict[str, Any]:
         root = self.scope.config_root if self.scope is not None else None
@@ -335,6 +343,8 @@ class Gate(StrEnum):
     PROTECTED = "protected"
     DELETE_SHARE = "delete_share"
     PRUNE = "prune"
+    PROTECTED_ENVIRONMENT = "protected_environment"
+    """Needs --force-env NAME, not --force: see `facesync.fleet`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,10 +26,10 @@ from types import TracebackType
 
 import httpx
 
-from facesync.address import resolve_targets
+from facesync.address import Address, resolve_targets
 from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
-from facesync.client import Endpoint, FaceClient
+from facesync.client import Endpoint, FaceClient, RetryPolicy
 from facesync.diff import diff
 from facesync.directory.journal import OperationJournal, settle
 from facesync.journal import TrainingJournal
@@ -118,9 +118,11 @@ class SyncOptions:
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     environment: str | None = None
     """The `environments:` entry this run is for: its own local state, named in the plan's scope."""
-    verify_sample: int = DEFAULT_VERIFY_SAMPLE
-    """Cached faces checked against the service on every plan (0: trust the cache)."""
+    verify_sample: int | None = DEFAULT_VERIFY_SAMPLE
+    """Cached faces checked against the service on every plan (0: trust the cache; None: all)."""
     lock: LockOptions = field(default_factory=LockOptions)
+    retry: RetryPolicy | None = None
+    """How the client retries (None: its default)."""
 
 
 class Sync:
@@ -160,6 +162,7 @@ class Sync:
             rate_limit=self.options.rate_limit,
             parallelism=self.options.parallelism,
             transport=transport,
+            retry=self.options.retry,
         )
         self.rng = rng or random.Random()
         self.verified = 0
@@ -221,8 +224,17 @@ class Sync:
         """Read the live service (counting into `progress`, for a progress line) and diff."""
         return await self._plan(self.options.verify_sample, progress)
 
-    async def _plan(self, verify_sample: int, progress: ReadProgress | None = None) -> Plan:
-        targets = self.targets
+    async def _plan(
+        self,
+        verify_sample: int | None,
+        progress: ReadProgress | None = None,
+        *,
+        within: tuple[Address, ...] | None = None,
+        trained: Collection[Address] = (),
+    ) -> Plan:
+        """`within`: only these collections (and only their kinds listed), for the convergence
+        check; `trained`: collections whose training this run saw succeed (not read again)."""
+        targets = self.targets if within is None else within
         await settle(self.client, self.state.operations)
         live = await read_live_state(
             self.client,
@@ -232,6 +244,8 @@ class Sync:
             verify_sample=verify_sample,
             rng=self.rng,
             progress=progress,
+            only_targeted_kinds=within is not None,
+            known_trained=trained,
         )
         self.verified = live.verified
         self.state.cache.save()
@@ -293,13 +307,15 @@ class Sync:
             on_event=on_event,
         )
         if result.ok:
-            result.unconverged = await self._unconverged(result)
+            result.unconverged = await self._unconverged(plan, result)
         return result
 
-    async def _unconverged(self, result: ApplyResult) -> list[Change]:
-        """What still differs after a successful apply: re-planned from the warm cache (which holds
-        what apply wrote). Training started and not waited for (--no-wait) is not a difference."""
-        after = await self._plan(0)
+    async def _unconverged(self, plan: Plan, result: ApplyResult) -> list[Change]:
+        """What still differs after a successful apply, in the collections it touched: re-planned
+        from the warm cache (which holds what apply wrote), trusting the training it saw succeed.
+        Training started and not waited for (--no-wait) is not a difference."""
+        touched = tuple(dict.fromkeys(c.address.collection for c in plan.changes))
+        after = await self._plan(0, within=touched, trained=result.trained)
         started = set(result.training_started)
         left = [c for c in after.changes if not (c.action is Action.TRAIN and c.address in started)]
         for change in left:

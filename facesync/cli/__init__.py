@@ -29,9 +29,7 @@ class _Group(click.Group):
             sys.exit(EXIT_USAGE)
 
 
-@click.group(
-    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
-)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="facesync")
 def main() -> None:
     """GitOps for the Azure Face API.

@@ -17,20 +17,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def github_annotation(d: Diagnostic) -> str:
     """A GitHub Actions workflow command (`::error file=…,line=…,col=…::message`)."""
-    props = [f"file={_escape_property(d.file)}"]
-    if d.line > 0:
-        props += [f"line={d.line}", f"col={d.column}"]
-    return f"::{d.severity} {','.join(props)}::{_escape_data(d.message)}"
+    from facesync.render.github import annotation
+
+    return annotation(d.severity, d.message, file=d.file, line=d.line, column=d.column)
 
 
 def _summary(state: DesiredState) -> str:
@@ -110,9 +101,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
             click.echo(str(d))
         if result.state is not None:
             click.echo(_summary(result.state))
-        click.echo(
-            f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}"
-        )
+        click.echo(f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}")
     raise SystemExit(0 if result.ok else 1)
 
 

@@ -173,7 +173,9 @@ class ImageCache:
             data = f.read()
         self.hashed += 1
         info = probe_bytes(data)
-        self.entries[key] = [st.st_size, st.st_mtime_ns, info.sha256, info.format, info.width, info.height]
+        self.entries[key] = [
+            st.st_size, st.st_mtime_ns, info.sha256, info.format, info.width, info.height
+        ]
         self.dirty = True
         return info
 

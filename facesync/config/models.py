@@ -34,7 +34,9 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 URL_PATTERN = r"^https?://\S+$"
 ENDPOINT_PATTERN = r"^(https?://\S+|local:.*)$"
 
-CollectionId = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+CollectionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+]
 PersonName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH)]
 Name = Annotated[
     str,
@@ -78,7 +80,9 @@ class FaceSpec(_Model):
         },
     )
 
-    image: str | None = Field(None, min_length=1, description="Image file, relative to this YAML file.")
+    image: str | None = Field(
+        None, min_length=1, description="Image file, relative to this YAML file."
+    )
     url: str | None = Field(
         None, pattern=URL_PATTERN, description="http(s) URL the service fetches the image from."
     )
@@ -115,7 +119,9 @@ class FaceSpec(_Model):
 
     @field_validator("target_face", mode="after")
     @classmethod
-    def _target_face_values(cls, value: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+    def _target_face_values(
+        cls, value: tuple[int, int, int, int] | None
+    ) -> tuple[int, int, int, int] | None:
         if value is not None:
             left, top, width, height = value
             if left < 0 or top < 0:
@@ -137,7 +143,9 @@ class FaceSpec(_Model):
         ]
         if len(given) != 1:
             got = "none" if not given else " and ".join(f"'{g}'" for g in given)
-            raise ValueError(f"a face needs exactly one of 'image', 'url' or 'persistedFaceId' (got {got})")
+            raise ValueError(
+                f"a face needs exactly one of 'image', 'url' or 'persistedFaceId' (got {got})"
+            )
         if self.persisted_face_id is not None and (
             self.target_face is not None or self.detection_model is not None
         ):
@@ -187,7 +195,9 @@ class _CollectionModel(_Model):
     name: Name | None = Field(None, description="Required unless ensure is absent.")
     user_data: UserData | None = Field(None, alias="userData")
     recognition_model: RecognitionModel | None = Field(None, alias="recognitionModel")
-    ensure: Literal["present", "absent"] = Field("present", description="absent deletes the live collection.")
+    ensure: Literal["present", "absent"] = Field(
+        "present", description="absent deletes the live collection."
+    )
     protect: bool = Field(False, description="Refuse to delete or replace it without --force.")
 
 
@@ -285,7 +295,9 @@ class ConfigModel(_Model):
         alias="allowImagesOutsideRoot",
         description="Allow image paths outside the configuration's root folder (symlinks resolved).",
     )
-    person_groups: dict[CollectionId, PersonGroupModel] = Field(default_factory=dict, alias="personGroups")
+    person_groups: dict[CollectionId, PersonGroupModel] = Field(
+        default_factory=dict, alias="personGroups"
+    )
     large_person_groups: dict[CollectionId, PersonGroupModel] = Field(
         default_factory=dict, alias="largePersonGroups"
     )

@@ -94,7 +94,7 @@ def test_drift_sees_a_hand_edited_face_userdata_despite_the_cache(workspace: Wor
     drift = workspace.run("drift")
     assert drift.exit_code == 2, drift.output
     assert "note changed" in drift.stdout
-    assert "Checked 4 cached face(s) against the service" in drift.stderr
+    assert "4 faces from the local cache, 4 of them checked" in drift.stderr
     assert "differed from the service" in drift.stdout
     assert workspace.run(*APPLY).exit_code == 0
     assert workspace.run("drift").exit_code == 0
