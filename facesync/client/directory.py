@@ -10,20 +10,19 @@ face is never replayed blindly (`uncertain`), deletes absorb a replay's 404.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from facesync.client.errors import FaceAPIError, FaceClientError, UnexpectedResponse
 from facesync.client.models import CollectionInfo, PersistedFace, Person, _Response
 from facesync.model import CollectionKind, TargetFace
 
-if TYPE_CHECKING:
-    from facesync.client.client import FaceClient
+M = TypeVar("M", bound=BaseModel)
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 POLL_INITIAL = 0.25
@@ -95,11 +94,50 @@ def operation_id(op: str, method: str, path: str, response: httpx.Response) -> s
     return tail.lower()
 
 
+class Calls(Protocol):
+    """What the directory's calls are sent through: `FaceClient`'s limiter, retries and checks."""
+
+    api_version: str
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+
+    async def _send(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        idempotent: bool,
+        ok_after_uncertain: frozenset[int] = frozenset(),
+    ) -> httpx.Response | None: ...
+
+    async def _object(self, op: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    async def _list(
+        self, op: str, path: str, id_field: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def _paged(
+        self, op: str, path: str, id_field: str, extra: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def _model(self, model: type[M], raw: Any, op: str, method: str, path: str) -> M: ...
+
+    def _created_id(self, op: str, method: str, path: str, response: httpx.Response, field: str) -> str: ...
+
+    def _face_params(
+        self, user_data: str | None, target_face: TargetFace | None, detection_model: str | None
+    ) -> dict[str, str]: ...
+
+
 class DirectoryClient:
     """`FaceClient.directory`: the directory's calls, sent through that client (its limiter,
     retries and errors)."""
 
-    def __init__(self, client: FaceClient) -> None:
+    def __init__(self, client: Calls) -> None:
         self._client = client
 
     @property

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from facesync.config.errors import Reporter
+from facesync.config.loader import YamlDocument, YamlPath
 from facesync.config.models import DynamicPersonGroupModel, PersonDirectoryModel
 from facesync.config.rules import directory_problem, model_problem, name_problem
 from facesync.model import (
@@ -20,12 +22,32 @@ from facesync.model import (
     CollectionKind,
     DesiredCollection,
     DesiredMember,
+    DesiredPerson,
     SourcePos,
 )
 
-if TYPE_CHECKING:
-    from facesync.config.errors import Reporter
-    from facesync.config.resolve import _Builder, _Collection
+
+class Declared(Protocol):
+    """A collection as the schema pass left it (`facesync.config.resolve`'s entries)."""
+
+    @property
+    def kind(self) -> CollectionKind: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def doc(self) -> YamlDocument: ...
+
+    @property
+    def path(self) -> YamlPath: ...
+
+    @property
+    def model(self) -> object:
+        """The validated model; None when its own keys were invalid."""
+
+    @property
+    def keys_reported(self) -> bool: ...
 
 
 DIRECTORY_DEFAULT_MODEL = "recognition_04"
@@ -38,26 +60,31 @@ def newest_model(models: Sequence[str]) -> str:
     return max(models, key=lambda m: RECOGNITION_MODELS.index(m) if m in RECOGNITION_MODELS else -1)
 
 
-def build_directory(builder: _Builder, c: _Collection, default_recognition: str) -> DesiredCollection | None:
+def build_directory(
+    report: Reporter,
+    api_version: str,
+    c: Declared,
+    persons: Sequence[DesiredPerson],
+    default_recognition: str,
+) -> DesiredCollection | None:
+    """The directory, from its checked `persons` and its own keys."""
     doc, model = c.doc, c.model
-    label = CollectionKind.PERSON_DIRECTORY.value
-    persons = builder.persons(c, label)
     if not isinstance(model, PersonDirectoryModel):
         return None  # its own keys were reported; its persons were still checked
     models: list[str] = []
     for i, name in enumerate(model.recognition_models or [default_recognition]):
         path = (*c.path, "recognitionModels", i)
         if name in models:
-            builder.report.add(
+            report.add(
                 doc.file,
                 doc.positions.value(path),
                 f"recognition model {name!r} is listed twice in recognitionModels",
             )
             continue
         models.append(name)
-        problem = model_problem("recognition", name, builder.api_version)
+        problem = model_problem("recognition", name, api_version)
         if problem is not None and model.recognition_models is not None:
-            builder.report.add(doc.file, doc.positions.value(path), problem)
+            report.add(doc.file, doc.positions.value(path), problem)
     if not models:
         return None
     return DesiredCollection(
@@ -71,7 +98,7 @@ def build_directory(builder: _Builder, c: _Collection, default_recognition: str)
     )
 
 
-def build_dynamic_group(builder: _Builder, c: _Collection) -> DesiredCollection | None:
+def build_dynamic_group(report: Reporter, c: Declared) -> DesiredCollection | None:
     doc, model = c.doc, c.model
     if not isinstance(model, DynamicPersonGroupModel):
         return None
@@ -79,18 +106,18 @@ def build_dynamic_group(builder: _Builder, c: _Collection) -> DesiredCollection 
     label = f"dynamicPersonGroup '{c.id}'"
     present = model.ensure == "present"
     if present and model.name is None and not c.keys_reported:
-        builder.report.add(doc.file, pos, f"{label} needs a 'name' (required unless 'ensure: absent')")
+        report.add(doc.file, pos, f"{label} needs a 'name' (required unless 'ensure: absent')")
     if model.name is not None and not model.name.strip():
         problem = name_problem("name", model.name)
         assert problem is not None
-        builder.report.add(doc.file, doc.positions.value((*c.path, "name")), problem)
+        report.add(doc.file, doc.positions.value((*c.path, "name")), problem)
     members: list[DesiredMember] = []
     seen: dict[str, tuple[int, int]] = {}
     for i, name in enumerate(model.members):
         where = doc.positions.value((*c.path, "members", i))
         if name in seen:
             line, column = seen[name]
-            builder.report.add(
+            report.add(
                 doc.file,
                 where,
                 f"member {name!r} is listed twice in {label} (first at line {line}, column {column})",
@@ -99,7 +126,7 @@ def build_dynamic_group(builder: _Builder, c: _Collection) -> DesiredCollection 
         seen[name] = where
         members.append(DesiredMember(name, SourcePos(doc.file, *where)))
     if not present and members:
-        builder.report.add(doc.file, pos, f"{label} has 'ensure: absent': its members are ignored", "warning")
+        report.add(doc.file, pos, f"{label} has 'ensure: absent': its members are ignored", "warning")
         members = []
     return DesiredCollection(
         kind=CollectionKind.DYNAMIC_PERSON_GROUP,
@@ -114,7 +141,7 @@ def build_dynamic_group(builder: _Builder, c: _Collection) -> DesiredCollection 
     )
 
 
-def check_preview_api(report: Reporter, collections: Sequence[_Collection], api_version: str) -> None:
+def check_preview_api(report: Reporter, collections: Sequence[Declared], api_version: str) -> None:
     """One error per file that declares the directory or DynamicPersonGroups on an API version
     without them, at the first such key."""
     reported: set[tuple[str, str]] = set()
@@ -134,7 +161,7 @@ EMPTY_GROUP_VERSIONS = ("v1.0-preview",)
 """API versions that create a DynamicPersonGroup without members (later ones need addPersonIds)."""
 
 
-def _check_not_empty(report: Reporter, c: _Collection) -> None:
+def _check_not_empty(report: Reporter, c: Declared) -> None:
     model = c.model
     if isinstance(model, DynamicPersonGroupModel) and model.ensure == "present" and not model.members:
         report.add(
@@ -147,7 +174,7 @@ def _check_not_empty(report: Reporter, c: _Collection) -> None:
 
 
 def check_members(
-    report: Reporter, collections: Sequence[_Collection], desired: Sequence[DesiredCollection]
+    report: Reporter, collections: Sequence[Declared], desired: Sequence[DesiredCollection]
 ) -> None:
     """Every member of a DynamicPersonGroup names a person of the personDirectory."""
     directory = next((d for d in desired if d.kind is CollectionKind.PERSON_DIRECTORY), None)

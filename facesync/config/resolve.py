@@ -334,9 +334,11 @@ class _Builder:
 
     def _collection(self, c: _Collection, default_recognition: str) -> DesiredCollection | None:
         if c.kind is CollectionKind.PERSON_DIRECTORY:
-            return directory.build_directory(self, c, self.defaults_recognition or DIRECTORY_DEFAULT_MODEL)
+            enrolled = self._persons(c, CollectionKind.PERSON_DIRECTORY.value)
+            default = self.defaults_recognition or DIRECTORY_DEFAULT_MODEL
+            return directory.build_directory(self.report, self.api_version, c, enrolled, default)
         if c.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
-            return directory.build_dynamic_group(self, c)
+            return directory.build_dynamic_group(self.report, c)
         doc, model = c.doc, c.model
         assert not isinstance(model, PersonDirectoryModel | DynamicPersonGroupModel)
         pos = doc.positions.key(c.path)
@@ -390,10 +392,6 @@ class _Builder:
             faces=faces,
             pos=SourcePos(doc.file, *pos),
         )
-
-    def persons(self, c: _Collection, label: str) -> list[DesiredPerson]:
-        """The persons of a group or of the directory, each checked (faces, limits)."""
-        return self._persons(c, label)
 
     def _persons(self, c: _Collection, label: str) -> list[DesiredPerson]:
         doc = c.doc

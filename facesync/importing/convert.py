@@ -98,7 +98,8 @@ class Converter:
         if not live.kind.classic:
             said: list[str] = []
             if live.kind is CollectionKind.PERSON_DIRECTORY:
-                written = directory_body(self, live, said)
+                written, shared = directory_body(self.images, self._persons, live, said)
+                self.stats.faces += shared  # written once for several models, imported all the same
             else:
                 written = group_body(live, said)
             return ImportedCollection(live.kind, live.id, written, tuple(said))
@@ -122,10 +123,6 @@ class Converter:
                 "a train, which apply performs (import itself never writes)."
             )
         return ImportedCollection(live.kind, live.id, body, tuple(notes))
-
-    def persons_body(self, live: LiveCollection, notes: list[str]) -> dict[str, Any]:
-        """A group's or the directory's persons, keyed by name."""
-        return self._persons(live, notes)
 
     def _persons(self, live: LiveCollection, notes: list[str]) -> dict[str, Any]:
         by_name: dict[str, list[LivePerson]] = defaultdict(list)

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from facesync.address import Address
+from facesync.importing.images import ImageIndex
 from facesync.model import RECOGNITION_MODELS, LiveCollection, LiveFace, LivePerson
 
-if TYPE_CHECKING:
-    from facesync.importing.convert import Converter
+PersonsBody = Callable[[LiveCollection, list[str]], dict[str, Any]]
 
 
-def directory_body(converter: Converter, live: LiveCollection, notes: list[str]) -> dict[str, Any]:
+def directory_body(
+    images: ImageIndex, persons_body: PersonsBody, live: LiveCollection, notes: list[str]
+) -> tuple[dict[str, Any], int]:
+    """The directory's body (its persons written by `persons_body`, as a group's are), and how
+    many faces it writes once for several models (they are imported all the same)."""
     models = sorted(
         {f.recognition_model for p in live.persons for f in p.faces if f.recognition_model},
         key=lambda m: RECOGNITION_MODELS.index(m) if m in RECOGNITION_MODELS else len(RECOGNITION_MODELS),
@@ -30,26 +35,25 @@ def directory_body(converter: Converter, live: LiveCollection, notes: list[str])
         body["recognitionModels"] = models
     persons = []
     for person in live.persons:
-        persons.append(dataclasses.replace(person, faces=_one_per_image(converter, person)))
+        persons.append(dataclasses.replace(person, faces=_one_per_image(images, person)))
         uneven = _uneven(person, models)
         if uneven:
             where = Address.directory().child_person(person.name)
             notes.append(
                 f"{where}: {uneven}; the first plan enrols the missing faces in the models that lack them."
             )
-    # Faces written once for several models are still faces imported: count them all.
-    converter.stats.faces += sum(len(p.faces) for p in live.persons) - sum(len(p.faces) for p in persons)
-    body["persons"] = converter.persons_body(dataclasses.replace(live, persons=tuple(persons)), notes)
-    return body
+    shared = sum(len(p.faces) for p in live.persons) - sum(len(p.faces) for p in persons)
+    body["persons"] = persons_body(dataclasses.replace(live, persons=tuple(persons)), notes)
+    return body, shared
 
 
-def _one_per_image(converter: Converter, person: LivePerson) -> tuple[LiveFace, ...]:
+def _one_per_image(images: ImageIndex, person: LivePerson) -> tuple[LiveFace, ...]:
     """The person's faces with one copy per fingerprint that an image describes (the others are
     kept by id, each model's face its own entry)."""
     seen: set[str] = set()
     faces: list[LiveFace] = []
     for face in person.faces:
-        if face.fingerprint is not None and converter.images.find(face.fingerprint) is not None:
+        if face.fingerprint is not None and images.find(face.fingerprint) is not None:
             if face.fingerprint in seen:
                 continue
             seen.add(face.fingerprint)
