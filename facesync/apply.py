@@ -306,6 +306,8 @@ class _Executor:
 
     async def _face(self, change: Change, person_id: str | None) -> None:
         kind, cid = change.address.collection_kind, change.address.collection_id
+        if not change.appliable:
+            raise ApplyError(f"{change.address}: {change.explanation}")
         if kind.has_persons and person_id is None:
             raise ApplyError(f"{change.address}: the person does not exist on the service")
         if change.action is not Action.UPDATE:  # a new note changes nothing training learns

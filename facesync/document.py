@@ -48,17 +48,19 @@ def combined_checksum(checksums: Mapping[str, str]) -> str:
 def environments_document(
     plans: Sequence[tuple[str, Mapping[str, Any] | None, str | None]],
 ) -> dict[str, Any]:
-    """`plans`: (name, plan document or None, error or None) per environment, in order."""
+    """`plans`: (name, plan document or None, error or None) per environment, in order. An
+    environment with a plan and an error (a plan no apply can make there) keeps both: its plan
+    still counts where the environments differ."""
     entries: list[dict[str, Any]] = []
     totals = {a.value: 0 for a in Action}
     for name, doc, error in plans:
         if doc is None:
             entries.append({"environment": name, "error": error or "not planned"})
             continue
-        entries.append({"environment": name, **doc})
+        entries.append({"environment": name, **doc, **({"error": error} if error is not None else {})})
         for action, count in doc["summary"].items():
             totals[action] = totals.get(action, 0) + count
-    planned = [e for e in entries if "error" not in e]
+    planned = [e for e in entries if "changes" in e]
     return {
         "format_version": PLAN_FORMAT_VERSION,
         "environments": entries,
@@ -156,7 +158,7 @@ class PlanFile:
     def plans(self) -> list[dict[str, Any]]:
         """Each resource's plan document (one without environments)."""
         if is_environments(self.doc):
-            return [e for e in self.doc["environments"] if "error" not in e]
+            return [e for e in self.doc["environments"] if "changes" in e]
         return [self.doc]
 
     def saved(self) -> Saved:
@@ -199,7 +201,7 @@ def read_plan_file(path: Path) -> PlanFile:
     problem = _shape_problem(doc)
     if problem is not None:
         raise PlanFileError(f"{path} is not a plan this version of facesync can read: {problem}")
-    for plan in [doc] if not is_environments(doc) else [e for e in doc["environments"] if "error" not in e]:
+    for plan in [doc] if not is_environments(doc) else [e for e in doc["environments"] if "changes" in e]:
         if checksum_of(plan["changes"]) != plan["checksum"]:
             where = f" (environment {plan['environment']})" if "environment" in plan else ""
             raise PlanFileError(
@@ -208,7 +210,7 @@ def read_plan_file(path: Path) -> PlanFile:
                 refused=True,
             )
     if is_environments(doc):
-        planned = {e["environment"]: e["checksum"] for e in doc["environments"] if "error" not in e}
+        planned = {e["environment"]: e["checksum"] for e in doc["environments"] if "changes" in e}
         if combined_checksum(planned) != doc["checksum"]:
             raise PlanFileError(
                 f"the plan file {path} was modified after it was made: its environments no longer "
@@ -246,7 +248,7 @@ def _shape_problem(doc: Any) -> str | None:
             if entry["environment"] in names:
                 return f"environment {entry['environment']!r} appears twice"
             names.add(entry["environment"])
-            if "error" in entry:
+            if "changes" not in entry:
                 continue
             problem = _plan_problem(entry)
             if problem is not None:
@@ -295,7 +297,7 @@ def with_summary(doc: dict[str, Any]) -> dict[str, Any]:
     """A plan document whose summary is counted from its changes (a saved file's own summary is
     not trusted: the checksum does not cover it)."""
     if is_environments(doc):
-        entries = [with_summary(e) if "error" not in e else e for e in doc["environments"]]
+        entries = [with_summary(e) if "changes" in e else e for e in doc["environments"]]
         totals = {a.value: 0 for a in Action}
         for entry in entries:
             for action, count in (entry.get("summary") or {}).items():

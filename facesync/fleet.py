@@ -27,7 +27,7 @@ from facesync.client import FaceClientError
 from facesync.environments.resolve import Resolved
 from facesync.live import ReadProgress
 from facesync.lock import LockError, LockInfo
-from facesync.plan import Gate, Plan, Refusal
+from facesync.plan import Gate, Plan, PlanBlocked, Refusal
 from facesync.sync import PlanRefused, Sync, UnsafePlan
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,9 @@ class Fleet:
                 member.refused = exc
                 refused[member.name] = exc
                 continue
+            except PlanBlocked as exc:  # e.g. a kept face this resource does not hold: its own error
+                member.error = exc
+                continue
             # Every gate that holds, at once: one answer names every flag the plan needs.
             blocking = (() if force else gates) + (() if member.name in force_envs else member.protection)
             if blocking:
@@ -180,7 +183,11 @@ class Fleet:
         return [
             m
             for m in self.members
-            if m.plan is not None and m.refused is None and not m.superseded and not m.plan.empty
+            if m.plan is not None
+            and m.refused is None
+            and m.error is None
+            and not m.superseded
+            and not m.plan.empty
         ]
 
     async def apply(

@@ -157,6 +157,8 @@ class DesiredPerson:
     user_data: str | None = None
     faces: tuple[DesiredFace, ...] = ()
     pos: SourcePos | None = None
+    renamed_from: str | None = None
+    """`renamedFrom:`: the name this person had on the service; it keeps that person's personId."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,12 @@ class Reason(StrEnum):
     NEVER_TRAINED = "never_trained"
     TRAINING_FAILED = "training_failed"
     TRAINING_PENDING = "training_pending"
+    RENAMED = "renamed"
+    """The configuration renames a live person (`renamedFrom`): one PATCH, personId kept."""
+    RENAMED_ON_SERVICE = "renamed_on_service"
+    """A configured person was renamed by hand on the service (recognised by its faces)."""
+    KEPT_FACE_MISSING = "kept_face_missing"
+    """A `persistedFaceId:` entry names a face the service does not hold: nothing can re-create it."""
     MODEL_ADDED = "model_added"
     """A directory face enrolled in a model newly listed in recognitionModels."""
     MODEL_REMOVED = "model_removed"
@@ -78,6 +84,10 @@ class Reason(StrEnum):
 
 REPAIRS = frozenset({Reason.TWIN, Reason.DUPLICATE_FACE})
 """Deletes that clean up after facesync's own lost responses (a twin person, a duplicate face)."""
+RENAMES = frozenset({Reason.RENAMED, Reason.RENAMED_ON_SERVICE})
+"""Person updates that change its name in place (the old address is in `before`)."""
+UNAPPLIABLE = frozenset({Reason.KEPT_FACE_MISSING})
+"""Differences no apply can resolve: a plan holding one is an error, not a change to make."""
 
 DesiredResource = DesiredCollection | DesiredPerson | DesiredFace | DesiredMember
 LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace | LiveMember
@@ -120,6 +130,17 @@ class Change:
         return self.live.persisted_face_id if isinstance(self.live, LiveFace) else None
 
     @property
+    def appliable(self) -> bool:
+        return self.reason not in UNAPPLIABLE
+
+    @property
+    def renamed_from(self) -> Address | None:
+        """For a rename: the person's address under its live name."""
+        if self.reason in RENAMES and isinstance(self.live, LivePerson):
+            return self.address.collection.child_person(self.live.name)
+        return None
+
+    @property
     def before(self) -> dict[str, Any] | None:
         if self.action is Action.TRAIN:
             training = self.live.training if isinstance(self.live, LiveCollection) else None
@@ -145,12 +166,16 @@ class Change:
             fields["faces"] = live.face_count
             return fields
         if isinstance(live, LivePerson):
-            return {
+            fields = {
                 "name": live.name,
                 "userData": live.user_data,
                 "personId": live.person_id,
                 "faces": len(live.faces),
             }
+            renamed_from = self.renamed_from
+            if renamed_from is not None:
+                fields["address"] = str(renamed_from)
+            return fields
         fields = {"persistedFaceId": live.persisted_face_id, "fingerprint": live.fingerprint}
         if live.recognition_model:
             fields["recognitionModel"] = live.recognition_model
@@ -178,6 +203,11 @@ class Change:
             return {"name": desired.name, "userData": desired.user_data}
         if isinstance(desired, DesiredMember):
             return {"name": desired.name}
+        if desired.fingerprint is None:  # a kept face: known by its id alone
+            kept: dict[str, Any] = {"persistedFaceId": desired.persisted_face_id}
+            if desired.user_data:
+                kept["note"] = desired.user_data
+            return kept
         fields: dict[str, Any] = {"fingerprint": desired.fingerprint}
         if desired.image_path:
             fields["image"] = display_path(desired.image_path, root)
@@ -262,6 +292,9 @@ class CollectionStats:
     live_persons: int
     live_faces: int
     protected: bool
+    person_faces: tuple[tuple[Address, int], ...] = ()
+    """Each live person the plan keeps (by its configured address) and how many faces it holds,
+    for the face-loss gate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +336,11 @@ class Plan:
         return not self.changes
 
     @property
+    def blockers(self) -> tuple[Change, ...]:
+        """Changes no apply can make (a kept face the service lost): the plan cannot be applied."""
+        return tuple(c for c in self.changes if not c.appliable)
+
+    @property
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
         for change in self.changes:
@@ -337,12 +375,34 @@ class Plan:
         return data
 
 
+class PlanBlocked(Exception):
+    """A plan that holds differences no apply can resolve (exit code 1, whatever --force says)."""
+
+    def __init__(self, blockers: tuple[Change, ...]) -> None:
+        self.blockers = blockers
+        named = "; ".join(_blocker_text(c) for c in blockers[:5])
+        more = f"; and {len(blockers) - 5} more" if len(blockers) > 5 else ""
+        super().__init__(
+            f"{len(blockers)} kept face(s) are not on the service, and a face cannot be re-created "
+            f"from its persistedFaceId: {named}{more}. Replace each entry by an image of that face, "
+            "or remove it; nothing was written"
+        )
+
+
+def _blocker_text(change: Change) -> str:
+    source = change.source
+    where = f" ({display_path(source.file)}:{source.line})" if source is not None else ""
+    return f"{change.address}{where}"
+
+
 class Gate(StrEnum):
     """The safety gates a plan can trip; each needs --force."""
 
     PROTECTED = "protected"
     DELETE_SHARE = "delete_share"
     PRUNE = "prune"
+    FACE_LOSS = "face_loss"
+    """A person that has faces would be left with none (identify could no longer find it)."""
     PROTECTED_ENVIRONMENT = "protected_environment"
     """Needs --force-env NAME, not --force: see `facesync.fleet`."""
 
@@ -393,6 +453,7 @@ def safety_refusals(plan: Plan, policy: SafetyPolicy) -> list[Refusal]:
                     f"{change.address} would be pruned: pruning deletes unmanaged collections",
                 )
             )
+    refusals.extend(_face_losses(plan))
     for stats in plan.stats:
         whole = any(c.address == stats.address and c.action.destroys for c in plan.changes)
         persons, faces = (
@@ -409,6 +470,34 @@ def safety_refusals(plan: Plan, policy: SafetyPolicy) -> list[Refusal]:
                         stats.address,
                         f"{stats.address}: deleting {deleted} of {total} {noun} "
                         f"({deleted / total:.0%}) is over the {policy.delete_threshold:.0%} threshold",
+                    )
+                )
+    return refusals
+
+
+def _face_losses(plan: Plan) -> list[Refusal]:
+    """A person that holds faces and would hold none after the plan, whatever the group's size:
+    its personId survives, but identify can no longer return it."""
+    deleted: dict[Address, int] = {}
+    added: set[Address] = set()
+    for change in plan.changes:
+        if change.kind is not ResourceKind.FACE or change.address.person is None:
+            continue
+        owner = change.address.owner
+        if change.action is Action.DELETE:
+            deleted[owner] = deleted.get(owner, 0) + 1
+        elif change.action in (Action.CREATE, Action.REPLACE) and change.appliable:
+            added.add(owner)
+    refusals: list[Refusal] = []
+    for stats in plan.stats:
+        for person, held in stats.person_faces:
+            if held and deleted.get(person, 0) >= held and person not in added:
+                refusals.append(
+                    Refusal(
+                        Gate.FACE_LOSS,
+                        person,
+                        f"{person} would be left with no faces (its {held} face(s) are deleted and "
+                        "none is added): identify could no longer find this person",
                     )
                 )
     return refusals

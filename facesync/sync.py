@@ -41,6 +41,7 @@ from facesync.plan import (
     Action,
     Change,
     Plan,
+    PlanBlocked,
     PlanScope,
     Refusal,
     SafetyPolicy,
@@ -270,8 +271,11 @@ class Sync:
         return plan
 
     def check(self, plan: Plan, *, reviewed: str | None = None, force: bool = False) -> None:
-        """Raise `StalePlan` when `reviewed` is not this plan's checksum, then `UnsafePlan` when a
-        safety gate holds it and not `force`."""
+        """Raise `PlanBlocked` when no apply can make the plan (whatever `force` says), `StalePlan`
+        when `reviewed` is not this plan's checksum, then `UnsafePlan` when a safety gate holds it
+        and not `force`."""
+        if plan.blockers:
+            raise PlanBlocked(plan.blockers)
         if reviewed is not None and reviewed != plan.checksum:
             raise StalePlan(reviewed, plan.checksum)
         if plan.refusals and not force:
@@ -288,7 +292,10 @@ class Sync:
 
         A plan made before the lock was taken is made again under it: when another apply already
         made its changes, nothing is done (`superseded`); when the service changed otherwise,
-        `StalePlan` (the plan no longer says what would happen)."""
+        `StalePlan` (the plan no longer says what would happen). `PlanBlocked` before any write
+        when the plan holds what no apply can make."""
+        if plan.blockers:
+            raise PlanBlocked(plan.blockers)
         await self.lock()
         if plan.checksum not in self._planned_under_lock:
             fresh = await self._plan(0)

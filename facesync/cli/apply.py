@@ -295,6 +295,9 @@ async def _apply(
     refused = fleet.check(reviewed=reviewed, force=force, force_envs=force_envs)
     if _stale(fleet, refused, "changed since it was reviewed"):
         return EXIT_REFUSED
+    if fleet.single and fleet.members[0].error is not None:
+        # A plan no apply can make (a kept face the service no longer holds): nothing is written.
+        raise Exit(EXIT_ERROR, str(fleet.members[0].error))
     if refused:
         needs = refusal_messages(refused)
         if not skip_refused or fleet.single:

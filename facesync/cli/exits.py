@@ -51,6 +51,7 @@ def handle_errors(func: F) -> F:
         from facesync.document import PlanFileError
         from facesync.environments.select import SelectionError
         from facesync.lock import LockError
+        from facesync.plan import PlanBlocked
 
         try:
             return func(*args, **kwargs)
@@ -69,7 +70,7 @@ def handle_errors(func: F) -> F:
         except PlanFileError as exc:
             click.echo(f"Error: {error_line(str(exc))}", err=True)
             sys.exit(EXIT_REFUSED if exc.refused else EXIT_ERROR)
-        except (FaceClientError, LockError, SelectionError, AddressError) as exc:
+        except (FaceClientError, LockError, SelectionError, AddressError, PlanBlocked) as exc:
             click.echo(f"Error: {error_line(str(exc))}", err=True)
             sys.exit(EXIT_ERROR)
         except OSError as exc:

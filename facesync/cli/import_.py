@@ -130,7 +130,6 @@ def import_command(
     from facesync.environments.select import connection
     from facesync.importing import Converter, ImageIndex, SelectionError, TwinsError, index_images
     from facesync.importing.emit import render
-    from facesync.model import SERVICE_DEFAULT_DETECTION_MODEL
 
     _check_out(out, split, force)
     service = ServiceArgs(
@@ -163,9 +162,7 @@ def import_command(
         raise fail(str(exc)) from None
     base_dir = (out if split else out.parent) if out is not None else Path.cwd()
     converter = Converter(images, base_dir.resolve(), rename_twins=rename_twins)
-    # One file can carry defaults.detectionModel; split files name each face's model instead.
-    if not split:
-        converter.default_detection = converter.common_detection_model(live)
+    defaults = converter.choose_defaults(live)
     try:
         imported = converter.convert(live)
     except TwinsError as exc:
@@ -177,11 +174,6 @@ def import_command(
             "by name): rename or delete the extras on the service, or pass --rename-twins",
         ) from None
     header = (HEADER, KEPT_HEADER) if converter.stats.kept else (HEADER,)
-    defaults = (
-        {"detectionModel": converter.default_detection}
-        if converter.default_detection != SERVICE_DEFAULT_DETECTION_MODEL
-        else None
-    )
     # The directory and its groups exist only in the preview APIs: say which one was read.
     preview = {"apiVersion": client.api_version} if any(not c.kind.classic for c in imported) else None
     files = render(imported, split=split, header=header, defaults=defaults, service=preview)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from facesync.cli import main
-from facesync.cli.exits import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
+from facesync.cli.exits import EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
 from facesync.cli.options import (
     ServiceArgs,
     force_env_option,
@@ -18,7 +18,7 @@ from facesync.cli.options import (
     service_options,
 )
 from facesync.cli.output import run_async, use_color
-from facesync.cli.run import document, emit, errors, open_fleet, plan_fleet, resolve
+from facesync.cli.run import document, emit, errors, failure, open_fleet, plan_fleet, resolve
 
 
 def refusal_messages(refused: Mapping[str | None, Exception]) -> str:
@@ -74,7 +74,7 @@ def plan_command(
     doc, failed, refused = run_async(run())
     emit(doc, fmt, no_color=no_color, out_path=out_path, marker=marker)
     if failed:
-        raise Exit(EXIT_ERROR, f"could not plan environment(s) {', '.join(failed)} (see above)")
+        raise failure("environments" not in doc, failed, "plan")
     if refused:
         needs = refusal_messages(refused)
         raise Exit(EXIT_REFUSED, f"the plan needs {needs} (see the reasons above)")
@@ -113,7 +113,7 @@ def drift_command(
     doc, failed = run_async(run())
     emit(doc, fmt, no_color=no_color, out_path=out_path, drift=True, marker=marker)
     if failed:
-        raise Exit(EXIT_ERROR, f"could not read environment(s) {', '.join(failed)} (see above)")
+        raise failure("environments" not in doc, failed, "read")
     raise Exit(EXIT_CHANGES if _changed(doc) else EXIT_OK)
 
 

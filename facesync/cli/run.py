@@ -146,4 +146,14 @@ def emit(
 
 
 def errors(fleet: Fleet) -> list[str]:
+    """Why members failed: the one resource's error, or the names of the environments that did."""
+    if fleet.single:
+        return [str(m.error) for m in fleet.members if m.error is not None]
     return [str(m.name) for m in fleet.members if m.error is not None]
+
+
+def failure(fleet_single: bool, failed: list[str], verb: str) -> Exit:
+    """The command's error after its document was shown."""
+    if fleet_single:
+        return Exit(EXIT_ERROR, failed[0])
+    return Exit(EXIT_ERROR, f"could not {verb} environment(s) {', '.join(failed)} (see above)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from facesync.cli import main
+from facesync.cli.options import logging_options
 from facesync.config import DEFAULT_CONFIG, Diagnostic, validate
 from facesync.config.rules import TIERS
 from facesync.model import API_VERSIONS, DesiredState
@@ -70,6 +71,7 @@ def _summary(state: DesiredState) -> str:
     default=None,
     help="Folder that image paths must stay inside [default: the config's folder].",
 )
+@logging_options
 def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> None:
     """Check the configuration without calling the service.
 
@@ -78,7 +80,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     """
     from dataclasses import replace
 
-    from facesync.checks.spec import load_tests
+    from facesync.checks.resolve import problems_in_tests
     from facesync.environments.load import validation_environ
 
     # Variables only some environment names need not be set where validation runs.
@@ -86,7 +88,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     result = validate(path, api_version=api_version, tier=tier, root=root, environ=environ)
     # The recognition tests beside the configuration (`tests:`, *.test.yaml) and the
     # `environments:` block are part of it.
-    extra = [*environment_problems, *(load_tests(path)[1] if path.exists() else [])]
+    extra = [*environment_problems, *(problems_in_tests(path, result.state) if path.exists() else [])]
     if extra:
         diagnostics = sorted(set(result.diagnostics) | set(extra))
         failed = any(d.is_error for d in diagnostics)

@@ -6,6 +6,10 @@ leaves the entry behind, and the next plan first waits for those operations (`se
 reads the directory as the interrupted apply left it: a person created or a member added is seen
 and neither made twice nor planned again. The journal lives beside the configuration in
 `.facesync/`, per endpoint, like the training journal.
+
+When it cannot be written (`.facesync/` unusable), apply warns for each operation it could not
+record and goes on, as for the training journal: what an interruption would then risk is a twin
+or a duplicate face, which the next plan repairs, or a member change planned once more.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from facesync.atomic import write_text_atomically
 from facesync.client import FaceClient
 from facesync.client.directory import DEFAULT_OPERATION_TIMEOUT, OperationFailed
+from facesync.localstate import diagnose, report_unusable
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,11 @@ class OperationJournal:
             try:
                 raw = json.loads(path.read_text()).get(endpoint, {})
                 self._pending = {str(k): str(v) for k, v in raw.items()}
-            except (OSError, ValueError, AttributeError, TypeError):
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                report_unusable(path, exc)
+            except (ValueError, AttributeError, TypeError):
                 self._pending = {}
 
     def pending(self) -> dict[str, str]:
@@ -39,11 +48,27 @@ class OperationJournal:
 
     def started(self, operation: str, what: str) -> None:
         self._pending[operation] = what
-        self._save()
+        try:
+            self._save()
+        except OSError as exc:
+            assert self.path is not None
+            _, cause = diagnose(self.path, exc)
+            log.warning(
+                "operations journal unusable: %s; apply goes on, but if it is interrupted before "
+                "operation %s (%s) ends, the next plan will not wait for it",
+                cause,
+                operation,
+                what,
+            )
 
     def finished(self, operation: str) -> None:
         if self._pending.pop(operation, None) is not None:
-            self._save()
+            try:
+                self._save()
+            except OSError as exc:
+                # Left behind, the entry costs the next plan one status read: no more.
+                assert self.path is not None
+                report_unusable(self.path, exc)
 
     def _save(self) -> None:
         if self.path is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from facesync.address import Address
+from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
 from facesync.importing.directory import directory_body, group_body
 from facesync.importing.images import ImageIndex
@@ -29,6 +30,9 @@ from facesync.model import (
 )
 
 _GLOB_CHARS = frozenset("*?[")
+DETECTION_FOR_RECOGNITION = {"recognition_04": "detection_03"}
+"""The detection model a recognition model is meant to be used with, where the service's default
+(detection_01) is not it: Microsoft recommends detection_03 with recognition_04."""
 
 
 class TwinsError(Exception):
@@ -81,7 +85,9 @@ class Converter:
                 raise TwinsError(twins)
         return [self._collection(c) for c in collections]
 
-    def common_detection_model(self, collections: Iterable[LiveCollection]) -> str:
+    def common_detection_model(
+        self, collections: Iterable[LiveCollection], fallback: str = SERVICE_DEFAULT_DETECTION_MODEL
+    ) -> str:
         """The detection model most matched faces use: as the default, it is written least."""
         models = Counter(
             image.detection_model
@@ -90,8 +96,34 @@ class Converter:
             if (image := self.images.find(face.fingerprint)) is not None
         )
         if not models:
-            return SERVICE_DEFAULT_DETECTION_MODEL
+            return fallback
         return min(models, key=lambda m: (-models[m], m))
+
+    def choose_defaults(self, collections: Sequence[LiveCollection]) -> dict[str, str]:
+        """`defaults:` for the imported configuration, and the detection model image faces are
+        then written without: the recognition model most collections use, and the detection model
+        most matched faces use (else the one that model is meant for). Faces added later are
+        detected like the ones there, and later edits to `defaults` are not needed."""
+        if not collections:
+            return {}
+        counts = Counter(c.recognition_model for c in collections if c.kind.classic)
+        # The directory votes with the model most of its faces are enrolled in; a group has none.
+        enrolled = Counter(
+            f.recognition_model
+            for c in collections
+            if c.kind is CollectionKind.PERSON_DIRECTORY
+            for p in c.persons
+            for f in p.faces
+            if f.recognition_model
+        )
+        if enrolled:
+            counts[min(enrolled, key=lambda m: (-enrolled[m], m))] += 1
+        if not counts:
+            counts[DIRECTORY_DEFAULT_MODEL] = 1
+        recognition = min(counts, key=lambda m: (-counts[m], m))
+        fallback = DETECTION_FOR_RECOGNITION.get(recognition, SERVICE_DEFAULT_DETECTION_MODEL)
+        self.default_detection = self.common_detection_model(collections, fallback)
+        return {"recognitionModel": recognition, "detectionModel": self.default_detection}
 
     def _collection(self, live: LiveCollection) -> ImportedCollection:
         self.stats.collections += 1
@@ -137,8 +169,8 @@ class Converter:
                     taken.add(key)
                     notes.append(
                         f"person {person.person_id} is a twin of {name!r}, written as {key!r}: "
-                        "facesync knows persons by name, so until the live person is renamed to "
-                        "match, a plan deletes it and creates this one without its faces."
+                        "the first plan renames the live person to match, in place (it holds "
+                        "exactly these faces; one with no face is deleted and created again)."
                     )
                 owner = str(Address(live.kind, live.id).child_person(key))
                 persons[key] = self._person(person, owner, notes)

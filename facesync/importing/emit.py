@@ -29,6 +29,7 @@ _SINGLE_QUOTABLE = re.compile(
 )
 _RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"})
 INDENT = "  "
+DEFAULTS_FILE = "defaults.yaml"
 
 
 def scalar(value: str) -> str:
@@ -148,9 +149,9 @@ def render(
     service: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """File name → YAML text: one `facesync.yaml`, or (split) one file per collection named by
-    its address (`personGroup.staff.yaml`), which a directory config merges. `defaults` go only
-    into a single file: a merged directory may set them in one file only. `service` (the API
-    version the directory needs) goes into the one file, or the first split file that needs it."""
+    its address (`personGroup.staff.yaml`), which a directory config merges, and `defaults.yaml`
+    for the `defaults` and the `service` the directory needs (a merged directory sets them in one
+    file only)."""
 
     def sections(chosen: Sequence[ImportedCollection]) -> Sections:
         out: Sections = {kind.config_key: {} for kind in CollectionKind}
@@ -160,10 +161,7 @@ def render(
 
     if not split:
         return {"facesync.yaml": document(sections(collections), header, defaults, service)}
-    needs_service = next((c for c in collections if not c.kind.classic), None)
-    return {
-        f"{Address(c.kind, c.id)}.yaml": document(
-            sections([c]), header, service=service if c is needs_service else None
-        )
-        for c in collections
-    }
+    files = {f"{Address(c.kind, c.id)}.yaml": document(sections([c]), header) for c in collections}
+    if defaults or service:
+        files[DEFAULTS_FILE] = document({}, header[:1], defaults, service)
+    return files

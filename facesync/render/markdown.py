@@ -161,7 +161,7 @@ def _environments_markdown(doc: PlanDocument, *, title: str, marker: str | None,
     ]
     for entry in entries:
         endpoint = (entry.get("scope") or {}).get("endpoint", "")
-        if "error" in entry:
+        if "changes" not in entry:
             lines.append(
                 f"| {code(entry['environment'])} | {code(endpoint)} | error |" + " |" * len(_ACTIONS) + " |"
             )
@@ -184,7 +184,7 @@ def _environments_markdown(doc: PlanDocument, *, title: str, marker: str | None,
         lines.append("")
     budget = max(2_000, (MAX_LENGTH - len("\n".join(lines))) // max(1, len(entries)))
     for entry in entries:
-        if "error" in entry:
+        if "changes" not in entry:
             lines += [f"#### {code(entry['environment'])}: error", "", "```", entry["error"], "```", ""]
             continue
         lines.append(
@@ -197,6 +197,9 @@ def _environments_markdown(doc: PlanDocument, *, title: str, marker: str | None,
                 section=True,
             )
         )
+        if "error" in entry:
+            blocked = f"> {code(entry['environment'])} cannot be applied: {entry['error']}"
+            lines += ["> [!CAUTION]", blocked, ""]
     lines.append(f"Checksum (all environments): `{doc['checksum']}`")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from facesync.plan import REPAIRS, Action, Plan
+from facesync.plan import RENAMES, REPAIRS, Action, Plan, Reason
 from facesync.render.values import field_differences, printable_document, short_fingerprints, show
 
 PlanDocument = Mapping[str, Any]
@@ -99,14 +99,23 @@ def source_text(change: Mapping[str, Any]) -> str | None:
 
 
 def _headline(change: Mapping[str, Any], drift: bool) -> str:
+    """`# ADDRESS will be created: why`; a rename names both addresses, like Terraform's moved
+    resources; drift leaves out a reason its verb already says."""
     action = Action(change["action"])
     address = short_fingerprints(change["address"])
-    verb = (_DRIFT_VERBS if drift else _VERBS)[action]
-    if change.get("reason_code") in REPAIRS:
-        verb += " (a repair)"
-    if drift and change.get("reason_code") in _SAID_BY_DRIFT_VERB:
-        return f"# {address} {verb}"
-    return f"# {address} {verb}: {change['reason']}"
+    code = change.get("reason_code")
+    moved = (change.get("before") or {}).get("address") if code in RENAMES else None
+    if moved:
+        old = short_fingerprints(str(moved))
+        head = f"{address} is {old} on the service" if drift else f"{old} has moved to {address}"
+    elif code == Reason.KEPT_FACE_MISSING:
+        head = f"{address} {'is missing' if drift else 'cannot be re-created'}"
+    else:
+        verb = (_DRIFT_VERBS if drift else _VERBS)[action]
+        head = f"{address} {verb}{' (a repair)' if code in REPAIRS else ''}"
+    if drift and code in _SAID_BY_DRIFT_VERB:
+        return f"# {head}"
+    return f"# {head}: {change['reason']}"
 
 
 def render_change(change: Mapping[str, Any], color: bool = False, *, drift: bool = False) -> list[str]:
@@ -214,16 +223,18 @@ def _environments_text(doc: PlanDocument, *, color: bool, drift: bool) -> str:
         endpoint = (entry.get("scope") or {}).get("endpoint")
         rule = f"── environment {name}" + (f" ({endpoint})" if endpoint else "") + " "
         out.append(click.style(rule.ljust(72, "─"), bold=True) if color else rule.ljust(72, "─"))
-        if "error" in entry:
+        if "changes" not in entry:
             out += [f"Error: {entry['error']}", ""]
             continue
         out.append(_plan_text(entry, color=color, endpoint=endpoint, drift=drift))
+        if "error" in entry:
+            out += [f"Error: {entry['error']}", ""]
     out.append("─" * 72)
     diffs = difference_lines(doc)
     if diffs:
         out += ["The environments differ from each other:", *diffs, ""]
     for entry in doc["environments"]:
-        if "error" in entry:
+        if "changes" not in entry:
             out.append(f"  {entry['environment']}: error")
             continue
         s = entry["summary"]
