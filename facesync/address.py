@@ -113,9 +113,8 @@ class Address:
     def owner(self) -> Address:
         """Where a face lives: its person, or its face list; a person's owner is its collection."""
         if self.face is not None and self.person is not None:
-            return Address(
-                self.collection_kind, self.collection_id, self.person, self.person_id, model=self.model
-            )
+            # A directory face's model is where it is enrolled, not who holds it.
+            return Address(self.collection_kind, self.collection_id, self.person, self.person_id)
         return self.collection
 
     def contains(self, other: Address) -> bool:

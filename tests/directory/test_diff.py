@@ -273,3 +273,27 @@ def test_directory_addresses_read_back():
     assert not Address.parse('personDirectory/person["Dad"]/model[recognition_04]').contains(
         Address.parse(f'personDirectory/person["Dad"]/model[recognition_03]/face[{fp("x")}]')
     )
+
+
+def test_emptying_a_directory_person_is_held_by_the_face_loss_gate_but_a_model_move_is_not():
+    live = LiveState(
+        (live_directory(LivePerson("p1", "D", None, (enrolled("d1", "f1", R3), enrolled("d2", "f2", R3)))),)
+    )
+    emptied = diff(state(directory({"D": []}, (R3,))), live)
+    assert [(r.gate, str(r.address)) for r in safety_refusals(emptied, SafetyPolicy())] == [
+        (Gate.FACE_LOSS, 'personDirectory/person["D"]')
+    ]
+    moved = diff(state(directory({"D": DAD}, (R4,))), live)  # deletes in 03, adds in 04
+    assert safety_refusals(moved, SafetyPolicy()) == []
+
+
+def test_a_directory_person_renamed_in_the_config_keeps_its_person_id_and_faces():
+    from dataclasses import replace
+
+    desired = directory({"Dad": DAD})
+    desired = replace(desired, persons=(replace(desired.persons[0], renamed_from="D"),))
+    live = live_directory(LivePerson("p1", "D", None, (enrolled("d1", "f1"), enrolled("d2", "f2"))))
+    plan = diff(state(desired), LiveState((live,)))
+    assert [(c.action, c.reason, str(c.address), c.person_id) for c in plan.changes] == [
+        (Action.UPDATE, Reason.RENAMED, 'personDirectory/person["Dad"]', "p1")
+    ]
