@@ -74,10 +74,6 @@ class Address:
     """The recognition model a directory person's faces are enrolled in."""
 
     @classmethod
-    def of(cls, kind: CollectionKind, collection_id: str) -> Address:
-        return cls(kind, collection_id)
-
-    @classmethod
     def directory(cls) -> Address:
         return cls(CollectionKind.PERSON_DIRECTORY, DIRECTORY_ID)
 

@@ -82,7 +82,7 @@ class Created:
 
 def operation_id(op: str, method: str, path: str, response: httpx.Response) -> str:
     """The operation id at the end of `Operation-Location` (an absolute URL, or a path)."""
-    location = response.headers.get("operation-location")
+    location: str | None = response.headers.get("operation-location")
     if not location:
         raise UnexpectedResponse(op, method, path, "HTTP 202 without an Operation-Location header")
     tail = urlsplit(location.strip()).path.rstrip("/").rsplit("/", 1)[-1]

@@ -23,7 +23,6 @@ from facesync.model import (
 
 DEFAULT_API_VERSION = "v1.0"
 TIERS = ("F0", "S0")
-DEFAULT_TIER = "S0"
 
 ID_PATTERN = r"^[a-z0-9-_]+$"
 ID_MAX_LENGTH = 64
