@@ -167,12 +167,14 @@ class _Detector:
     def __init__(self, client: FaceClient, parallelism: int) -> None:
         self.client = client
         self.slots = asyncio.Semaphore(parallelism)
-        self.calls: dict[tuple[str, str, str], asyncio.Task[list[DetectedFace]]] = {}
+        self.calls: dict[tuple[str, str], asyncio.Task[list[DetectedFace]]] = {}
         self.sizes: dict[str, tuple[int, int] | None] = {}
 
     def detect(self, face: DesiredFace, recognition_model: str) -> Awaitable[list[DetectedFace]]:
+        # Without faceIds the recognition model changes nothing: a directory photo enrolled in
+        # two models is detected once.
         source = face.image_sha256 or face.image_path or face.url or ""
-        key = (source, face.detection_model, recognition_model)
+        key = (source, face.detection_model)
         if key not in self.calls:
             self.calls[key] = asyncio.ensure_future(self._detect(face, recognition_model))
         return self.calls[key]
@@ -215,8 +217,11 @@ async def check_images(
 
     async def one(change: Change, face: DesiredFace) -> list[ImageFinding]:
         address = change.address
+        # A directory face names its model; any other face is stored under its collection's.
         collection = desired.collection(address.collection_kind, address.collection_id)
-        model = collection.recognition_model if collection else SERVICE_DEFAULT_RECOGNITION_MODEL
+        model = address.model or (
+            collection.recognition_model if collection else SERVICE_DEFAULT_RECOGNITION_MODEL
+        )
         image = face.image_path or face.url or ""
 
         def finding(

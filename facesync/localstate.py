@@ -1,8 +1,9 @@
 """Where facesync keeps what it remembers beside a configuration: one folder for every cache.
 
 `.facesync/` in the configuration's folder (git-ignored) holds the image cache
-(`cache/images.json`), the face cache (`cache/faces.json`) and the training journal
-(`pending-training.json`). Nothing in it is needed for correctness, so a folder facesync cannot
+(`cache/images.json`), the face cache (`cache/faces.json`), the training journal
+(`pending-training.json`) and the directory operations an apply left running
+(`pending-operations.json`). Nothing in it is needed for correctness, so a folder facesync cannot
 use — a file named `.facesync` in the way, a read-only checkout, a container running as another
 user — costs a warning, not the run: whoever reads or writes there calls `report_unusable`, which
 logs once per place and cause, naming both, and the caller keeps what it would have written in

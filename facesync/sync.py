@@ -31,6 +31,7 @@ from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient, RetryPolicy
 from facesync.diff import diff
+from facesync.directory.journal import OperationJournal, settle
 from facesync.imagecheck import check_images
 from facesync.journal import TrainingJournal
 from facesync.live import DEFAULT_VERIFY_SAMPLE, ReadProgress, read_live_state
@@ -78,10 +79,12 @@ class UnsafePlan(PlanRefused):
 
 @dataclass
 class LocalState:
-    """What facesync keeps beside the configuration: the face cache and the training journal."""
+    """What facesync keeps beside the configuration: the face cache, the training journal and the
+    directory operations an apply left running."""
 
     cache: FaceCache
     journal: TrainingJournal
+    operations: OperationJournal
 
     @classmethod
     def open(
@@ -93,11 +96,16 @@ class LocalState:
         return cls(
             cache=FaceCache(folder / "cache" / "faces.json", endpoint, load=not full_refresh),
             journal=TrainingJournal(folder / "pending-training.json", endpoint),
+            operations=OperationJournal(folder / "pending-operations.json", endpoint),
         )
 
     @classmethod
     def in_memory(cls, endpoint: str) -> LocalState:
-        return cls(cache=FaceCache(None, endpoint), journal=TrainingJournal(None, endpoint))
+        return cls(
+            cache=FaceCache(None, endpoint),
+            journal=TrainingJournal(None, endpoint),
+            operations=OperationJournal(None, endpoint),
+        )
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,7 @@ class Sync:
         """`within`: only these collections (and only their kinds listed), for the convergence
         check; `trained`: collections whose training this run saw succeed (not read again)."""
         targets = self.targets if within is None else within
+        await settle(self.client, self.state.operations)
         live = await read_live_state(
             self.client,
             self.desired,
@@ -318,6 +327,7 @@ class Sync:
             options=options,
             cache=self.state.cache,
             journal=self.state.journal,
+            operations=self.state.operations,
             on_event=on_event,
         )
         if result.ok:

@@ -37,22 +37,36 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
 
-class IdentifySpec(_Spec):
-    """Identify the probe's face in a person group: the best candidate, or nobody."""
+DIRECTORY_MODEL_HELP = (
+    "For the personDirectory and its groups: the enrolled model to detect the probe with "
+    "(default: the newest of personDirectory.recognitionModels)."
+)
 
-    in_: str = Field(alias="in", description="personGroup.ID or largePersonGroup.ID.")
+
+class IdentifySpec(_Spec):
+    """Identify the probe's face in a person group, a DynamicPersonGroup or the whole
+    PersonDirectory: the best candidate, or nobody."""
+
+    in_: str = Field(
+        alias="in",
+        description="personGroup.ID, largePersonGroup.ID, dynamicPersonGroup.ID or personDirectory.",
+    )
     expect: str = Field(min_length=1, description=f"A person's name, or '{NOBODY}'.")
     min_confidence: float | None = Field(
         None, alias="minConfidence", ge=0, le=1, description="Lowest confidence that passes."
     )
+    recognition_model: str | None = Field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
 
 
 class VerifySpec(_Spec):
-    """Verify the probe's face against one person of a group."""
+    """Verify the probe's face against one person of a group or of the PersonDirectory."""
 
-    person: str = Field(description='personGroup.ID/person["Name"] (or largePersonGroup).')
+    person: str = Field(
+        description='personGroup.ID/person["Name"] (or largePersonGroup), or personDirectory/person["Name"].'
+    )
     expect: Literal["same", "different"] = "same"
     min_confidence: float | None = Field(None, alias="minConfidence", ge=0, le=1)
+    recognition_model: str | None = Field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
 
 
 class FindSimilarSpec(_Spec):

@@ -24,7 +24,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -42,6 +42,7 @@ from facesync.client.body import (
     format_size,
     parse_json,
 )
+from facesync.client.directory import DirectoryClient
 from facesync.client.endpoint import Endpoint, build_transport
 from facesync.client.errors import EndpointError, FaceAPIError, ServiceUnreachable, UnexpectedResponse
 from facesync.client.models import (
@@ -128,6 +129,15 @@ class Reply:
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives; a body an in-process transport handed over whole is one chunk."""
+    if response.is_stream_consumed:
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
 
 
 class _TooSlow(Exception):
@@ -239,6 +249,11 @@ class FaceClient:
         self._slots = asyncio.Semaphore(parallelism)
         self._sleep = sleep
         self._clock = clock
+        self.clock = clock
+        """Measures waits (operations); tests pass a fake together with `sleep`."""
+        self.sleep = sleep
+        self.directory = DirectoryClient(self)
+        """The PersonDirectory and DynamicPersonGroup calls (preview API versions)."""
         self.calls: Counter[str] = Counter()
         """Requests sent, by operation (retries included): benchmarks and tests read it."""
 
@@ -491,7 +506,7 @@ class FaceClient:
             raise BodyTooLarge(limit)
         inflater = Inflater(encoding)
         body = bytearray()
-        async for chunk in response.aiter_raw():
+        async for chunk in _raw_chunks(response):
             deadline.add(received=len(chunk))
             if deadline.expired():
                 raise _TooSlow(deadline, request_over=deadline.end >= deadline.request_end)
@@ -892,10 +907,14 @@ class FaceClient:
         max_candidates: int = 1,
         confidence_threshold: float | None = None,
     ) -> list[IdentifyResult]:
-        """Up to 10 faceIds against a trained PersonGroup or LargePersonGroup."""
+        """Up to 10 faceIds against a trained PersonGroup or LargePersonGroup, a
+        DynamicPersonGroup, or the whole PersonDirectory (`personIds: ["*"]`)."""
+        scope: dict[str, Any] = (
+            {"personIds": ["*"]} if kind is CollectionKind.PERSON_DIRECTORY else {kind.id_field: group_id}
+        )
         body: dict[str, Any] = {
             "faceIds": list(face_ids),
-            kind.id_field: group_id,
+            **scope,
             "maxNumOfCandidatesReturned": max_candidates,
         }
         if confidence_threshold is not None:
@@ -910,7 +929,9 @@ class FaceClient:
     async def verify_person(
         self, face_id: str, *, kind: CollectionKind, group_id: str, person_id: str
     ) -> VerifyResult:
-        body = {"faceId": face_id, "personId": person_id, kind.id_field: group_id}
+        body = {"faceId": face_id, "personId": person_id}
+        if kind is not CollectionKind.PERSON_DIRECTORY:  # a directory person needs no group
+            body[kind.id_field] = group_id
         raw = await self._post_json("Face.Verify", "/verify", body)
         return self._model(VerifyResult, raw, "Face.Verify", "POST", "/verify")
 

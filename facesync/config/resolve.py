@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from facesync.config import directory
+from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
 from facesync.config.errors import Diagnostic, Reporter, ValidationResult
 from facesync.config.imagepaths import ImagePaths
 from facesync.config.images import (
@@ -32,9 +34,11 @@ from facesync.config.loader import ENV_UNSET, YamlDocument, YamlPath, display_pa
 from facesync.config.models import (
     ConfigModel,
     DefaultsModel,
+    DynamicPersonGroupModel,
     Face,
     FaceListModel,
     FaceSpec,
+    PersonDirectoryModel,
     PersonGroupModel,
     PersonModel,
 )
@@ -49,7 +53,13 @@ from facesync.config.rules import (
     person_name_problem,
 )
 from facesync.config.schema import schema_check
-from facesync.config.sources import COLLECTION_KEYS, CollectionEntry, merge, read_documents
+from facesync.config.sources import (
+    COLLECTION_KEYS,
+    SINGLETON_KEYS,
+    CollectionEntry,
+    merge,
+    read_documents,
+)
 from facesync.fingerprint import face_fingerprint, url_digest
 from facesync.localstate import config_root, state_dir
 from facesync.model import (
@@ -70,6 +80,8 @@ CACHE_FILE = Path("cache") / "images.json"
 
 _ROOT = TypeAdapter(ConfigModel)
 _GROUP = TypeAdapter(PersonGroupModel)
+_DIRECTORY = TypeAdapter(PersonDirectoryModel)
+_DYNAMIC_GROUP = TypeAdapter(DynamicPersonGroupModel)
 _PERSON = TypeAdapter(PersonModel)
 _LIST = TypeAdapter(FaceListModel)
 _FACES = TypeAdapter(list[Face])
@@ -129,7 +141,7 @@ class _Collection:
     id: str
     doc: YamlDocument
     path: YamlPath
-    model: PersonGroupModel | FaceListModel | None
+    model: PersonGroupModel | FaceListModel | PersonDirectoryModel | DynamicPersonGroupModel | None
     """None when the collection's own keys are invalid (its persons and faces are still checked)."""
     persons: list[_Person]
     faces: IndexedFaces
@@ -159,6 +171,8 @@ class _Builder:
         self.probed: dict[str, ImageInfo | None] = {}
         self.api_version = DEFAULT_API_VERSION
         self.default_detection = SERVICE_DEFAULT_DETECTION_MODEL
+        self.defaults_recognition: str | None = None
+        """`defaults.recognitionModel` as written (None when the config sets none)."""
         self.allow_outside_root = False
         self.paths = ImagePaths(self.root if self.root is not None else config_root(path))
 
@@ -188,12 +202,15 @@ class _Builder:
         if defaults_at is not None:
             self._check_models(defaults_at[0], ("defaults",), defaults)
         default_recognition = defaults.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL
+        self.defaults_recognition = defaults.recognition_model
         self.default_detection = defaults.detection_model or SERVICE_DEFAULT_DETECTION_MODEL
         self.allow_outside_root = any(r.allow_images_outside_root for _, r in roots)
 
         built = [self._collection(c, default_recognition) for c in collections]
         desired = [c for c in built if c is not None]
         self._check_collection_counts(collections)
+        directory.check_preview_api(self.report, collections, api_version)
+        directory.check_members(self.report, collections, desired)
         self.cache.save()
         log.debug("images: %d read and hashed, %d others probed", self.cache.hashed, len(self.probed))
         if self.report.has_errors:
@@ -220,8 +237,9 @@ class _Builder:
             return None
         # Collections are checked one by one (see _collection_schema), so that one mistake
         # does not hide the rest.
+        nested = {*COLLECTION_KEYS, *SINGLETON_KEYS}
         shell = (
-            {k: {} if k in COLLECTION_KEYS and isinstance(v, dict) else v for k, v in data.items()}
+            {k: {} if k in nested and isinstance(v, dict) else v for k, v in data.items()}
             if isinstance(data, dict)
             else data
         )
@@ -231,9 +249,16 @@ class _Builder:
         doc, kind, path = entry.doc, entry.kind, entry.path
         cid = str(entry.id)
         value = {} if entry.value is None else entry.value
+        if kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            before = len(self.report.diagnostics)
+            group = schema_check(_DYNAMIC_GROUP, DynamicPersonGroupModel, value, doc, path, self.report)
+            return _Collection(kind, cid, doc, path, group, [], [], len(self.report.diagnostics) > before)
+        adapter, model_type = (
+            (_DIRECTORY, PersonDirectoryModel) if kind.singleton else (_GROUP, PersonGroupModel)
+        )
         if not isinstance(value, dict):
             if kind.has_persons:
-                schema_check(_GROUP, PersonGroupModel, value, doc, path, self.report)
+                schema_check(adapter, model_type, value, doc, path, self.report)
             else:
                 schema_check(_LIST, FaceListModel, value, doc, path, self.report)
             return None
@@ -248,7 +273,7 @@ class _Builder:
         raw_persons = value.get("persons")
         shell = {**value, "persons": {}} if isinstance(raw_persons, dict) else value
         before = len(self.report.diagnostics)
-        group = schema_check(_GROUP, PersonGroupModel, shell, doc, path, self.report)
+        group = schema_check(adapter, model_type, shell, doc, path, self.report)
         reported = len(self.report.diagnostics) > before
         persons: list[_Person] = []
         for name, raw in raw_persons.items() if isinstance(raw_persons, dict) else ():
@@ -312,7 +337,14 @@ class _Builder:
                     self.report.add(doc.file, doc.positions.value((*path, key)), problem)
 
     def _collection(self, c: _Collection, default_recognition: str) -> DesiredCollection | None:
+        if c.kind is CollectionKind.PERSON_DIRECTORY:
+            enrolled = self._persons(c, CollectionKind.PERSON_DIRECTORY.value)
+            default = self.defaults_recognition or DIRECTORY_DEFAULT_MODEL
+            return directory.build_directory(self.report, self.api_version, c, enrolled, default)
+        if c.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            return directory.build_dynamic_group(self.report, c)
         doc, model = c.doc, c.model
+        assert not isinstance(model, PersonDirectoryModel | DynamicPersonGroupModel)
         pos = doc.positions.key(c.path)
         label = f"{c.kind.value} '{c.id}'"
         if model is None:
@@ -624,6 +656,8 @@ class _Builder:
     def _check_collection_counts(self, collections: list[_Collection]) -> None:
         counts: dict[CollectionKind, int] = {}
         for c in collections:
+            if c.kind not in self.limits.collections:
+                continue  # the directory is one; DynamicPersonGroups have no documented limit
             counts[c.kind] = counts.get(c.kind, 0) + 1
             service_limit = self.limits.collections[c.kind]
             reserved = RESERVED_COLLECTIONS.get(c.kind, 0)

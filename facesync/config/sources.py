@@ -20,19 +20,26 @@ from typing import Any
 from facesync.config.errors import Reporter
 from facesync.config.loader import YamlDocument, YamlPath, display_path, load_yaml
 from facesync.config.rules import id_problem
-from facesync.model import CollectionKind
+from facesync.model import DIRECTORY_ID, CollectionKind
 
 log = logging.getLogger(__name__)
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
-COLLECTION_KEYS: dict[str, CollectionKind] = {kind.config_key: kind for kind in CollectionKind}
+COLLECTION_KEYS: dict[str, CollectionKind] = {
+    kind.config_key: kind for kind in CollectionKind if not kind.singleton
+}
+"""Top-level keys holding collections by id."""
+SINGLETON_KEYS: dict[str, CollectionKind] = {
+    kind.config_key: kind for kind in CollectionKind if kind.singleton
+}
+"""Top-level keys holding one collection (`personDirectory`): defined in one file only."""
 SETTING_KEYS = ("service", "defaults", "prune", "allowImagesOutsideRoot", "environments")
 """Top-level settings that one file of a merged directory may set."""
-FACESYNC_KEYS = frozenset(("version", "tests", *SETTING_KEYS, *COLLECTION_KEYS))
+FACESYNC_KEYS = frozenset(("version", "tests", *SETTING_KEYS, *COLLECTION_KEYS, *SINGLETON_KEYS))
 
 # A file that does not parse is still ours when it plainly declares collections.
 _COLLECTION_LINE = re.compile(
-    rb"^(?:personGroups|largePersonGroups|faceLists|largeFaceLists)\s*:", re.MULTILINE
+    rb"^(?:" + "|".join((*COLLECTION_KEYS, *SINGLETON_KEYS)).encode() + rb")\s*:", re.MULTILINE
 )
 
 
@@ -58,7 +65,7 @@ def is_facesync_config(data: Any) -> bool:
     if not isinstance(data, dict):
         return False
     keys = set(data)
-    if keys & set(COLLECTION_KEYS):
+    if keys & {*COLLECTION_KEYS, *SINGLETON_KEYS}:
         return True
     return "version" in keys and (bool(keys & set(SETTING_KEYS)) or keys <= FACESYNC_KEYS)
 
@@ -72,6 +79,8 @@ def key_label(path: YamlPath, key: Any) -> str:
         return f"{kind.value} {key!r}"
     if kind is not None and len(path) == 3 and path[2] == "persons":
         return f"person {key!r} in {kind.value} {path[1]!r}"
+    if path[0] in SINGLETON_KEYS and path[1:] == ("persons",):
+        return f"person {key!r} in {path[0]}"
     return f"key {key!r}"
 
 
@@ -185,4 +194,14 @@ def merge(docs: list[YamlDocument], report: Reporter) -> list[CollectionEntry]:
                     continue
                 collections_at[(kind, cid)] = (doc.file, pos)
                 entries.append(CollectionEntry(kind, cid, doc, path, value))
+        for key, kind in SINGLETON_KEYS.items():
+            if key not in doc.data:
+                continue
+            pos = doc.positions.key((key,))
+            if (kind, DIRECTORY_ID) in collections_at:
+                file, (line, column) = collections_at[(kind, DIRECTORY_ID)]
+                report.add(doc.file, pos, f"'{key}' is already defined at {file}:{line}:{column}")
+                continue
+            collections_at[(kind, DIRECTORY_ID)] = (doc.file, pos)
+            entries.append(CollectionEntry(kind, DIRECTORY_ID, doc, (key,), doc.data[key]))
     return entries

@@ -15,7 +15,7 @@ from facesync.client import Endpoint, require_key, resolve_endpoint
 from facesync.client.errors import EndpointError
 from facesync.config.errors import ConfigError, Diagnostic
 from facesync.environments.spec import Environment
-from facesync.model import DesiredState
+from facesync.model import DIRECTORY_API_VERSIONS, CollectionKind, DesiredState
 from facesync.sync import SyncOptions
 
 
@@ -38,13 +38,21 @@ class Resolved:
 
 def resolve_desired(desired: DesiredState, env: Environment) -> DesiredState:
     """The configuration as this environment holds it: only its `targets:` collections, and its
-    `recognitionModel:` on every collection."""
+    `recognitionModel:` on every collection (the directory enrols its faces in that model alone)."""
     collections = desired.collections
     if env.targets:
         chosen = resolve_targets(desired, env.targets)
         collections = tuple(c for c in collections if selects(chosen, c.kind, c.id))
     if env.recognition_model is not None:
-        collections = tuple(replace(c, recognition_model=env.recognition_model) for c in collections)
+        model = env.recognition_model
+        collections = tuple(
+            c
+            if c.kind is CollectionKind.DYNAMIC_PERSON_GROUP  # references persons: no model of its own
+            else replace(c, recognition_model=model, recognition_models=(model,))
+            if c.kind is CollectionKind.PERSON_DIRECTORY
+            else replace(c, recognition_model=model)
+            for c in collections
+        )
     return replace(desired, collections=collections)
 
 
@@ -108,10 +116,17 @@ def resolve(
             resolve_targets(own, base.targets)
         except AddressError as exc:
             raise AddressError(f"{exc} held by environment '{env.name}'") from None
+    version = api_version or env.api_version or base.api_version
+    if version not in DIRECTORY_API_VERSIONS and any(not c.kind.classic for c in own.collections):
+        raise _problem(
+            env,
+            f"API {version} has no PersonDirectory, which the configuration declares: set this "
+            f"environment's apiVersion to {DIRECTORY_API_VERSIONS[0]} (or leave it to service.apiVersion)",
+        )
     rate = env.calls_per_second
     options = replace(
         base,
-        api_version=api_version or env.api_version or base.api_version,
+        api_version=version,
         rate_limit=(rate or None) if rate is not None else base.rate_limit,
         parallelism=env.parallelism or base.parallelism,
         targets=targets,

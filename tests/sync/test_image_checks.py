@@ -434,3 +434,27 @@ def test_a_detect_call_that_fails_stops_the_checks_at_once_and_fails_the_plan(
     # forbidden call per image.
     assert 1 <= transport.detects < 10
     app.state.emulator.close()
+
+
+def test_a_directory_photo_is_detected_once_for_every_model_it_is_enrolled_in(
+    workspace: Workspace, service: Service
+):
+    from tests.directory.helpers import FAMILY
+
+    workspace.image("images/dad/1.png", 1)
+    workspace.image("images/dad/2.png", 2)
+    workspace.image("images/mum/1.png", 3)
+    workspace.image("images/kid/1.png", 4, uniform=True)  # no face
+    config = FAMILY.replace(
+        "recognitionModels: [recognition_03]", "recognitionModels: [recognition_03, recognition_04]"
+    )
+    workspace.config(config)
+    doc = plan_doc(workspace, exit_code=1)
+    assert doc["image_checks"]["checked"] == 8  # four photos, each enrolled in two models
+    assert detects(service.stats()) == 4
+    kid = [f for f in findings(doc) if '"Kid"' in f["address"]]
+    assert {f["address"].split("/model[")[1].split("]")[0] for f in kid} == {
+        "recognition_03",
+        "recognition_04",
+    }
+    assert all(f["code"] == "no_face" for f in kid) and len(findings(doc)) == 2
