@@ -145,7 +145,9 @@ class ServiceSettings:
     """The config's `service:` block. Never holds the key: that comes from flags or environment."""
 
     endpoint: str | None = None
+    """As written: `${VAR}` is expanded only when a connection is built (facesync.config.env)."""
     api_version: str = "v1.0"
+    endpoint_pos: SourcePos | None = None
 
 
 @dataclass(frozen=True, slots=True)

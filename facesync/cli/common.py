@@ -358,6 +358,7 @@ def load(service: ServiceArgs) -> Loaded:
     from facesync.address import AddressError, resolve_targets
     from facesync.client import require_key, resolve_endpoint
     from facesync.config import load as load_config
+    from facesync.config.env import service_endpoint
     from facesync.localstate import config_root
 
     if not service.config_path.exists():
@@ -369,8 +370,9 @@ def load(service: ServiceArgs) -> Loaded:
         resolve_targets(desired, service.targets)
     except AddressError as exc:
         raise fail(str(exc)) from None
+    config_endpoint = service_endpoint(desired.service, service.endpoint)  # its ${VAR} expanded now
     resolved = resolve_endpoint(
-        service.endpoint, service.key, desired.service.endpoint, config_root=config_root(service.config_path)
+        service.endpoint, service.key, config_endpoint, config_root=config_root(service.config_path)
     )
     redact(resolved.key)
     require_key(resolved)

@@ -88,14 +88,12 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     from dataclasses import replace
 
     from facesync.checks.spec import load_tests
-    from facesync.environments.load import validation_environ
+    from facesync.environments.load import environment_problems
 
-    # Variables only some environment names need not be set where validation runs.
-    environ, environment_problems = validation_environ(path) if path.exists() else (None, [])
-    result = validate(path, api_version=api_version, tier=tier, root=root, environ=environ)
+    result = validate(path, api_version=api_version, tier=tier, root=root)
     # The recognition tests beside the configuration (`tests:`, *.test.yaml) and the
     # `environments:` block are part of it.
-    extra = [*environment_problems, *(load_tests(path)[1] if path.exists() else [])]
+    extra = [*environment_problems(path), *load_tests(path, root=root)[1]] if path.exists() else []
     if extra:
         diagnostics = sorted(set(result.diagnostics) | set(extra))
         failed = any(d.is_error for d in diagnostics)

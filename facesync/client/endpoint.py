@@ -67,6 +67,9 @@ def resolve_endpoint(
     from_config = not (flag_endpoint or env.get("FACESYNC_ENDPOINT"))
     url = flag_endpoint or env.get("FACESYNC_ENDPOINT") or config_endpoint
     key = flag_key or env.get("FACESYNC_KEY") or None
+    problem = key_problem(key) if key else None
+    if problem is not None:
+        raise EndpointError(f"{'--key' if flag_key else 'FACESYNC_KEY'} {problem}; nothing was sent")
     if not url:
         raise EndpointError(
             "no Face endpoint given. Give one of: the --endpoint flag, the FACESYNC_ENDPOINT "
@@ -100,6 +103,25 @@ def resolve_endpoint(
             path = path[: -len(suffix)]
             break
     return Endpoint(url=f"{parts.scheme}://{parts.netloc}{path}", key=key)
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be a Face key, or None. A key travels in an HTTP header, which holds visible
+    ASCII only: a line break or a non-ASCII character would fail every request (or be retried).
+    The message never quotes the key."""
+    for char in key:
+        if "!" <= char <= "~":
+            continue
+        if char in "\r\n":
+            what = "a line break"
+        elif char in " \t":
+            what = "a space or tab"
+        elif char.isascii():
+            what = "a control character"
+        else:
+            what = "a non-ASCII character"
+        return f"holds {what}, which no Face key has (check how the secret was set)"
+    return None
 
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
