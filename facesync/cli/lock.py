@@ -14,8 +14,7 @@ from facesync.cli.common import (
     Exit,
     ServiceArgs,
     handle_errors,
-    load,
-    make_sync,
+    load_one,
     run_async,
     service_options,
 )
@@ -34,8 +33,8 @@ def force_unlock_command(service: ServiceArgs, yes: bool) -> None:
     Only for a lock whose apply is no longer running (killed, or its machine gone): removing the
     lock of a live run lets two applies write at once. Exit codes: 0 removed or no lock, 1 error.
     """
-    sync = make_sync(load(service), service)
-    run_async(_force_unlock(sync, yes))
+    _, open_sync = load_one(service, "force-unlock")  # the one resource, or the --env chosen
+    run_async(_force_unlock(open_sync(), yes))
 
 
 async def _force_unlock(sync: Sync, yes: bool) -> None:
