@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
+from facesync.localstate import read_state_file
 
 _FORMAT = 1
 
@@ -32,7 +33,7 @@ class FaceCache:
 
     def _load(self, path: Path) -> None:
         try:
-            raw = json.loads(path.read_text())
+            raw = json.loads(read_state_file(path))
         except (OSError, ValueError):
             return
         if not isinstance(raw, dict) or raw.get("format") != _FORMAT or raw.get("scope") != self._scope:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
+from facesync.localstate import read_state_file
 from facesync.model import CollectionKind
 
 
@@ -22,7 +23,7 @@ class TrainingJournal:
         self._pending: set[str] = set()
         if path is not None:
             try:
-                raw = json.loads(path.read_text())
+                raw = json.loads(read_state_file(path))
                 self._pending = set(raw.get(endpoint, []))
             except (OSError, ValueError, AttributeError, TypeError):
                 self._pending = set()
@@ -50,7 +51,7 @@ class TrainingJournal:
         if self.path is None:
             return
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(read_state_file(self.path))
             if not isinstance(data, dict):
                 data = {}
         except (OSError, ValueError):

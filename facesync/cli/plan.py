@@ -61,9 +61,10 @@ def render(
 
 
 def write_file(path: Path, text: str, what: str) -> None:
+    from facesync.atomic import write_text_atomically
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_text_atomically(path, text)  # whole or not at all, never through a symlink
     except OSError as exc:
         raise fail(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 

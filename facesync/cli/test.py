@@ -67,6 +67,7 @@ def test_command(
     not run (e.g. an untrained collection).
     """
     from facesync.address import resolve_targets, selects
+    from facesync.atomic import write_text_atomically
     from facesync.checks.render import TEST_RENDERERS, render_tests_junit
     from facesync.checks.resolve import resolve_tests
     from facesync.checks.runner import run_tests
@@ -74,7 +75,7 @@ def test_command(
     from facesync.config.errors import ConfigError
 
     loaded, open_sync = load_one(service, "facesync test")
-    tests, diagnostics = load_tests(service.config_path, test_paths)
+    tests, diagnostics = load_tests(service.config_path, test_paths, root=service.root)
     resolved, problems = resolve_tests(tests, loaded.desired)
     if any(d.is_error for d in diagnostics) or problems:
         raise ConfigError([*diagnostics, *problems])
@@ -99,6 +100,5 @@ def test_command(
     result = run_async(run())
     click.echo(TEST_RENDERERS[fmt](result), nl=False)
     if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(render_tests_junit(result))
+        write_text_atomically(out_path, render_tests_junit(result))  # never through a symlink
     raise Exit(EXIT_OK if result.ok else EXIT_ERROR)

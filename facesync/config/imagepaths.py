@@ -34,13 +34,13 @@ class TooManyEntries(Exception):
 class ImagePaths:
     """Resolves the image paths of one run against `root` (a folder)."""
 
-    def __init__(self, root: Path, max_entries: int = MAX_ENTRIES_VISITED) -> None:
+    def __init__(self, root: Path, max_entries: int | None = None) -> None:
         self.root = os.path.realpath(root)
         self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self._real_dirs: dict[str, str] = {}
         self.stats: dict[str, os.stat_result] = {}
-        self.entries_left = max_entries
-        self.max_entries = max_entries
+        self.max_entries = MAX_ENTRIES_VISITED if max_entries is None else max_entries
+        self.entries_left = self.max_entries
 
     @staticmethod
     def join(base_dir: str, name: str) -> str:

@@ -33,6 +33,10 @@ from facesync.localfiles import FileTooLarge, NotRegularFile, read_regular_file
 
 log = logging.getLogger(__name__)
 
+UNREADABLE = "cannot read value"
+"""How the diagnostic of a value the loader could not build starts: later checks of that value (it
+became None) are noise beside it."""
+
 # libyaml's composer when PyYAML was built with it: several times faster on big configs.
 _COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -194,12 +198,12 @@ class _Builder:
             try:
                 value = self.constructor.construct_object(node)
             except yaml.YAMLError as exc:
-                self.error(_pos(node), f"cannot read value: {getattr(exc, 'problem', exc)}")
+                self.error(_pos(node), f"{UNREADABLE}: {getattr(exc, 'problem', exc)}")
                 return None
             except ValueError:
                 # Python converts at most 4,300 decimal digits (sys.int_info.str_digits_check_threshold).
                 digits = sum(c.isdigit() for c in node.value)
-                self.error(_pos(node), f"cannot read value: a number of {digits:,} digits is too long")
+                self.error(_pos(node), f"{UNREADABLE}: a number of {digits:,} digits is too long")
                 return None
         if path is not None and isinstance(value, str) and "${" in value:
             self.dollar_braces.append(path)

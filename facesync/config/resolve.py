@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from facesync.config.env import literal_reference
-from facesync.config.errors import Reporter, ValidationResult
+from facesync.config.errors import Diagnostic, Reporter, ValidationResult
 from facesync.config.imagepaths import ImagePaths
 from facesync.config.images import (
     MAX_IMAGE_BYTES,
@@ -28,7 +28,7 @@ from facesync.config.images import (
     ImageError,
     ImageInfo,
 )
-from facesync.config.loader import YamlDocument, YamlPath, display_path
+from facesync.config.loader import UNREADABLE, YamlDocument, YamlPath, display_path
 from facesync.config.models import (
     ConfigModel,
     DefaultsModel,
@@ -101,10 +101,20 @@ def validate(
         raise ValueError(f"unknown tier {tier!r}: use one of {', '.join(LIMITS)}")
     builder = _Builder(Path(path), api_version, tier, root, cache_dir)
     state = builder.run()
-    diagnostics = sorted(builder.report.diagnostics)
+    diagnostics = _without_noise(builder.report.diagnostics)
     if any(d.is_error for d in diagnostics):
         state = None
     return ValidationResult(state, diagnostics, builder.cache.hashed if builder.cache else 0)
+
+
+def _without_noise(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Sorted diagnostics, minus those at a value the loader could not read (already reported)."""
+    unreadable = {(d.file, d.line, d.column) for d in diagnostics if d.message.startswith(UNREADABLE)}
+    return sorted(
+        d
+        for d in diagnostics
+        if d.message.startswith(UNREADABLE) or (d.file, d.line, d.column) not in unreadable
+    )
 
 
 def is_endpoint(path: YamlPath) -> bool:

@@ -116,9 +116,8 @@ def _read_directory(path: Path, shown: str, report: Reporter) -> list[YamlDocume
             report.add(
                 display_path(file),
                 (0, 0),
-                f"the configuration's files would exceed {MAX_TOTAL_BYTES / 2**20:g} MB "
-                f"({MAX_TOTAL_BYTES:,} bytes) with this one ({total:,} bytes read before it): "
-                "refusing to read it",
+                f"the configuration's files would exceed {MAX_TOTAL_BYTES:,} bytes in all with this "
+                f"one ({total:,} bytes read before it): refusing to read it",
             )
             break
         doc, diagnostics = load_yaml(file, key_label=key_label)
