@@ -91,6 +91,17 @@ def expand_endpoint(
     if problems:
         raise ConfigError(problems)
     expanded, missing = expand(text, environ)
+    if not missing and any(ord(char) < 0x20 or ord(char) == 0x7F for char in expanded):
+        raise ConfigError(
+            [
+                Diagnostic(
+                    file,
+                    line,
+                    column,
+                    f"{label}the endpoint holds a control character (a line break, a NUL?)",
+                )
+            ]
+        )
     if missing:
         raise ConfigError(
             [

@@ -217,3 +217,17 @@ def test_json_plan_keeps_the_literal_text(ws: Workspace) -> None:
     doc = json.loads(plan.stdout)
     (change,) = doc["changes"]
     assert change["after"]["userData"] == "price: $${AMOUNT} and ${FACESYNC_KEY}"
+
+
+@pytest.mark.parametrize("endpoint", ['"local:a\\0b.sqlite"', '"${FS_TEST_ENDPOINT}"'])
+def test_an_endpoint_with_a_control_character_is_one_error(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    monkeypatch.setenv("FS_TEST_ENDPOINT", "http://127.0.0.1:9/\nHost: elsewhere")
+    ws.config(ENDPOINT_CONFIG.replace("${FS_TEST_ENDPOINT}", endpoint))
+    result = ws.run("plan", env={"FACESYNC_ENDPOINT": "", "FACESYNC_KEY": KEY})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "facesync.yaml:3:13: error: service.endpoint: the endpoint holds a control character "
+        "(a line break, a NUL?)"
+    )
