@@ -6,6 +6,10 @@ must not be a symbolic link: `plan.json -> ~/.bashrc`, committed by a pull reque
 make `plan --out plan.json` overwrite whatever the link points at. facesync refuses such a target
 (`SymlinkTarget`) rather than replace the link: the link may be the user's own, and silently turning
 it into a file would be a surprise of its own.
+
+A character device (`/dev/null`, `/dev/full`) is written in place: renaming over it would replace
+the device node itself (as root, `--out /dev/null` would turn /dev/null into a file). A FIFO, a
+socket or a block device is refused: writing to a FIFO no one reads would block for ever.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+
+from facesync.localfiles import describe_mode
 
 _DEFAULT_MODE = 0o644
 
@@ -48,8 +54,13 @@ def write_text_atomically(path: Path, text: str, *, durable: bool = False) -> No
     else:
         if stat.S_ISLNK(st.st_mode):
             raise SymlinkTarget(path)
+        if stat.S_ISCHR(st.st_mode):
+            _write_to_device(path, text)
+            return
         if stat.S_ISREG(st.st_mode):
             mode = stat.S_IMODE(st.st_mode)
+        elif not stat.S_ISDIR(st.st_mode):  # a directory: the rename below says so
+            raise OSError(errno.EINVAL, f"is {describe_mode(st.st_mode)}, not a regular file", str(path))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -65,3 +76,12 @@ def write_text_atomically(path: Path, text: str, *, durable: bool = False) -> No
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_to_device(path: Path, text: str) -> None:
+    flags = (
+        os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    )
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)

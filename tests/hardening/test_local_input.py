@@ -260,6 +260,20 @@ def test_plan_out_refuses_a_symlink_and_leaves_its_target_alone(ws: Disk) -> Non
     assert json.loads((ws.root / "plan.json").read_text())["changes"]
 
 
+@needs_fifo
+def test_plan_out_writes_a_device_in_place_and_refuses_a_fifo(ws: Disk) -> None:
+    ws.config(FACE_LIST.format(faces="[]"))
+    devnull = os.stat("/dev/null")
+    assert ws.run("plan", "--rate-limit", "0", "--out", "/dev/null").exit_code == 0
+    assert (os.stat("/dev/null").st_mode, os.stat("/dev/null").st_rdev) == (devnull.st_mode, devnull.st_rdev)
+    os.mkfifo(ws.root / "plan.json")
+    result = without_hanging(lambda: ws.run("plan", "--rate-limit", "0", "--out", "plan.json"))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: cannot write the plan file plan.json: is a FIFO (named pipe), not a regular file"
+    )
+
+
 def test_caches_and_test_reports_are_not_written_through_symlinks(ws: Disk) -> None:
     ws.image("images/alice.png", 1)
     ws.config(FACE_LIST.format(faces="[images/alice.png]"))
