@@ -8,23 +8,17 @@ from typing import TYPE_CHECKING
 import click
 
 from facesync.cli import main
-from facesync.cli.common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    Exit,
-    ServiceArgs,
-    handle_errors,
-    load_one,
-    run_async,
-    service_options,
-)
+from facesync.cli.exits import EXIT_ERROR, EXIT_OK, Exit, handle_errors
+from facesync.cli.options import ServiceArgs, service_options
+from facesync.cli.output import run_async
+from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
     from facesync.sync import Sync
 
 
 @main.command("force-unlock")
-@service_options
+@service_options(targets=False, envs="one")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
 @handle_errors
 def force_unlock_command(service: ServiceArgs, yes: bool) -> None:
@@ -33,21 +27,25 @@ def force_unlock_command(service: ServiceArgs, yes: bool) -> None:
     Only for a lock whose apply is no longer running (killed, or its machine gone): removing the
     lock of a live run lets two applies write at once. Exit codes: 0 removed or no lock, 1 error.
     """
-    _, open_sync = load_one(service, "force-unlock")  # the one resource, or the --env chosen
-    run_async(_force_unlock(open_sync(), yes))
+    resource = one_resource(service, "facesync force-unlock")
+
+    async def run() -> None:
+        async with open_fleet([resource], service) as fleet:
+            await _force_unlock(fleet.members[0].sync, yes)
+
+    run_async(run())
 
 
 async def _force_unlock(sync: Sync, yes: bool) -> None:
-    async with sync:
-        holder = await sync.read_lock()
-        if holder is None:
-            click.echo(f"No lock on {sync.endpoint.display}.", err=True)
-            raise Exit(EXIT_OK)
-        click.echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise Exit(EXIT_ERROR, "no terminal to confirm: pass --yes to remove the lock")
-            if not click.confirm("Remove it? Only do so if that run is no longer running", default=False):
-                raise Exit(EXIT_ERROR, "the lock was left in place")
-        removed = await sync.force_unlock()
-        click.echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)
+    holder = await sync.read_lock()
+    if holder is None:
+        click.echo(f"No lock on {sync.endpoint.display}.", err=True)
+        raise Exit(EXIT_OK)
+    click.echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise Exit(EXIT_ERROR, "no terminal to confirm: pass --yes to remove the lock")
+        if not click.confirm("Remove it? Only do so if that run is no longer running", default=False):
+            raise Exit(EXIT_ERROR, "the lock was left in place")
+    removed = await sync.force_unlock()
+    click.echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)

@@ -8,7 +8,7 @@ and `facesync validate` needs none at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -233,7 +233,3 @@ def _entry(name: str, value: dict[Any, Any], path: YamlPath, label: str, problem
         recognition_model=model,
         protect=bool(protect),
     )
-
-
-def unknown_names(environments: Environments, names: Iterable[str]) -> list[str]:
-    return [n for n in names if environments.get(n) is None]
