@@ -226,11 +226,15 @@ class _Builder:
     def _service(
         service: ServiceModel | None, roots: list[tuple[YamlDocument, ConfigModel]], api_version: str
     ) -> ServiceSettings:
-        if service is None or service.endpoint is None:
+        if service is None:
             return ServiceSettings(api_version=api_version)
+        if service.endpoint is None:
+            return ServiceSettings(api_version=api_version, auth=service.auth)
         doc = next(d for d, r in roots if r.service is service)
         where = SourcePos(doc.file, *doc.positions.value(("service", "endpoint")))
-        return ServiceSettings(endpoint=service.endpoint, api_version=api_version, endpoint_pos=where)
+        return ServiceSettings(
+            endpoint=service.endpoint, api_version=api_version, auth=service.auth, endpoint_pos=where
+        )
 
     def _check_literal_variables(self, doc: YamlDocument) -> None:
         """A `${NAME}` outside an endpoint is sent as written: say so where it is, in case the

@@ -55,11 +55,18 @@ def _problem(env: Environment, message: str) -> ConfigError:
 
 
 def resolve_environment_endpoint(
-    env: Environment, config_root: Path, environ: Mapping[str, str] | None = None
+    env: Environment,
+    config_root: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    auth: str | None = None,
+    config_auth: str | None = None,
 ) -> Endpoint:
     """The endpoint, its `${VAR}` expanded now (only this environment's variables are needed), with
     the key read from `keyEnv` — only from there: a key meant for one resource (FACESYNC_KEY,
-    another environment's variable) never goes to this one."""
+    another environment's variable) never goes to this one. `auth` (the --auth flag) wins over the
+    environment's `auth:`, which wins over `config_auth` (the config's `service.auth`),
+    FACESYNC_AUTH in between; with `entra` no key is read or sent."""
     environ = os.environ if environ is None else environ
     url = expand_endpoint(
         env.endpoint,
@@ -68,7 +75,8 @@ def resolve_environment_endpoint(
         label=f"environment '{env.name}': ",
         key_variables=(env.key_env,) if env.key_env else (),
     )
-    key = environ.get(env.key_env) if env.key_env else None
+    method = auth or environ.get("FACESYNC_AUTH") or env.auth or config_auth
+    key = environ.get(env.key_env) if env.key_env and method != "entra" else None
     if key and env.key_env:
         problem = key_problem(key)
         if problem is not None:
@@ -76,13 +84,16 @@ def resolve_environment_endpoint(
                 f"{env.key_env} (the key of environment '{env.name}') {problem}; nothing was sent"
             )
     try:
-        endpoint = resolve_endpoint(None, key or None, url, environ={}, config_root=config_root)
+        endpoint = resolve_endpoint(
+            None, key or None, url, environ={}, config_root=config_root, flag_auth=method
+        )
     except EndpointError as exc:
         raise _problem(env, str(exc)) from None
     try:
         require_key(endpoint)
     except EndpointError:
         where = f"set {env.key_env}" if env.key_env else "give it 'keyEnv: VARIABLE' and set that variable"
+        where += ", or give it 'auth: entra'"
         raise EndpointError(
             f"no Face key for environment '{env.name}' ({endpoint.display}): {where}; nothing was sent"
         ) from None
@@ -97,9 +108,10 @@ def resolve(
     *,
     api_version: str | None = None,
     environ: Mapping[str, str] | None = None,
+    auth: str | None = None,
 ) -> Resolved:
     """`base` holds the command's options; the environment's own settings win over them, and an
-    explicit `api_version` (the --api-version flag) wins over the environment's."""
+    explicit `api_version` (the --api-version flag) or `auth` (--auth) wins over the environment's."""
     try:
         own = resolve_desired(desired, env)
     except AddressError as exc:
@@ -119,5 +131,7 @@ def resolve(
         targets=targets,
         environment=env.name,
     )
-    endpoint = resolve_environment_endpoint(env, config_root, environ)
+    endpoint = resolve_environment_endpoint(
+        env, config_root, environ, auth=auth, config_auth=desired.service.auth
+    )
     return Resolved(env.name, own, endpoint, options, environment=env)

@@ -186,8 +186,8 @@ def test_a_key_no_header_can_carry_is_refused_before_any_call(
     result = ws.run("plan", env={"FACESYNC_KEY": key})
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: FACESYNC_KEY holds {what}, which no Face key has (check how the secret was set); "
-        "nothing was sent\n"
+        f"Error: FACESYNC_KEY holds {what}, which no Face key has and no HTTP header can carry (check "
+        "how the secret was set); nothing was sent\n"
     )
     assert KEY[5:] not in result.output + result.stderr
     assert received == []
