@@ -191,11 +191,13 @@ def _summary(result: ApplyResult) -> str:
 )
 @click.option(
     "--lock-expiry",
-    type=click.FloatRange(min=0),
-    default=3600.0,
+    type=click.FloatRange(min=0, max=86400),
+    default=120.0,  # facesync.lock.DEFAULT_LEASE (imported lazily)
     show_default=True,
-    help="Seconds this run's lock stays valid; after that another apply may take it over.",
+    help="Seconds this run's lease on the lock lasts unrenewed (at least 30; renewed every third): "
+    "a killed run's lock is taken over after that long.",
 )
+@click.option("--unsafe-short-lease", is_flag=True, hidden=True, help="Tests only: --lock-expiry down to 1s.")
 @click.option(
     "--lock-poll",
     type=click.FloatRange(min=0.01),
@@ -219,6 +221,7 @@ def apply_command(
     no_color: bool,
     lock_timeout: float,
     lock_expiry: float,
+    unsafe_short_lease: bool,
     lock_poll: float,
     envs_apply: EnvApplyArgs,
 ) -> None:
@@ -233,8 +236,11 @@ def apply_command(
     """
     from facesync.apply import ApplyOptions
     from facesync.cli.environments import apply_environments
-    from facesync.lock import LockOptions
+    from facesync.lock import LockOptions, lease_floor_problem
 
+    problem = lease_floor_problem(lock_expiry, for_tests=unsafe_short_lease)
+    if problem:
+        raise click.BadParameter(problem, param_hint="'--lock-expiry'")
     options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
     lock = LockOptions(timeout=lock_timeout, expiry=lock_expiry, poll=lock_poll)
     if apply_environments(
@@ -351,7 +357,8 @@ async def _apply(
 def _waiting(holder: LockInfo, sync: Sync) -> None:
     click.echo(
         f"Waiting for the lock on {sync.endpoint.display}, held by {holder.describe()} "
-        f"(up to {sync.options.lock.timeout:g}s, --lock-timeout)...",
+        f"(up to {sync.options.lock.timeout:g}s, --lock-timeout; if that run died: "
+        f"facesync force-unlock {holder.lock_id})...",
         err=True,
     )
 
