@@ -396,3 +396,30 @@ def test_a_lock_is_renewed_every_third_of_its_lease_and_a_lost_one_says_why(app:
     assert [s.renewals if s else None for s in seen] == [0, 1, 2]
     assert [s.expires if s else None for s in seen] == [FAKE_EPOCH + LEASE + t for t in (0, 40, 80)]
     assert lock.lost is not None and "force-unlock" in lock.lost
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expiry", ["0", "10", "29.5", "nan"])
+def test_a_lease_below_the_floor_is_a_usage_error(workspace: Workspace, service: Service, expiry: str):
+    write_six_persons(workspace)
+    result = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--lock-expiry", expiry)
+    assert result.exit_code == 1, result.output
+    assert "--lock-expiry" in result.stderr and "at least 30 seconds" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert service.stats()["total"] == 0  # refused before the first call
+
+
+def test_the_shortest_lease_allowed_is_30_seconds_and_the_default_two_minutes(
+    workspace: Workspace, service: Service
+):
+    from facesync.cli.apply import apply_command
+    from facesync.lock import DEFAULT_LEASE, LEASE_FLOOR
+
+    option = next(p for p in apply_command.params if p.name == "lock_expiry")
+    assert option.default == DEFAULT_LEASE == 120 and LEASE_FLOOR == 30
+    write_six_persons(workspace)
+    result = workspace.run("apply", "--auto-approve", "--rate-limit", "0", "--lock-expiry", "30", "-v")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "lease 30s" in result.stderr and counts(service) == (6, 14)
