@@ -13,7 +13,8 @@ monotonic clock that the lease still holds: less than two thirds of the lease ha
 the *start* of its last successful renewal (or of the acquisition). When it cannot — the
 process was stopped, renewals failed, the machine slept — or when a renewal found the lock
 taken over or removed, the write is not sent and `LeaseLost` ends the run, naming the cause.
-A write already sent cannot be recalled: it may land after the lease lapsed.
+A write already on its way (sent, half sent, or past its check when the process was stopped)
+cannot be recalled: it may land after the lease lapsed.
 
 **Takeover never compares two machines' clocks.** A lock's times (`started`, `expires`) are
 the holder's wall clock, shown to people and never compared. A contender instead watches the
@@ -227,8 +228,8 @@ class LeaseLost(LockError):
     def __init__(self, cause: str) -> None:
         self.cause = cause
         super().__init__(
-            f"this apply lost the apply lock ({cause}) and stopped writing; a write already sent "
-            "may still have landed. Run plan to see where it stopped, then apply again"
+            f"this apply lost the apply lock: {cause}. It stopped writing (a write already sent may "
+            "still have landed): run plan to see where it stopped, then apply again"
         )
 
 
