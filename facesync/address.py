@@ -6,6 +6,7 @@ accepts; code compares and groups by the value, never by string prefixes.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Collection, Iterable
@@ -59,10 +60,6 @@ class Address:
     face: str | None = None
     """A face's fingerprint, or the persistedFaceId of a face without one."""
     face_id: str | None = None
-
-    @classmethod
-    def of(cls, kind: CollectionKind, collection_id: str) -> Address:
-        return cls(kind, collection_id)
 
     def child_person(self, name: str, person_id: str | None = None) -> Address:
         return Address(self.collection_kind, self.collection_id, name, person_id)
@@ -143,8 +140,22 @@ class Address:
             face, face_id = face_match["key"], face_match["fid"]
             pos = face_match.end()
         if pos != len(text):
-            raise AddressError(f"{text!r} is not an address: cannot read {text[pos:]!r}")
+            unread = text[pos:]
+            raise AddressError(f"{text!r} is not an address: cannot read {unread!r}{_expected(text, pos)}")
         return cls(kind, match["id"], person, person_id, face, face_id)
+
+
+_BARE_PERSON_RE = re.compile(r"/person\[(?P<name>[^\]]*)\]")
+
+
+def _expected(text: str, pos: int) -> str:
+    """The form the unreadable part should take, shown with the user's own names when possible."""
+    bare = _BARE_PERSON_RE.match(text, pos)
+    if bare is not None:
+        name = bare["name"].strip().strip("'")
+        fixed = text[:pos] + f"/person[{json.dumps(name, ensure_ascii=False)}]" + text[bare.end() :]
+        return f" (a person's name is in double quotes: {fixed})"
+    return ' (expected e.g. personGroup.staff or personGroup.staff/person["Alice Smith"])'
 
 
 def resolve_targets(desired: DesiredState, texts: Iterable[str]) -> tuple[Address, ...]:
@@ -160,8 +171,17 @@ def resolve_targets(desired: DesiredState, texts: Iterable[str]) -> tuple[Addres
             found.extend(matches)
             continue
         address = Address.parse(text)
-        if (address.collection_kind, address.collection_id) not in declared:
+        collection = desired.collection(address.collection_kind, address.collection_id)
+        if collection is None:
             raise AddressError(f"--target {text}: {address.collection} is not declared in the configuration")
+        if address.person is not None and all(p.name != address.person for p in collection.persons):
+            names = [p.name for p in collection.persons]
+            near = difflib.get_close_matches(address.person, names, n=1)
+            hint = f" (did you mean {json.dumps(near[0], ensure_ascii=False)}?)" if near else ""
+            raise AddressError(
+                f"--target {text}: {address.collection} declares no person "
+                f"{json.dumps(address.person, ensure_ascii=False)}{hint}"
+            )
         found.append(address)
     return tuple(dict.fromkeys(found))
 

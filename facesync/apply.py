@@ -1,4 +1,4 @@
-"""Plan → calls: ordered, concurrent, and finished by running it again (DESIGN.md §5).
+"""Plan → calls: ordered, concurrent, and finished by running it again (docs/plan-and-apply.md).
 
 Each collection is a pipeline of its own (collections are independent): create, replace or update
 the collection → create/update persons and add their faces (one person's calls in order, persons in
@@ -301,6 +301,8 @@ class _Executor:
 
     async def _face(self, change: Change, person_id: str | None) -> None:
         kind, cid = change.address.collection_kind, change.address.collection_id
+        if not change.appliable:
+            raise ApplyError(f"{change.address}: {change.explanation}")
         if kind.has_persons and person_id is None:
             raise ApplyError(f"{change.address}: the person does not exist on the service")
         if change.action is not Action.UPDATE:  # a new note changes nothing training learns

@@ -2,7 +2,9 @@
 
 Faces are immutable on the service except for their userData, which only facesync (or a hand
 edit) changes. The cache maps persistedFaceId → userData per endpoint; it only saves calls and is
-never needed for correctness: `--refresh=full` ignores it, and a corrupt file is just rebuilt.
+never needed for correctness: `--refresh=full` ignores it, a corrupt file is just rebuilt, and a
+file that cannot be read or written is reported once (`localstate.report_unusable`) and the cache
+lives in memory for the run.
 
 It also remembers which faces facesync itself wrote with that userData (`written`): of two live
 faces carrying one fingerprint, that is the genuine one; the other's userData was copied.
@@ -15,6 +17,7 @@ import json
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
+from facesync.localstate import report_unusable
 
 _FORMAT = 1
 
@@ -33,7 +36,12 @@ class FaceCache:
     def _load(self, path: Path) -> None:
         try:
             raw = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            report_unusable(path, exc)
+            return
+        except ValueError:
             return
         if not isinstance(raw, dict) or raw.get("format") != _FORMAT or raw.get("scope") != self._scope:
             return
@@ -82,5 +90,9 @@ class FaceCache:
             return
         data = {"format": _FORMAT, "scope": self._scope, "faces": self._entries}
         payload = json.dumps({**data, "written": sorted(self._written)})
-        write_text_atomically(self.path, payload)
+        try:
+            write_text_atomically(self.path, payload)
+        except OSError as exc:
+            report_unusable(self.path, exc)
+            self.path = None  # in memory from now on: one failed write says enough
         self._dirty = False

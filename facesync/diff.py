@@ -1,4 +1,4 @@
-"""Desired × live → the changes that make the service match the configuration (DESIGN.md §3).
+"""Desired × live → the changes that make the service match the configuration (docs/plan-and-apply.md).
 
 - A collection is its id; a declared collection is fully managed.
 - A person is its name within the group; of several live persons with one name (twins) the one
@@ -14,9 +14,9 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from facesync.address import Address, selects
 from facesync.lock import is_lock_collection
@@ -30,6 +30,7 @@ from facesync.model import (
     LiveFace,
     LivePerson,
     LiveState,
+    PlanWarning,
     TrainingStatus,
 )
 from facesync.plan import Action, Change, CollectionStats, Plan, Reason
@@ -43,8 +44,12 @@ _KIND_ORDER = {k: i for i, k in enumerate(CollectionKind)}
 class _Differ:
     pending_training: Collection[tuple[CollectionKind, str]] = ()
     changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[PlanWarning] = field(default_factory=list)
     stats: list[CollectionStats] = field(default_factory=list)
+    person_faces: list[tuple[Address, int]] = field(default_factory=list)
+    """Live persons kept in the collection being diffed, with their face counts (face-loss gate)."""
+    lost_kept_faces: dict[Address, int] = field(default_factory=dict)
+    """Per collection: kept faces the service no longer holds (not there to train on)."""
 
     def add(self, change: Change) -> None:
         self.changes.append(change)
@@ -102,14 +107,20 @@ class _Differ:
                     live,
                 )
             )
+        self.person_faces = []
         changed = self.contents(desired, live)
+        stats = self.stats[-1]
+        self.stats[-1] = replace(stats, person_faces=tuple(self.person_faces))
         self.train(desired, live, Reason.CONTENTS_CHANGED if changed else None)
 
     def train(self, desired: DesiredCollection, live: LiveCollection | None, reason: Reason | None) -> None:
         if not desired.kind.trainable:
             return
         # The service fails training without faces (or persons): training it would only fail again.
-        if not (any(p.faces for p in desired.persons) if desired.kind.has_persons else desired.faces):
+        # A kept face the service lost is not there to train on.
+        address = Address(desired.kind, desired.id)
+        wanted = len(desired.faces) + sum(len(p.faces) for p in desired.persons)
+        if wanted - self.lost_kept_faces.get(address, 0) <= 0:
             return
         training = live.training if live is not None else None
         explanation = {
@@ -138,7 +149,8 @@ class _Differ:
         else:
             self.faces(desired.faces, live.faces if live is not None else (), address, None)
         return any(
-            not c.kind.is_collection and c.action is not Action.UPDATE for c in self.changes[before:]
+            not c.kind.is_collection and c.action is not Action.UPDATE and c.appliable
+            for c in self.changes[before:]
         )
 
     # -- persons --------------------------------------------------------------------------------
@@ -147,13 +159,37 @@ class _Differ:
         by_name: dict[str, list[LivePerson]] = defaultdict(list)
         for person in live:
             by_name[person.name].append(person)
-        for want in sorted(desired.persons, key=lambda p: p.name):
-            paddr = address.child_person(want.name)
+        wants = sorted(desired.persons, key=lambda p: p.name)
+        found: dict[str, tuple[list[LivePerson], Reason | None]] = {}
+        for want in wants:
             candidates = by_name.pop(want.name, [])
-            if not candidates:
+            if candidates:
+                found[want.name] = (candidates, None)
+            elif want.renamed_from is not None and want.renamed_from in by_name:
+                found[want.name] = (by_name.pop(want.renamed_from), Reason.RENAMED)
+        # Live persons no configured name keeps — alone under a name nobody declares, or a twin
+        # that is not kept — each with the name it is a twin under (None: alone). One that holds
+        # exactly a missing person's faces is that person.
+        loose: list[_Loose] = [(people[0], None) for _, people in sorted(by_name.items()) if len(people) == 1]
+        for want in wants:
+            named = found[want.name][0] if want.name in found else []
+            if len(named) > 1:
+                best = _best_twin(want, named)
+                loose.extend((twin, want.name) for twin in named if twin is not best)
+        for want, (person, twin_of) in _renamed_on_service([w for w in wants if w.name not in found], loose):
+            if twin_of is None:
+                by_name.pop(person.name)
+            else:
+                named, how = found[twin_of]
+                found[twin_of] = ([p for p in named if p is not person], how)
+            found[want.name] = ([person], Reason.RENAMED_ON_SERVICE)
+        for want in wants:
+            paddr = address.child_person(want.name)
+            if want.name not in found:
                 self.add(Change(Action.CREATE, paddr, Reason.DECLARED, "declared in the configuration", want))
                 self.faces(want.faces, (), paddr, None)
                 continue
+            candidates, renamed = found[want.name]
             keep = _best_twin(want, candidates)
             if len(candidates) > 1:
                 log.info(
@@ -170,13 +206,18 @@ class _Differ:
                         Action.DELETE,
                         address.child_person(twin.name, twin.person_id),
                         Reason.TWIN,
-                        f"twin: {len(candidates)} live persons are named {want.name!r}; keeping "
+                        f"twin: {len(candidates)} live persons are named {twin.name!r}; keeping "
                         f"{keep.person_id}, whose faces match the configuration best",
                         live=twin,
                     )
                 )
-            if (keep.user_data or None) != (want.user_data or None):
+            user_data_changed = (keep.user_data or None) != (want.user_data or None)
+            if renamed is not None:
+                explanation = _rename_explanation(renamed, keep, user_data_changed)
+                self.add(Change(Action.UPDATE, paddr, renamed, explanation, want, keep))
+            elif user_data_changed:
                 self.add(Change(Action.UPDATE, paddr, Reason.FIELDS_CHANGED, "userData changed", want, keep))
+            self.person_faces.append((paddr, len(keep.faces)))
             self.faces(want.faces, keep.faces, paddr, keep.person_id)
         for name in sorted(by_name):
             twins = len(by_name[name]) > 1
@@ -225,10 +266,17 @@ class _Differ:
             if want.fingerprint is None:
                 kept = by_id.get(want.persisted_face_id or "")
                 if kept is None:
-                    self.warnings.append(
-                        f"{owner.child_face(want.key)}: persistedFaceId {want.persisted_face_id} "
-                        "is not on the service, and a face cannot be re-created from its id"
-                        + (f" ({want.pos})" if want.pos else "")
+                    self.lost_kept_faces[owner.collection] = self.lost_kept_faces.get(owner.collection, 0) + 1
+                    self.add(
+                        Change(
+                            Action.CREATE,
+                            owner.child_face(want.key),
+                            Reason.KEPT_FACE_MISSING,
+                            f"kept face {want.persisted_face_id} is not on the service, and a face "
+                            "cannot be re-created from its persistedFaceId",
+                            want,
+                            owner_id=person_id,
+                        )
                     )
                 else:
                     matched.add(kept.persisted_face_id)
@@ -259,8 +307,13 @@ class _Differ:
             if copies:
                 why = "the local cache knew it with this fingerprint" if keep.known else "it was added first"
                 self.warnings.append(
-                    f"{address}: {copies + 1} live faces carry this fingerprint (its userData was copied "
-                    f"onto another face, or it was added twice); keeping {keep.persisted_face_id} ({why})"
+                    PlanWarning(
+                        "copied_fingerprint",
+                        f"{address}: {copies + 1} live faces carry this fingerprint (its userData was "
+                        f"copied onto another face, or it was added twice); keeping "
+                        f"{keep.persisted_face_id} ({why})",
+                        str(address),
+                    )
                 )
             if (keep.note or None) != (want.user_data or None):
                 # FaceList faces have no update call: a new note means delete and add again.
@@ -303,7 +356,7 @@ def _within(changes: list[Change], targets: list[Address]) -> list[Change]:
     collection's create (or replace) when it must exist first, and its training when what is kept
     changes what training learns."""
     kept = [c for c in changes if not c.kind.is_collection and any(t.contains(c.address) for t in targets)]
-    retrains = any(c.action is not Action.UPDATE for c in kept)
+    retrains = any(c.action is not Action.UPDATE and c.appliable for c in kept)
     head = [c for c in changes if c.kind.is_collection and c.action in (Action.CREATE, Action.REPLACE)]
     train = [
         c
@@ -311,6 +364,65 @@ def _within(changes: list[Change], targets: list[Address]) -> list[Change]:
         if c.action is Action.TRAIN and (c.reason in _ALWAYS_TRAIN or (retrains and kept))
     ]
     return [*(head if kept else []), *kept, *train]
+
+
+def _rename_explanation(reason: Reason, keep: LivePerson, user_data_changed: bool) -> str:
+    kept = f"personId {keep.person_id} and its {len(keep.faces)} face(s) are kept"
+    also = "; userData changed too" if user_data_changed else ""
+    if reason is Reason.RENAMED:
+        return f"renamedFrom {keep.name!r}: renamed in place, {kept}{also}"
+    return (
+        f"named {keep.name!r} on the service, where it holds exactly these faces: "
+        f"renamed in place, {kept}{also}"
+    )
+
+
+def _carries_exactly(want: DesiredPerson, live: LivePerson) -> bool:
+    """Whether a live person holds exactly the configured person's faces: each live face is one
+    the configuration names (by fingerprint, or kept by id), and each configured face is there."""
+    fingerprints = {f.fingerprint for f in want.faces if f.fingerprint is not None}
+    kept_ids = {f.persisted_face_id for f in want.faces if f.fingerprint is None}
+    held_fingerprints: set[str] = set()
+    held_ids: set[str] = set()
+    for face in live.faces:
+        if face.persisted_face_id in kept_ids:
+            held_ids.add(face.persisted_face_id)
+        elif face.fingerprint in fingerprints:
+            held_fingerprints.add(face.fingerprint)
+        else:
+            return False
+    return held_fingerprints == fingerprints and held_ids == kept_ids
+
+
+_Loose = tuple[LivePerson, str | None]
+"""A live person no configured name keeps, and the name it is a twin under (None: alone)."""
+
+
+def _renamed_on_service(
+    unmatched: list[DesiredPerson], loose: list[_Loose]
+) -> list[tuple[DesiredPerson, _Loose]]:
+    """Configured persons missing by name, each paired with the one loose live person that carries
+    exactly its faces — a rename done by hand (or a twin, which `import --rename-twins` writes under
+    a name of its own). A person without faces, or one whose faces two candidates (or two
+    configured persons) match alike, is not paired."""
+    # Indexed by every face key a loose person holds: a plan of 10,000 new names beside 10,000
+    # loose persons compares each with the few that share a face, not with all of them.
+    holders: dict[str, dict[str, _Loose]] = defaultdict(dict)
+    for entry in loose:
+        for face in entry[0].faces:
+            for key in (face.persisted_face_id, face.fingerprint):
+                if key is not None:
+                    holders[key][entry[0].person_id] = entry
+    pairs: dict[str, list[tuple[DesiredPerson, _Loose]]] = defaultdict(list)
+    for want in unmatched:
+        if not want.faces:
+            continue
+        for entry in holders.get(want.faces[0].key, {}).values():
+            if _carries_exactly(want, entry[0]):
+                pairs[entry[0].person_id].append((want, entry))
+    chosen = [matches[0] for matches in pairs.values() if len(matches) == 1]
+    claims = Counter(w.name for w, _ in chosen)
+    return [(w, entry) for w, entry in chosen if claims[w.name] == 1]
 
 
 def _best_twin(want: DesiredPerson, candidates: list[LivePerson]) -> LivePerson:
@@ -339,8 +451,13 @@ def diff(
         if not selects(targets, want.kind, want.id):
             continue
         if is_lock_collection(want.kind, want.id):
+            reserved = Address(want.kind, want.id)
             differ.warnings.append(
-                f"{Address(want.kind, want.id)}: this id is reserved for facesync's apply lock; ignored"
+                PlanWarning(
+                    "reserved_id",
+                    f"{reserved}: this id is reserved for facesync's apply lock; ignored",
+                    str(reserved),
+                )
             )
             continue
         before = len(differ.changes)

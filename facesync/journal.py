@@ -3,7 +3,13 @@
 Apply records a collection here (durably) before its first write and clears it once training
 succeeded. A run that dies in between leaves the entry behind, and the next plan trains the
 collection even though its contents already match. The journal lives beside the configuration in
-`.facesync/`; a run on another machine does not see it (see docs/apply.md).
+`.facesync/`; a run on another machine does not see it (see docs/plan-and-apply.md).
+
+When the journal cannot be written (`.facesync/` unusable), apply warns for each collection it
+could not record and goes on: the journal only ever protects against an interruption, it is
+already absent on a fresh CI runner, and refusing would stop every apply from a read-only
+checkout for a risk that needs a crash to matter. The warning names what an interruption would
+now leave untrained.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
+from facesync.localstate import report_journal_unusable, report_unusable
 from facesync.model import CollectionKind
 
 
@@ -24,7 +31,11 @@ class TrainingJournal:
             try:
                 raw = json.loads(path.read_text())
                 self._pending = set(raw.get(endpoint, []))
-            except (OSError, ValueError, AttributeError, TypeError):
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                report_unusable(path, exc)
+            except (ValueError, AttributeError, TypeError):
                 self._pending = set()
 
     @staticmethod
@@ -38,13 +49,22 @@ class TrainingJournal:
         key = self._key(kind, collection_id)
         if key not in self._pending:
             self._pending.add(key)
-            self._save()
+            try:
+                self._save()
+            except OSError as exc:
+                assert self.path is not None
+                report_journal_unusable(self.path, exc, key)
 
     def clear(self, kind: CollectionKind, collection_id: str) -> None:
         key = self._key(kind, collection_id)
         if key in self._pending:
             self._pending.discard(key)
-            self._save()
+            try:
+                self._save()
+            except OSError as exc:
+                # Left behind, the entry costs one extra training on the next run: no more.
+                assert self.path is not None
+                report_unusable(self.path, exc)
 
     def _save(self) -> None:
         if self.path is None:
@@ -54,7 +74,7 @@ class TrainingJournal:
             if not isinstance(data, dict):
                 data = {}
         except (OSError, ValueError):
-            data = {}
+            data = {}  # unreadable: the write below fails too, or replaces it
         data[self._endpoint] = sorted(self._pending)
         # Durable: the entry must outlive a SIGKILL right after the first write it announces.
         write_text_atomically(self.path, json.dumps(data), durable=True)

@@ -35,6 +35,7 @@ from facesync.model import (
     LiveState,
     LiveSummary,
     LiveTraining,
+    PlanWarning,
     TrainingStatus,
 )
 
@@ -140,12 +141,21 @@ async def read_live_state(
     *,
     targets: Collection[Address] = (),
     cache: FaceCache | None = None,
-    verify_sample: int = DEFAULT_VERIFY_SAMPLE,
+    verify_sample: int | None = DEFAULT_VERIFY_SAMPLE,
     rng: random.Random | None = None,
     progress: ReadProgress | None = None,
+    only_targeted_kinds: bool = False,
+    known_trained: Collection[Address] = (),
 ) -> LiveState:
-    """`verify_sample`: how many cached faces to check against the service (0: none)."""
-    kinds = list(CollectionKind)
+    """`verify_sample`: how many cached faces to check against the service (0: none; None: all).
+    `only_targeted_kinds`: list only the kinds of the targeted collections (the others are not
+    reported as unmanaged); `known_trained`: collections whose training is known to have
+    succeeded (not read again)."""
+    kinds = (
+        sorted({t.collection_kind for t in targets}, key=list(CollectionKind).index)
+        if only_targeted_kinds and targets
+        else list(CollectionKind)
+    )
     listings = await asyncio.gather(*(client.list_collections(kind) for kind in kinds))
     listed: dict[tuple[CollectionKind, str], CollectionInfo] = {
         (kind, info.id): info
@@ -162,7 +172,15 @@ async def read_live_state(
     reader = FaceReader(client, cache, progress)
     reader.progress.collections += len(wanted)
     # A collection about to be deleted needs only counts for the plan, not face fingerprints.
-    collections = list(await asyncio.gather(*(_read(reader, d.kind, info, d.present) for d, info in wanted)))
+    trained = set(known_trained)
+    collections = list(
+        await asyncio.gather(
+            *(
+                _read(reader, d.kind, info, d.present, Address(d.kind, d.id) in trained)
+                for d, info in wanted
+            )
+        )
+    )
     verified, warnings = await _verify_cached(reader, collections, verify_sample, rng or random.Random())
     others = tuple(
         LiveSummary(kind, cid, info.name)
@@ -181,14 +199,14 @@ async def read_live_state(
 
 
 async def _verify_cached(
-    reader: FaceReader, collections: list[LiveCollection], sample: int, rng: random.Random
-) -> tuple[int, tuple[str, ...]]:
+    reader: FaceReader, collections: list[LiveCollection], sample: int | None, rng: random.Random
+) -> tuple[int, tuple[PlanWarning, ...]]:
     """Check a random sample of the cached faces against the service; when one differs, check
     them all. Replaces what differed in `collections`; returns how many were checked and warnings."""
     pending = sorted(reader.cached_reads, key=lambda r: r.face_id)
-    if sample <= 0 or not pending:
+    if (sample is not None and sample <= 0) or not pending:
         return 0, ()
-    chosen = rng.sample(pending, min(sample, len(pending)))
+    chosen = pending if sample is None else rng.sample(pending, min(sample, len(pending)))
     fresh = await _reread(reader, chosen)
     differing = _differing(fresh, chosen)
     checked = len(chosen)
@@ -210,8 +228,12 @@ async def _verify_cached(
             ),
         )
     return checked, (
-        f"{len(differing)} of the {checked} cached faces checked differed from the service (their userData "
-        "was changed outside facesync): every cached face was read again and the cache corrected",
+        PlanWarning(
+            "cache_corrected",
+            f"{len(differing)} of the {checked} cached faces checked differed from the service (their "
+            "userData was changed outside facesync): every cached face was read again and the cache "
+            "corrected",
+        ),
     )
 
 
@@ -242,7 +264,9 @@ async def read_collection(
     return await _read(FaceReader(client, cache), kind, info, full)
 
 
-async def _read(reader: FaceReader, kind: CollectionKind, info: CollectionInfo, full: bool) -> LiveCollection:
+async def _read(
+    reader: FaceReader, kind: CollectionKind, info: CollectionInfo, full: bool, trained: bool = False
+) -> LiveCollection:
     client = reader.client
     progress = reader.progress
     persons: tuple[LivePerson, ...] = ()
@@ -261,7 +285,10 @@ async def _read(reader: FaceReader, kind: CollectionKind, info: CollectionInfo, 
         persons = tuple(await asyncio.gather(*(person(p) for p in listed)))
     else:
         faces = await reader.list_faces(kind, info.id)
-    training = await read_training(client, kind, info.id) if kind.trainable and full else None
+    if trained:
+        training: LiveTraining | None = LiveTraining(TrainingStatus.SUCCEEDED)
+    else:
+        training = await read_training(client, kind, info.id) if kind.trainable and full else None
     progress.collections_read += 1
     return LiveCollection(
         kind=kind,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,11 +25,13 @@ from facesync.model import (
     LiveFace,
     LivePerson,
     LiveSummary,
+    PlanWarning,
     SourcePos,
     TrainingStatus,
 )
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
+"""2: the checksum covers reason codes and no longer the English explanation (1)."""
 
 
 class Action(StrEnum):
@@ -65,10 +68,20 @@ class Reason(StrEnum):
     NEVER_TRAINED = "never_trained"
     TRAINING_FAILED = "training_failed"
     TRAINING_PENDING = "training_pending"
+    RENAMED = "renamed"
+    """The configuration renames a live person (`renamedFrom`): one PATCH, personId kept."""
+    RENAMED_ON_SERVICE = "renamed_on_service"
+    """A configured person was renamed by hand on the service (recognised by its faces)."""
+    KEPT_FACE_MISSING = "kept_face_missing"
+    """A `persistedFaceId:` entry names a face the service does not hold: nothing can re-create it."""
 
 
 REPAIRS = frozenset({Reason.TWIN, Reason.DUPLICATE_FACE})
 """Deletes that clean up after facesync's own lost responses (a twin person, a duplicate face)."""
+RENAMES = frozenset({Reason.RENAMED, Reason.RENAMED_ON_SERVICE})
+"""Person updates that change its name in place (the old address is in `before`)."""
+UNAPPLIABLE = frozenset({Reason.KEPT_FACE_MISSING})
+"""Differences no apply can resolve: a plan holding one is an error, not a change to make."""
 
 DesiredResource = DesiredCollection | DesiredPerson | DesiredFace
 LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace
@@ -110,6 +123,17 @@ class Change:
         return self.live.persisted_face_id if isinstance(self.live, LiveFace) else None
 
     @property
+    def appliable(self) -> bool:
+        return self.reason not in UNAPPLIABLE
+
+    @property
+    def renamed_from(self) -> Address | None:
+        """For a rename: the person's address under its live name."""
+        if self.reason in RENAMES and isinstance(self.live, LivePerson):
+            return self.address.collection.child_person(self.live.name)
+        return None
+
+    @property
     def before(self) -> dict[str, Any] | None:
         if self.action is Action.TRAIN:
             training = self.live.training if isinstance(self.live, LiveCollection) else None
@@ -128,12 +152,16 @@ class Change:
             fields["faces"] = live.face_count
             return fields
         if isinstance(live, LivePerson):
-            return {
+            fields = {
                 "name": live.name,
                 "userData": live.user_data,
                 "personId": live.person_id,
                 "faces": len(live.faces),
             }
+            renamed_from = self.renamed_from
+            if renamed_from is not None:
+                fields["address"] = str(renamed_from)
+            return fields
         fields = {"persistedFaceId": live.persisted_face_id, "fingerprint": live.fingerprint}
         if live.note:
             fields["note"] = live.note
@@ -155,6 +183,11 @@ class Change:
             return _collection_fields(desired.name, desired.user_data, desired.recognition_model)
         if isinstance(desired, DesiredPerson):
             return {"name": desired.name, "userData": desired.user_data}
+        if desired.fingerprint is None:  # a kept face: known by its id alone
+            kept: dict[str, Any] = {"persistedFaceId": desired.persisted_face_id}
+            if desired.user_data:
+                kept["note"] = desired.user_data
+            return kept
         fields: dict[str, Any] = {"fingerprint": desired.fingerprint}
         if desired.image_path:
             fields["image"] = display_path(desired.image_path, root)
@@ -205,19 +238,28 @@ def display_path(path: str, root: str | None = None) -> str:
     return path if rel.startswith("..") else rel
 
 
-# The checksum covers what the change does, not where it was written down: local paths, source
-# lines and the reason code are display-only, so a plan checked out elsewhere verifies alike.
-_CHECKSUMMED = ("action", "kind", "address", "before", "after", "reason")
+# The checksum covers what decides: what each change does (its action, address, before and after
+# values) and why (the reason code). The English explanation is prose and left out, and so are
+# local paths and source lines, so a plan made in one checkout verifies in another.
+_CHECKSUMMED = ("action", "kind", "address", "before", "after", "reason_code")
 _NOT_CHECKSUMMED = frozenset({"image"})
 
 
-def _checksum_view(change: Change) -> dict[str, Any]:
-    data = change.to_dict()
-    view = {key: data[key] for key in _CHECKSUMMED}
+def _checksum_view(change: Mapping[str, Any]) -> dict[str, Any]:
+    view = {key: change.get(key) for key in _CHECKSUMMED}
     for side in ("before", "after"):
-        if view[side] is not None:
-            view[side] = {k: v for k, v in view[side].items() if k not in _NOT_CHECKSUMMED}
+        values = view[side]
+        if isinstance(values, dict):
+            view[side] = {k: v for k, v in values.items() if k not in _NOT_CHECKSUMMED}
     return view
+
+
+def checksum_of(changes: Iterable[Mapping[str, Any]]) -> str:
+    """The checksum of changes in their document form (`Change.to_dict()`, or a saved plan's)."""
+    canonical = json.dumps(
+        [_checksum_view(c) for c in changes], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +270,9 @@ class CollectionStats:
     live_persons: int
     live_faces: int
     protected: bool
+    person_faces: tuple[tuple[Address, int], ...] = ()
+    """Each live person the plan keeps (by its configured address) and how many faces it holds,
+    for the face-loss gate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +303,7 @@ class PlanScope:
 class Plan:
     changes: tuple[Change, ...] = ()
     unmanaged: tuple[LiveSummary, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
     stats: tuple[CollectionStats, ...] = ()
     refusals: tuple[Refusal, ...] = ()
     """What the safety gates hold, for the policy the plan was made with (--force lifts them)."""
@@ -269,6 +314,11 @@ class Plan:
         return not self.changes
 
     @property
+    def blockers(self) -> tuple[Change, ...]:
+        """Changes no apply can make (a kept face the service lost): the plan cannot be applied."""
+        return tuple(c for c in self.changes if not c.appliable)
+
+    @property
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
         for change in self.changes:
@@ -277,10 +327,7 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        canonical = json.dumps(
-            [_checksum_view(c) for c in self.changes], sort_keys=True, separators=(",", ":")
-        )
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        return checksum_of(c.to_dict() for c in self.changes)
 
     def to_dict(self) -> dict[str, Any]:
         root = self.scope.config_root if self.scope is not None else None
@@ -298,12 +345,32 @@ class Plan:
                 }
                 for u in self.unmanaged
             ],
-            "warnings": list(self.warnings),
+            "warnings": [w.to_dict() for w in self.warnings],
             "checksum": self.checksum,
         }
         if self.scope is not None:
             data["scope"] = self.scope.to_dict()
         return data
+
+
+class PlanBlocked(Exception):
+    """A plan that holds differences no apply can resolve (exit code 1, whatever --force says)."""
+
+    def __init__(self, blockers: tuple[Change, ...]) -> None:
+        self.blockers = blockers
+        named = "; ".join(_blocker_text(c) for c in blockers[:5])
+        more = f"; and {len(blockers) - 5} more" if len(blockers) > 5 else ""
+        super().__init__(
+            f"{len(blockers)} kept face(s) are not on the service, and a face cannot be re-created "
+            f"from its persistedFaceId: {named}{more}. Replace each entry by an image of that face, "
+            "or remove it; nothing was written"
+        )
+
+
+def _blocker_text(change: Change) -> str:
+    source = change.source
+    where = f" ({display_path(source.file)}:{source.line})" if source is not None else ""
+    return f"{change.address}{where}"
 
 
 class Gate(StrEnum):
@@ -312,6 +379,10 @@ class Gate(StrEnum):
     PROTECTED = "protected"
     DELETE_SHARE = "delete_share"
     PRUNE = "prune"
+    FACE_LOSS = "face_loss"
+    """A person that has faces would be left with none (identify could no longer find it)."""
+    PROTECTED_ENVIRONMENT = "protected_environment"
+    """Needs --force-env NAME, not --force: see `facesync.fleet`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +431,7 @@ def safety_refusals(plan: Plan, policy: SafetyPolicy) -> list[Refusal]:
                     f"{change.address} would be pruned: pruning deletes unmanaged collections",
                 )
             )
+    refusals.extend(_face_losses(plan))
     for stats in plan.stats:
         whole = any(c.address == stats.address and c.action.destroys for c in plan.changes)
         persons, faces = (
@@ -376,6 +448,34 @@ def safety_refusals(plan: Plan, policy: SafetyPolicy) -> list[Refusal]:
                         stats.address,
                         f"{stats.address}: deleting {deleted} of {total} {noun} "
                         f"({deleted / total:.0%}) is over the {policy.delete_threshold:.0%} threshold",
+                    )
+                )
+    return refusals
+
+
+def _face_losses(plan: Plan) -> list[Refusal]:
+    """A person that holds faces and would hold none after the plan, whatever the group's size:
+    its personId survives, but identify can no longer return it."""
+    deleted: dict[Address, int] = {}
+    added: set[Address] = set()
+    for change in plan.changes:
+        if change.kind is not ResourceKind.FACE or change.address.person is None:
+            continue
+        owner = change.address.owner
+        if change.action is Action.DELETE:
+            deleted[owner] = deleted.get(owner, 0) + 1
+        elif change.action in (Action.CREATE, Action.REPLACE) and change.appliable:
+            added.add(owner)
+    refusals: list[Refusal] = []
+    for stats in plan.stats:
+        for person, held in stats.person_faces:
+            if held and deleted.get(person, 0) >= held and person not in added:
+                refusals.append(
+                    Refusal(
+                        Gate.FACE_LOSS,
+                        person,
+                        f"{person} would be left with no faces (its {held} face(s) are deleted and "
+                        "none is added): identify could no longer find this person",
                     )
                 )
     return refusals

@@ -27,10 +27,10 @@ from types import TracebackType
 
 import httpx
 
-from facesync.address import resolve_targets
+from facesync.address import Address, resolve_targets
 from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
-from facesync.client import Endpoint, FaceClient
+from facesync.client import Endpoint, FaceClient, RetryPolicy
 from facesync.diff import diff
 from facesync.journal import TrainingJournal
 from facesync.live import DEFAULT_VERIFY_SAMPLE, ReadProgress, read_live_state
@@ -41,6 +41,7 @@ from facesync.plan import (
     Action,
     Change,
     Plan,
+    PlanBlocked,
     PlanScope,
     Refusal,
     SafetyPolicy,
@@ -111,9 +112,11 @@ class SyncOptions:
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     environment: str | None = None
     """The `environments:` entry this run is for: its own local state, named in the plan's scope."""
-    verify_sample: int = DEFAULT_VERIFY_SAMPLE
-    """Cached faces checked against the service on every plan (0: trust the cache)."""
+    verify_sample: int | None = DEFAULT_VERIFY_SAMPLE
+    """Cached faces checked against the service on every plan (0: trust the cache; None: all)."""
     lock: LockOptions = field(default_factory=LockOptions)
+    retry: RetryPolicy | None = None
+    """How the client retries (None: its default)."""
 
 
 class Sync:
@@ -153,6 +156,7 @@ class Sync:
             rate_limit=self.options.rate_limit,
             parallelism=self.options.parallelism,
             transport=transport,
+            retry=self.options.retry,
         )
         self.rng = rng or random.Random()
         self.verified = 0
@@ -220,8 +224,17 @@ class Sync:
         """Read the live service (counting into `progress`, for a progress line) and diff."""
         return await self._plan(self.options.verify_sample, progress)
 
-    async def _plan(self, verify_sample: int, progress: ReadProgress | None = None) -> Plan:
-        targets = self.targets
+    async def _plan(
+        self,
+        verify_sample: int | None,
+        progress: ReadProgress | None = None,
+        *,
+        within: tuple[Address, ...] | None = None,
+        trained: Collection[Address] = (),
+    ) -> Plan:
+        """`within`: only these collections (and only their kinds listed), for the convergence
+        check; `trained`: collections whose training this run saw succeed (not read again)."""
+        targets = self.targets if within is None else within
         live = await read_live_state(
             self.client,
             self.desired,
@@ -230,6 +243,8 @@ class Sync:
             verify_sample=verify_sample,
             rng=self.rng,
             progress=progress,
+            only_targeted_kinds=within is not None,
+            known_trained=trained,
         )
         self.verified = live.verified
         self.state.cache.save()
@@ -254,8 +269,11 @@ class Sync:
         return plan
 
     def check(self, plan: Plan, *, reviewed: str | None = None, force: bool = False) -> None:
-        """Raise `StalePlan` when `reviewed` is not this plan's checksum, then `UnsafePlan` when a
-        safety gate holds it and not `force`."""
+        """Raise `PlanBlocked` when no apply can make the plan (whatever `force` says), `StalePlan`
+        when `reviewed` is not this plan's checksum, then `UnsafePlan` when a safety gate holds it
+        and not `force`."""
+        if plan.blockers:
+            raise PlanBlocked(plan.blockers)
         if reviewed is not None and reviewed != plan.checksum:
             raise StalePlan(reviewed, plan.checksum)
         if plan.refusals and not force:
@@ -272,7 +290,10 @@ class Sync:
 
         A plan made before the lock was taken is made again under it: when another apply already
         made its changes, nothing is done (`superseded`); when the service changed otherwise,
-        `StalePlan` (the plan no longer says what would happen)."""
+        `StalePlan` (the plan no longer says what would happen). `PlanBlocked` before any write
+        when the plan holds what no apply can make."""
+        if plan.blockers:
+            raise PlanBlocked(plan.blockers)
         await self.lock()
         if plan.checksum not in self._planned_under_lock:
             fresh = await self._plan(0)
@@ -290,13 +311,15 @@ class Sync:
             on_event=on_event,
         )
         if result.ok:
-            result.unconverged = await self._unconverged(result)
+            result.unconverged = await self._unconverged(plan, result)
         return result
 
-    async def _unconverged(self, result: ApplyResult) -> list[Change]:
-        """What still differs after a successful apply: re-planned from the warm cache (which holds
-        what apply wrote). Training started and not waited for (--no-wait) is not a difference."""
-        after = await self._plan(0)
+    async def _unconverged(self, plan: Plan, result: ApplyResult) -> list[Change]:
+        """What still differs after a successful apply, in the collections it touched: re-planned
+        from the warm cache (which holds what apply wrote), trusting the training it saw succeed.
+        Training started and not waited for (--no-wait) is not a difference."""
+        touched = tuple(dict.fromkeys(c.address.collection for c in plan.changes))
+        after = await self._plan(0, within=touched, trained=result.trained)
         started = set(result.training_started)
         left = [c for c in after.changes if not (c.action is Action.TRAIN and c.address in started)]
         for change in left:

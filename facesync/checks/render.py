@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from facesync.config.errors import Diagnostic
+from facesync.render.github import annotation
 
 if TYPE_CHECKING:
     from facesync.checks.audit import AuditReport
@@ -34,16 +35,7 @@ def test_summary(run: TestRun) -> str:
 
 
 def _github_annotation(d: Diagnostic, title: str | None = None) -> str:
-    # The escaping rules live with `facesync validate`, the first command to annotate.
-    from facesync.cli.validate import github_annotation
-
-    line = github_annotation(d)
-    if title:
-        head, _, message = line.partition("::")[2].partition("::")
-        kind, _, props = head.partition(" ")
-        safe = title.replace("%", "%25").replace(":", "%3A").replace(",", "%2C").replace("\n", " ")
-        return f"::{kind} {props},title={safe}::{message}"
-    return line
+    return annotation(d.severity, d.message, file=d.file, line=d.line, column=d.column, title=title)
 
 
 # -- tests ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from facesync.address import Address, AddressError
 from facesync.checks.spec import NOBODY, ProbeTest
@@ -119,6 +120,12 @@ def _resolve(
         collection, _ = _collection(desired, spec.find_similar.in_, persons=False)
         wanted = os.path.normpath(os.path.join(test.base_dir, spec.find_similar.expect))
         face = next((f for f in collection.faces if f.image_path == wanted), None)
+        expect = spec.find_similar.expect
+        if face is None and any(f.persisted_face_id == expect.lower() for f in collection.faces):
+            raise _Problem(
+                f"'{expect}' is a kept face of {Address(collection.kind, collection.id)} "
+                "(persistedFaceId): findSimilar expects an image of the list, relative to this file"
+            )
         if face is None:
             raise _Problem(
                 f"{Address(collection.kind, collection.id)} has no face from image "
@@ -134,6 +141,17 @@ def _resolve(
         collection.recognition_model,
         detection_model(all_faces(collection), default_detection),
     )
+
+
+def problems_in_tests(config_path: Path, desired: DesiredState | None) -> list[Diagnostic]:
+    """What `facesync test` would refuse in the tests beside a configuration, before any call:
+    their own format, then (when the configuration is valid) what they name in it."""
+    from facesync.checks.spec import load_tests
+
+    tests, diagnostics = load_tests(config_path)
+    if desired is None:
+        return diagnostics
+    return [*diagnostics, *resolve_tests(tests, desired)[1]]
 
 
 def collection_address(kind: CollectionKind, collection_id: str) -> str:

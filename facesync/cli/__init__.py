@@ -18,6 +18,9 @@ EXIT_USAGE = 1
 
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        from facesync.localstate import new_run
+
+        new_run()
         kwargs["standalone_mode"] = False
         try:
             return super().main(*args, **kwargs)
@@ -29,9 +32,7 @@ class _Group(click.Group):
             sys.exit(EXIT_USAGE)
 
 
-@click.group(
-    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
-)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="facesync")
 def main() -> None:
     """GitOps for the Azure Face API.
@@ -47,6 +48,7 @@ from facesync.cli import apply as _apply  # noqa: E402, F401
 from facesync.cli import audit as _audit  # noqa: E402, F401
 from facesync.cli import emulator as _emulator  # noqa: E402, F401
 from facesync.cli import import_ as _import  # noqa: E402, F401
+from facesync.cli import init as _init  # noqa: E402, F401
 from facesync.cli import lock as _lock  # noqa: E402, F401
 from facesync.cli import plan as _plan  # noqa: E402, F401
 from facesync.cli import test as _test  # noqa: E402, F401

@@ -1,174 +1,148 @@
-"""`facesync apply`: plan, show, approve, then make the live service match."""
+"""`facesync apply`: lock, plan once, show, approve, then make the live service match."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from facesync.cli import main
-from facesync.cli.common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_REFUSED,
-    Exit,
-    Loaded,
-    ServiceArgs,
-    fail,
-    gate_options,
-    handle_errors,
-    load,
-    make_sync,
-    plan_with_progress,
-    refusal_exit,
-    run_async,
-    service_options,
-    use_color,
-)
-from facesync.cli.environments import EnvApplyArgs, environment_apply_options
-from facesync.cli.plan import read_plan_file, render, step_summary
+from facesync.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
+from facesync.cli.options import ServiceArgs, force_env_option, gate_options, service_options
+from facesync.cli.output import run_async, step_summary, use_color
+from facesync.cli.plan import refusal_messages
+from facesync.cli.report import Reporter, report_outcomes
+from facesync.cli.run import document, label, open_fleet, plan_fleet, resolve, stop_if_single_failed
 
 if TYPE_CHECKING:
-    from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult
+    from facesync.apply import ApplyOptions
+    from facesync.document import PlanFile
+    from facesync.fleet import Fleet, Member
     from facesync.lock import LockInfo
-    from facesync.plan import Change, Plan
-    from facesync.sync import Sync
 
 
-def _reviewed(plan_file: Path | None, checksum: str | None) -> tuple[str | None, dict[str, Any] | None]:
-    """The reviewed checksum, and the saved plan's scope when a plan file was given."""
-    if plan_file is None:
-        return checksum, None
-    doc = read_plan_file(plan_file)
-    if checksum and checksum != doc["checksum"]:
-        raise fail(f"--checksum {checksum} differs from the checksum in {plan_file}")
-    scope = doc.get("scope")
-    return str(doc["checksum"]), scope if isinstance(scope, dict) else None
+def _reviewed(plan_file: PlanFile | None, checksum: str | None, fleet: Fleet) -> dict[str | None, str] | None:
+    """The reviewed checksum of each member (None: nothing was reviewed)."""
+    if plan_file is not None:
+        return dict(plan_file.saved().checksums)
+    if checksum is None:
+        return None
+    if fleet.single:
+        return {None: checksum}
+    return {m.name: checksum for m in fleet.members} if len(fleet.members) == 1 else None
 
 
-def _in_scope(service: ServiceArgs, scope: dict[str, Any] | None, plan_file: Path | None) -> ServiceArgs:
-    """A saved plan remembers what it was made for: apply it to exactly that."""
-    if scope is None:
-        return service
-    saved = tuple(str(t) for t in scope.get("targets") or ())
-    if service.targets and tuple(service.targets) != saved:
-        raise fail(
-            f"--target {' '.join(service.targets)} differs from the targets {plan_file} was made for "
-            f"({' '.join(saved) or 'all collections'}); leave --target out to apply the saved plan"
+CHANGED_WHILE_WAITING = "changed while this apply waited for the lock"
+
+
+def _stale(fleet: Fleet, refused: Mapping[str | None, Exception], why: str) -> bool:
+    """Report the members whose plan is stale; True when any is (nothing is applied then)."""
+    from facesync.sync import StalePlan
+
+    stale = {name: exc for name, exc in refused.items() if isinstance(exc, StalePlan)}
+    for name, exc in stale.items():
+        prefix = f"[{name}] " if name is not None else ""
+        click.echo(f"Refused: {prefix}{exc}", err=True)
+    if not stale:
+        return False
+    names = "" if fleet.single else f" of {', '.join(str(n) for n in stale)}"
+    click.echo(
+        f"Error: the plan{names} {why}; nothing was applied. Review the new plan and apply again", err=True
+    )
+    return True
+
+
+def _show(doc: dict[str, Any], fmt: str, color: bool) -> None:
+    from facesync.render import render
+
+    if fmt == "json":
+        click.echo(json.dumps({"event": "plan", "plan": doc}, sort_keys=True))
+    else:
+        click.echo(render(doc, "markdown" if fmt == "markdown" else "text", color=color), nl=False)
+    step_summary(render(doc, "markdown"))
+
+
+def _ask_approval() -> None:
+    if not sys.stdin.isatty():
+        raise Exit(
+            EXIT_REFUSED,
+            "no terminal to ask for approval: review the plan and pass --auto-approve "
+            "(or apply a reviewed plan file)",
         )
-    return replace(service, targets=saved, api_version=service.api_version or scope.get("api_version"))
+    answer = click.prompt(
+        "\nDo you want to apply these changes? Only 'yes' will be accepted", default="", show_default=False
+    )
+    if answer.strip() != "yes":
+        raise Exit(EXIT_ERROR, "apply cancelled; nothing was changed")
 
 
-def where(change: Change) -> str:
-    """The image and config line a change comes from, for messages about it."""
-    from facesync.model import DesiredFace
-    from facesync.plan import display_path
-
-    parts = []
-    if isinstance(change.desired, DesiredFace) and change.desired.image_path:
-        parts.append(f"image {display_path(change.desired.image_path)}")
-    if change.source is not None:
-        parts.append(f"{change.source.file}:{change.source.line}")
-    return f" ({', '.join(parts)})" if parts else ""
+def _waiting(member: Member, holder: LockInfo) -> None:
+    timeout = member.sync.options.lock.timeout
+    click.echo(
+        f"{label(member)}Waiting for the lock on {member.sync.endpoint.display}, held by {holder.describe()} "
+        f"(up to {timeout:g}s, --lock-timeout; if that run died: "
+        f"facesync force-unlock {holder.lock_id})...",
+        err=True,
+    )
 
 
-class _Reporter:
-    """Progress: a bar on a terminal, a line per step in CI, one JSON object per line with --format json."""
+async def _checks_between(member: Member, config: Path) -> str | None:
+    """`facesync test` against the environment just applied, in a --sequential run: a failed or
+    unrunnable test stops the environments after it. Uses that environment's own client (its key,
+    its rate limit) and only the tests of collections it holds."""
+    from facesync.address import resolve_targets, selects
+    from facesync.checks.render import TEST_RENDERERS
+    from facesync.checks.resolve import resolve_tests
+    from facesync.checks.runner import run_tests
+    from facesync.checks.spec import load_tests
 
-    def __init__(self, fmt: str, total: int, color: bool, label: str | None = None) -> None:
-        """`label`: the environment, when several are applied at once (no bar; lines say which)."""
-        self.label = label
-        self.fmt = fmt
-        self.color = color
-        self.total = total
-        self.count = 0
-        self.started = time.monotonic()
-        self.progress: Any = None
-        self.task: Any = None
-        if fmt == "text" and sys.stdout.isatty() and label is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(
-                TextColumn("Applying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:.1f} changes/s"),
-                TimeElapsedColumn(),
-            )
-            self.task = self.progress.add_task("apply", total=total, rate=0.0)
-            self.progress.start()
-
-    def event(self, event: ApplyEvent) -> None:
-        from facesync.render.text import SYMBOLS
-        from facesync.render.values import short_fingerprints
-
-        address = short_fingerprints(str(event.address))
-        if event.type == "change" or event.status in ("succeeded", "failed"):
-            self.count += 1
-        if self.fmt == "json":
-            payload: dict[str, Any] = {
-                "event": event.type,
-                "status": event.status,
-                "address": str(event.address),
-            }
-            if event.change is not None:
-                payload["action"] = event.change.action.value
-                data = event.change.to_dict()
-                image = (data["after"] or {}).get("image")
-                if image:
-                    payload["image"] = image
-                if "source" in data:
-                    payload["source"] = data["source"]
-            if event.message:
-                payload["message"] = event.message
-            if self.label is not None:
-                payload["environment"] = self.label
-            click.echo(json.dumps(payload, sort_keys=True))
-            return
-        if self.progress is not None:
-            rate = self.count / max(1e-6, time.monotonic() - self.started)
-            self.progress.update(self.task, completed=min(self.count, self.total), rate=rate)
-            if event.status == "failed":
-                origin = where(event.change) if event.change is not None else ""
-                self.progress.console.print(f"[red]failed[/red] {address}{origin}: {event.message}")
-            return
-        symbol = SYMBOLS[event.change.action][0] if event.change is not None else "*"
-        label = "train" if event.type == "training" else event.status
-        if event.type == "training":
-            label = f"training {event.status}"
-        line = f"{label:<18} {symbol} {address}"
-        if event.message:
-            line += f": {event.message}"
-        click.echo(f"[{self.label}] {line}" if self.label is not None else line)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
-def _summary(result: ApplyResult) -> str:
-    parts = [f"{len(result.done)} done", f"{len(result.failed)} failed", f"{len(result.skipped)} skipped"]
-    text = "Apply complete: " if result.ok else "Apply finished with errors: "
-    text += ", ".join(parts) + "."
-    if result.trained:
-        text += f" Trained: {', '.join(map(str, result.trained))}."
-    if result.training_started:
-        text += f" Training started (not waited for): {', '.join(map(str, result.training_started))}."
-    return text
+    desired = member.resolved.desired
+    tests, diagnostics = load_tests(config)
+    if any(d.is_error for d in diagnostics):
+        return f"the recognition tests have errors ({diagnostics[0]})"
+    resolved, problems = resolve_tests(tests, desired)
+    if problems:
+        return f"the recognition tests cannot run on '{member.name}' ({problems[0]})"
+    targets = resolve_targets(desired, member.resolved.options.targets)
+    resolved = [
+        t for t in resolved if t.collection is None or selects(targets, t.collection.kind, t.collection.id)
+    ]
+    if not resolved:
+        click.echo(f"{label(member)}no recognition tests to run (facesync test)", err=True)
+        return None
+    result = await run_tests(member.sync.client, resolved)
+    for line in TEST_RENDERERS["text"](result).splitlines():
+        click.echo(f"{label(member)}{line}", err=True)
+    if not result.ok:
+        return f"recognition tests failed on '{member.name}'"
+    click.echo(f"{label(member)}recognition tests passed", err=True)
+    return None
 
 
 @main.command("apply")
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@service_options
+@service_options(read=True, sequential=True)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
 @click.option("--checksum", help="Apply only if the fresh plan has this checksum (from `plan`).")
 @gate_options
-@click.option("--fail-fast", is_flag=True, help="Stop at the first failed change.")
+@force_env_option
+@click.option(
+    "--skip-refused",
+    is_flag=True,
+    help="Apply the environments whose plans are accepted even when others are refused "
+    "(the refused ones are left alone; the exit code is still 3).",
+)
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="Apply the environments one at a time in --env order, running recognition checks "
+    "(facesync test) after each but the last; stop at the first that fails.",
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed change (or environment).")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for training to finish.")
 @click.option(
     "--train-timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait for training."
@@ -176,10 +150,11 @@ def _summary(result: ApplyResult) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "github"]),
+    type=click.Choice(["text", "json", "github", "markdown"]),
     default="text",
     show_default=True,
-    help="`json` streams one event per line; `github` adds an error annotation per failed change.",
+    help="`json` streams one event per line; `github` adds an error annotation per failed change; "
+    "`markdown` shows the plan and the outcome as a pull-request comment.",
 )
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also NO_COLOR).")
 @click.option(
@@ -205,7 +180,6 @@ def _summary(result: ApplyResult) -> str:
     show_default=True,
     help="Seconds between looks at a lock another apply holds.",
 )
-@environment_apply_options
 @handle_errors
 def apply_command(
     plan_file: Path | None,
@@ -214,6 +188,9 @@ def apply_command(
     checksum: str | None,
     force: bool,
     delete_threshold: float,
+    force_envs: tuple[str, ...],
+    skip_refused: bool,
+    sequential: bool,
     fail_fast: bool,
     wait: bool,
     train_timeout: float,
@@ -223,178 +200,168 @@ def apply_command(
     lock_expiry: float,
     unsafe_short_lease: bool,
     lock_poll: float,
-    envs_apply: EnvApplyArgs,
-) -> None:
-    """Make the live Face resource match the configuration.
+) -> NoReturn:
+    """Make the live Face resource match the configuration (each environment's with --env).
 
-    With PLANFILE (from `plan --out`) or --checksum, the fresh plan must equal the reviewed one,
-    else nothing changes and the exit code is 3. Running apply again finishes an interrupted or
-    partly failed run. A plan file also fixes the targets and API version the plan was made with,
-    and is refused for another endpoint. Exit codes: 0 success, 1 error (usage errors included),
-    3 refused. Only one apply runs at a time on a resource: the lock is held on the service
-    itself (see `force-unlock`).
+    Takes the resource's lock (held on the service itself; see `force-unlock`), plans once under
+    it, shows the plan and asks for approval. With PLANFILE (from `plan --out`) or --checksum, the
+    fresh plan must equal the reviewed one, else nothing changes; a plan file also fixes the
+    targets and API version it was made with, and is refused for another endpoint or when it was
+    edited after it was made. Running apply again finishes an interrupted or partly failed run.
+    Exit codes: 0 success (or nothing to do), 1 error (usage errors included; a failed change or
+    environment), 3 refused (a safety gate, a stale or edited plan, no approval).
     """
     from facesync.apply import ApplyOptions
-    from facesync.cli.environments import apply_environments
+    from facesync.document import read_plan_file
     from facesync.lock import LockOptions, lease_floor_problem
 
     problem = lease_floor_problem(lock_expiry, for_tests=unsafe_short_lease)
     if problem:
         raise click.BadParameter(problem, param_hint="'--lock-expiry'")
-    options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
+
+    saved = read_plan_file(plan_file) if plan_file is not None else None
+    if saved is not None and checksum and checksum != saved.checksum:
+        raise Exit(EXIT_ERROR, f"--checksum {checksum} differs from the checksum in {plan_file}")
+    if sequential and len(service.envs) < 2 and not service.all_envs:
+        click.echo("Note: --sequential with one environment changes nothing.", err=True)
     lock = LockOptions(timeout=lock_timeout, expiry=lock_expiry, poll=lock_poll)
-    if apply_environments(
-        plan_file,
+    resolved = resolve(
         service,
-        envs_apply,
-        auto_approve=auto_approve,
-        checksum=checksum,
-        force=force,
         delete_threshold=delete_threshold,
-        options=options,
-        fail_fast=fail_fast,
-        fmt=fmt,
-        no_color=no_color,
         lock=lock,
-    ):
-        return
-    reviewed, scope = _reviewed(plan_file, checksum)
-    service = _in_scope(service, scope, plan_file)
-    loaded = load(service)
-    if scope is not None and scope.get("endpoint") != loaded.endpoint.display:
-        raise Exit(
-            EXIT_REFUSED,
-            f"{plan_file} was made for {scope.get('endpoint')}, not {loaded.endpoint.display}; "
-            "nothing was applied",
-        )
-    sync = make_sync(loaded, service, delete_threshold, lock)
-    run_async(
-        _apply(loaded, sync, reviewed, auto_approve, force, options, fmt, no_color), stop_on_sigterm=True
+        saved=saved.saved() if saved is not None else None,
     )
+    if saved is not None:
+        for one in resolved:
+            made_for = saved.endpoint(one.name)
+            if made_for is not None and made_for != one.endpoint.display:
+                env = f" in environment '{one.name}'" if one.name is not None else ""
+                raise Exit(
+                    EXIT_REFUSED,
+                    f"{plan_file} was made for {made_for}{env}, not {one.endpoint.display}; "
+                    "nothing was applied",
+                )
+    options = ApplyOptions(fail_fast=fail_fast, wait_for_training=wait, train_timeout=train_timeout)
+
+    async def run() -> int:
+        async with open_fleet(resolved, service) as fleet:
+            return await _apply(
+                fleet,
+                service.config_path,
+                saved,
+                checksum,
+                auto_approve=auto_approve,
+                force=force,
+                force_envs=force_envs,
+                skip_refused=skip_refused,
+                sequential=sequential,
+                fail_fast=fail_fast,
+                options=options,
+                fmt=fmt,
+                color=use_color(no_color),
+            )
+
+    raise Exit(run_async(run(), stop_on_sigterm=True))
 
 
 async def _apply(
-    loaded: Loaded,
-    sync: Sync,
-    reviewed: str | None,
+    fleet: Fleet,
+    config: Path,
+    saved: PlanFile | None,
+    checksum: str | None,
+    *,
     auto_approve: bool,
     force: bool,
+    force_envs: tuple[str, ...],
+    skip_refused: bool,
+    sequential: bool,
+    fail_fast: bool,
     options: ApplyOptions,
     fmt: str,
-    no_color: bool,
-) -> None:
-    from facesync.render.values import short_fingerprints
-    from facesync.sync import PlanRefused
-
-    color = use_color(no_color)
-    async with sync:
-        plan = await plan_with_progress(sync)
-        _show(plan, fmt, color, loaded.endpoint.display)
-        try:
-            sync.check(plan, reviewed=reviewed, force=force)
-        except PlanRefused as exc:
-            raise refusal_exit(exc, "; nothing was applied") from None
-        if plan.empty:
-            raise Exit(EXIT_OK)
-        if reviewed is None and not auto_approve:
-            _ask_approval()
-        # Taken here, after approval, so that nobody's prompt holds it; apply plans again under it.
-        await sync.lock(on_wait=lambda holder: _waiting(holder, sync))
-        reporter = _Reporter(fmt, len(plan.changes), color)
-        try:
-            result = await sync.apply(plan, options=options, on_event=reporter.event)
-        except PlanRefused as exc:
-            consequence = "; the service changed while this apply waited for the lock; nothing was applied"
-            raise refusal_exit(exc, consequence) from None
-        finally:
-            reporter.close()
-    for change, message in result.failed:
-        click.echo(f"Failed: {short_fingerprints(str(change.address))}{where(change)}: {message}", err=True)
-        if fmt == "github":
-            click.echo(_annotation(change, message))
-    for address, message in result.training_failed:
-        click.echo(f"Failed: training {address}: {message}", err=True)
-    for change in result.unconverged:
+    color: bool,
+) -> int:
+    # Unattended (a reviewed plan, or --auto-approve): the lock first, so the one plan made stays
+    # true until it is applied. A person asked for approval is asked before any lock is taken (a
+    # prompt must not hold it), and a --sequential run locks each environment when its turn
+    # comes: then each plan is made again under its lock and must not have changed.
+    interactive = saved is None and checksum is None and not auto_approve
+    if not interactive and not sequential:
+        await fleet.lock(on_wait=_waiting)
+        stop_if_single_failed(fleet)
+    await plan_fleet(fleet)
+    doc = document(fleet)
+    _show(doc, fmt, color)
+    reviewed = _reviewed(saved, checksum, fleet)
+    if checksum is not None and reviewed is None and checksum != doc["checksum"]:
         click.echo(
-            f"Not converged: {short_fingerprints(str(change.address))} still needs {change.action.value} "
-            f"({change.explanation})",
+            "Refused: the plans changed since they were reviewed "
+            f"(reviewed {checksum}, now {doc['checksum']})",
             err=True,
         )
-    summary = (
-        "Nothing to apply: another apply made these changes while this one waited for the lock."
-        if result.superseded
-        else _summary(result)
-    )
-    if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "event": "summary",
-                    "ok": result.ok,
-                    "done": len(result.done),
-                    "failed": len(result.failed),
-                    "skipped": len(result.skipped),
-                    "trained": [str(a) for a in result.trained],
-                    "unconverged": [str(c.address) for c in result.unconverged],
-                    "superseded": result.superseded,
-                    "message": summary,
-                },
-                sort_keys=True,
+        click.echo("Error: nothing was applied. Review the new plans and apply again", err=True)
+        return EXIT_REFUSED
+    refused = fleet.check(reviewed=reviewed, force=force, force_envs=force_envs)
+    if _stale(fleet, refused, "changed since it was reviewed"):
+        return EXIT_REFUSED
+    if fleet.single and fleet.members[0].error is not None:
+        # A plan no apply can make (a kept face the service no longer holds): nothing is written.
+        raise Exit(EXIT_ERROR, str(fleet.members[0].error))
+    if refused:
+        needs = refusal_messages(refused)
+        if not skip_refused or fleet.single:
+            others = "" if fleet.single else "; --skip-refused applies the others"
+            click.echo(f"Error: the plan needs {needs}; nothing was applied{others}", err=True)
+            return EXIT_REFUSED
+    ready = fleet.ready()
+    if fleet.single and not ready and not fleet.members[0].superseded:
+        return EXIT_OK  # the plan shown says "No changes"
+    if interactive and ready:
+        _ask_approval()
+    reporters = {m.name: Reporter(fmt, len(m.plan.changes) if m.plan else 0, m) for m in ready}
+    try:
+        await fleet.apply(
+            # In --env order (the fleet's), every member: the checks run between them all.
+            fleet.members if sequential else ready,
+            options=options,
+            on_event=lambda member, event: (
+                reporters[member.name].event(event) if member.name in reporters else None
+            ),
+            sequential=sequential,
+            fail_fast=fail_fast,
+            between=lambda member: _checks_between(member, config),
+            on_lock_wait=_waiting,
+        )
+    finally:
+        for reporter in reporters.values():
+            reporter.close()
+    report_outcomes(fleet, fmt)
+    if _stale(fleet, {m.name: m.refused for m in ready if m.refused is not None}, CHANGED_WHILE_WAITING):
+        return EXIT_REFUSED
+    failed = [m for m in fleet.members if m.failed]
+    if failed:
+        only_unconverged = all(
+            m.error is None and m.result is not None and m.result.unconverged and not m.result.failed
+            for m in failed
+        )
+        if only_unconverged:
+            message = (
+                "the service does not match the configuration after apply (changed by another writer?); "
+                "run plan to see why"
             )
+        elif fleet.single:
+            message = "some changes failed; fix the cause and run apply again to finish"
+        else:
+            message = (
+                f"environment(s) {', '.join(str(m.name) for m in failed)} failed; "
+                "fix the cause and run apply again to finish"
+            )
+        click.echo(f"Error: {message}", err=True)
+        return EXIT_ERROR
+    if refused:
+        click.echo(
+            f"Error: environment(s) {', '.join(str(n) for n in refused)} refused and not applied", err=True
         )
-    else:
-        click.echo(summary)
-    if result.unconverged and not result.failed:
-        raise Exit(
-            EXIT_ERROR,
-            "the service does not match the configuration after apply (changed by another writer?); "
-            "run plan to see why",
-        )
-    if not result.ok:
-        raise Exit(EXIT_ERROR, "some changes failed; fix the cause and run apply again to finish")
-
-
-def _waiting(holder: LockInfo, sync: Sync) -> None:
-    click.echo(
-        f"Waiting for the lock on {sync.endpoint.display}, held by {holder.describe()} "
-        f"(up to {sync.options.lock.timeout:g}s, --lock-timeout; if that run died: "
-        f"facesync force-unlock {holder.lock_id})...",
-        err=True,
-    )
-
-
-def _annotation(change: Change, message: str) -> str:
-    """A GitHub Actions `::error` for a failed change, at its config line when it has one."""
-    from facesync.cli.validate import github_annotation
-    from facesync.config.errors import Diagnostic
-    from facesync.render.values import short_fingerprints
-
-    source = change.source
-    text = f"{short_fingerprints(str(change.address))}{where(change)}: {message}"
-    if source is None:
-        return github_annotation(Diagnostic("", 0, 0, text))
-    return github_annotation(Diagnostic(source.file, source.line, source.column, text))
-
-
-def _show(plan: Plan, fmt: str, color: bool, endpoint: str) -> None:
-    from facesync.render import render_text
-
-    if fmt == "json":
-        click.echo(json.dumps({"event": "plan", "plan": plan.to_dict()}, sort_keys=True))
-    else:
-        click.echo(render_text(plan, color=color, endpoint=endpoint), nl=False)
-    step_summary(render(plan.to_dict(), "markdown", color=False, endpoint=endpoint))
-
-
-def _ask_approval() -> None:
-    if not sys.stdin.isatty():
-        raise Exit(
-            EXIT_REFUSED,
-            "no terminal to ask for approval: review the plan and pass --auto-approve "
-            "(or apply a reviewed plan file)",
-        )
-    answer = click.prompt(
-        "\nDo you want to apply these changes? Only 'yes' will be accepted", default="", show_default=False
-    )
-    if answer.strip() != "yes":
-        raise Exit(EXIT_ERROR, "apply cancelled; nothing was changed")
+        return EXIT_REFUSED
+    if any(m.stopped for m in fleet.members):
+        return EXIT_ERROR
+    return EXIT_OK

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from facesync.cli import main
-from facesync.cli.common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_REFUSED,
-    Exit,
-    ServiceArgs,
-    handle_errors,
-    load_one,
-    run_async,
-    service_options,
-    with_status,
-)
+from facesync.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
+from facesync.cli.options import ServiceArgs, service_options
+from facesync.cli.output import run_async, with_status
+from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
     from facesync.checks.audit import AuditReport
@@ -28,7 +20,7 @@ FORMATS = ("text", "json", "github", "markdown")
 
 
 @main.command("audit")
-@service_options
+@service_options(envs="one")
 @click.option(
     "--format",
     "fmt",
@@ -57,7 +49,7 @@ FORMATS = ("text", "json", "github", "markdown")
 @handle_errors
 def audit_command(
     service: ServiceArgs, fmt: str, yes: bool, levels: tuple[str, ...], duplicate_threshold: float
-) -> None:
+) -> NoReturn:
     """Review the configured images: no face, several faces, low quality, a face filed under the
     wrong person, one person enrolled twice, near-duplicates.
 
@@ -73,10 +65,10 @@ def audit_command(
         parsed = parse_levels(levels)
     except ValueError as exc:
         raise Exit(EXIT_ERROR, f"--level {exc}") from None
-    loaded, open_sync = load_one(service, "facesync audit")
-    targets = resolve_targets(loaded.desired, service.targets)  # checked by load()
-    cost = estimate(loaded.desired, targets)
-    rate = service.rate_limit if service.rate_limit > 0 else None
+    resource = one_resource(service, "facesync audit")
+    targets = resolve_targets(resource.desired, resource.options.targets)  # checked by resolve()
+    cost = estimate(resource.desired, targets)
+    rate = resource.options.rate_limit
     pace = f", about {cost.seconds(rate):.0f} s at {rate:g}/s" if rate else ""
     click.echo(
         f"Audit of {cost.images} image(s), {cost.persons} person(s): about {cost.total} transactions "
@@ -91,10 +83,11 @@ def audit_command(
     options = AuditOptions(levels=parsed, duplicate_threshold=duplicate_threshold, rate_limit=rate)
 
     async def run() -> AuditReport:
-        async with open_sync() as sync:
-            work = run_audit(sync.client, loaded.desired, targets=targets, options=options)
+        async with open_fleet([resource], service) as fleet:
+            client = fleet.members[0].sync.client
+            work = run_audit(client, resource.desired, targets=targets, options=options)
             return await with_status(
-                work, lambda: f"Auditing: {sync.client.total_calls:,}/{cost.total:,} transactions"
+                work, lambda: f"Auditing: {client.total_calls:,}/{cost.total:,} transactions"
             )
 
     report = run_async(run())

@@ -8,17 +8,9 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from facesync.cli import main
-from facesync.cli.common import (
-    EXIT_ERROR,
-    EXIT_REFUSED,
-    Exit,
-    connection_options,
-    fail,
-    handle_errors,
-    redact,
-    run_async,
-    with_status,
-)
+from facesync.cli.exits import EXIT_ERROR, EXIT_REFUSED, Exit, fail, handle_errors
+from facesync.cli.options import ServiceArgs, connection_options, redact, run_request
+from facesync.cli.output import run_async, with_status
 
 if TYPE_CHECKING:
     from facesync.client import FaceClient
@@ -124,7 +116,7 @@ def import_command(
     endpoint: str | None,
     key: str | None,
     api_version: str | None,
-    rate_limit: float,
+    rate_limit: float | None,
     parallelism: int,
 ) -> None:
     """Write the configuration of collections that exist on the Face resource.
@@ -134,28 +126,30 @@ def import_command(
 
     Exit codes: 0 written, 1 error, 3 refused (a file exists and --force was not given).
     """
-    from facesync.client import FaceClient, require_key, resolve_endpoint
+    from facesync.client import FaceClient
+    from facesync.environments.select import connection
     from facesync.importing import Converter, ImageIndex, SelectionError, TwinsError, index_images
     from facesync.importing.emit import render
-    from facesync.model import SERVICE_DEFAULT_DETECTION_MODEL
 
     _check_out(out, split, force)
-    if env_name is not None:
-        from facesync.cli.environments import import_endpoint
-
-        resolved, env_version, env_rate = import_endpoint(config_path, env_name, endpoint, key)
-        api_version = api_version or env_version
-        rate_limit = env_rate if env_rate is not None else rate_limit
-    else:
-        resolved = resolve_endpoint(endpoint, key, None)
-    redact(resolved.key)
-    require_key(resolved)
+    service = ServiceArgs(
+        config_path=config_path,
+        endpoint=endpoint,
+        key=key,
+        api_version=api_version,
+        rate_limit=rate_limit,
+        parallelism=parallelism,
+        envs=(env_name,) if env_name else (),
+    )
+    resource = connection(run_request(service), env_name)
+    redact(resource.endpoint.key)
     images = index_images(image_dirs) if image_dirs else ImageIndex({})
     client = FaceClient(
-        resolved,
-        api_version=api_version or "v1.0",
-        rate_limit=rate_limit if rate_limit > 0 else None,
-        parallelism=parallelism,
+        resource.endpoint,
+        api_version=resource.options.api_version,
+        rate_limit=resource.options.rate_limit,
+        parallelism=resource.options.parallelism,
+        retry=resource.options.retry,
     )
 
     async def read() -> list[LiveCollection]:
@@ -168,9 +162,7 @@ def import_command(
         raise fail(str(exc)) from None
     base_dir = (out if split else out.parent) if out is not None else Path.cwd()
     converter = Converter(images, base_dir.resolve(), rename_twins=rename_twins)
-    # One file can carry defaults.detectionModel; split files name each face's model instead.
-    if not split:
-        converter.default_detection = converter.common_detection_model(live)
+    defaults = converter.choose_defaults(live)
     try:
         imported = converter.convert(live)
     except TwinsError as exc:
@@ -182,11 +174,6 @@ def import_command(
             "by name): rename or delete the extras on the service, or pass --rename-twins",
         ) from None
     header = (HEADER, KEPT_HEADER) if converter.stats.kept else (HEADER,)
-    defaults = (
-        {"detectionModel": converter.default_detection}
-        if converter.default_detection != SERVICE_DEFAULT_DETECTION_MODEL
-        else None
-    )
     files = render(imported, split=split, header=header, defaults=defaults)
     wrote = _write(files, out, split, force)
     for c in imported:

@@ -8,18 +8,10 @@ from typing import TYPE_CHECKING
 import click
 
 from facesync.cli import main
-from facesync.cli.common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_REFUSED,
-    Exit,
-    ServiceArgs,
-    handle_errors,
-    load,
-    make_sync,
-    run_async,
-    service_options,
-)
+from facesync.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
+from facesync.cli.options import ServiceArgs, service_options
+from facesync.cli.output import run_async
+from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
     from facesync.sync import Sync
@@ -27,7 +19,7 @@ if TYPE_CHECKING:
 
 @main.command("force-unlock")
 @click.argument("lock_id", required=False)
-@service_options
+@service_options(targets=False, envs="one")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
 @handle_errors
 def force_unlock_command(lock_id: str | None, service: ServiceArgs, yes: bool) -> None:
@@ -39,26 +31,30 @@ def force_unlock_command(lock_id: str | None, service: ServiceArgs, yes: bool) -
     that one: a lock taken since by another run is left alone (exit 3). Without it, you confirm
     (--yes for scripts). Exit codes: 0 removed or no lock, 1 error, 3 refused.
     """
-    sync = make_sync(load(service), service)
-    run_async(_force_unlock(sync, lock_id, yes))
+    resource = one_resource(service, "facesync force-unlock")
+
+    async def run() -> None:
+        async with open_fleet([resource], service) as fleet:
+            await _force_unlock(fleet.members[0].sync, lock_id, yes)
+
+    run_async(run())
 
 
 async def _force_unlock(sync: Sync, lock_id: str | None, yes: bool) -> None:
     from facesync.lock import NotThatLock
 
-    async with sync:
-        holder = await sync.read_lock()
-        if holder is None:
-            click.echo(f"No lock on {sync.endpoint.display}.", err=True)
-            raise Exit(EXIT_OK)
-        click.echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
-        if lock_id is None and not yes:
-            if not sys.stdin.isatty():
-                raise Exit(EXIT_ERROR, "no terminal to confirm: pass the lock id or --yes to remove the lock")
-            if not click.confirm("Remove it? Only do so if that run is no longer running", default=False):
-                raise Exit(EXIT_ERROR, "the lock was left in place")
-        try:
-            removed = await sync.force_unlock(lock_id)
-        except NotThatLock as exc:
-            raise Exit(EXIT_REFUSED, str(exc)) from None
-        click.echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)
+    holder = await sync.read_lock()
+    if holder is None:
+        click.echo(f"No lock on {sync.endpoint.display}.", err=True)
+        raise Exit(EXIT_OK)
+    click.echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
+    if lock_id is None and not yes:
+        if not sys.stdin.isatty():
+            raise Exit(EXIT_ERROR, "no terminal to confirm: pass the lock id or --yes to remove the lock")
+        if not click.confirm("Remove it? Only do so if that run is no longer running", default=False):
+            raise Exit(EXIT_ERROR, "the lock was left in place")
+    try:
+        removed = await sync.force_unlock(lock_id)
+    except NotThatLock as exc:
+        raise Exit(EXIT_REFUSED, str(exc)) from None
+    click.echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)

@@ -2,126 +2,46 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import NoReturn
 
 import click
 
 from facesync.cli import main
-from facesync.cli.common import (
-    EXIT_CHANGES,
-    EXIT_OK,
-    Exit,
-    Loaded,
+from facesync.cli.exits import EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
+from facesync.cli.options import (
     ServiceArgs,
-    fail,
+    force_env_option,
     gate_options,
-    handle_errors,
-    load,
-    make_sync,
+    marker_option,
     output_options,
-    plan_with_progress,
-    refusal_exit,
-    run_async,
     service_options,
-    use_color,
 )
-from facesync.cli.environments import force_env_option
-
-if TYPE_CHECKING:
-    from facesync.plan import Plan
-    from facesync.sync import Sync
+from facesync.cli.output import run_async, use_color
+from facesync.cli.run import document, emit, errors, failure, open_fleet, plan_fleet, resolve
 
 
-async def _plan(sync: Sync) -> Plan:
-    async with sync:
-        return await plan_with_progress(sync)
+def refusal_messages(refused: Mapping[str | None, Exception]) -> str:
+    """Each refusal on stderr; returns what would accept them (`--force`, `--force-env NAME`)."""
+    from facesync.plan import Gate
+    from facesync.text import printable
 
-
-def render(
-    doc: Mapping[str, Any],
-    fmt: str,
-    *,
-    color: bool,
-    endpoint: str | None,
-    drift: bool = False,
-    marker: str | None = None,
-) -> str:
-    from facesync.render import render_json, render_markdown, render_text
-
-    if fmt == "json":
-        return render_json(doc)
-    if fmt == "markdown":
-        title = "facesync drift" if drift else "facesync plan"
-        return render_markdown(doc, title=title, marker=marker, drift=drift)
-    return render_text(doc, color=color, endpoint=endpoint, drift=drift)
-
-
-def write_file(path: Path, text: str, what: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as exc:
-        raise fail(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-
-
-def step_summary(markdown: str) -> None:
-    """GitHub Actions shows what a job appends to $GITHUB_STEP_SUMMARY on the run's page."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return
-    try:
-        with open(target, "a", encoding="utf-8") as out:
-            out.write(markdown + "\n")
-    except OSError as exc:
-        click.echo(f"Warning: cannot append to $GITHUB_STEP_SUMMARY ({target}): {exc.strerror}", err=True)
-
-
-def emit_plan(
-    plan: Plan,
-    fmt: str,
-    no_color: bool,
-    out_path: Path | None,
-    endpoint: str,
-    *,
-    drift: bool = False,
-    marker: str | None = None,
-) -> None:
-    doc = plan.to_dict()
-    click.echo(
-        render(doc, fmt, color=use_color(no_color), endpoint=endpoint, drift=drift, marker=marker), nl=False
-    )
-    if out_path is not None:
-        write_file(out_path, render(doc, "json", color=False, endpoint=None), "the plan file")
-    step_summary(render(doc, "markdown", color=False, endpoint=endpoint, drift=drift, marker=marker))
-
-
-def _report_verified(sync: Sync) -> None:
-    if sync.verified:
-        click.echo(f"Checked {sync.verified} cached face(s) against the service (--verify-sample).", err=True)
-
-
-def _compute(service: ServiceArgs, delete_threshold: float | None = None) -> tuple[Loaded, Sync, Plan]:
-    loaded = load(service)
-    sync = make_sync(loaded, service, delete_threshold)
-    return loaded, sync, run_async(_plan(sync))
-
-
-marker_option = click.option(
-    "--comment-marker",
-    "marker",
-    metavar="NAME",
-    help="Name in the Markdown's hidden marker, so a CI job updates its own comment "
-    "[default: derived from the config root and endpoint].",
-)
+    needs: list[str] = []
+    for name, exc in refused.items():
+        prefix = f"[{name}] " if name is not None else ""
+        for reason in getattr(exc, "refusals", None) or (exc,):
+            click.echo(f"Refused: {prefix}{printable(str(reason))}", err=True)
+            gate = getattr(reason, "gate", None)
+            flag = f"--force-env {name}" if gate is Gate.PROTECTED_ENVIRONMENT else "--force"
+            if flag not in needs:
+                needs.append(flag)
+    return " and ".join(needs)
 
 
 @main.command("plan")
-@service_options
-@output_options
+@service_options(read=True)
+@output_options()
 @marker_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @gate_options
@@ -137,74 +57,65 @@ def plan_command(
     force: bool,
     delete_threshold: float,
     force_envs: tuple[str, ...],
-) -> None:
-    """Show what apply would change on the live Face resource.
+) -> NoReturn:
+    """Show what apply would change on the live Face resource (each environment's with --env).
 
     Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error (usage errors
-    included), 2 changes present (--detailed-exitcode), 3 refused by a safety gate.
+    included; any environment that could not be planned), 2 changes present (--detailed-exitcode),
+    3 refused by a safety gate.
     """
-    from facesync.cli.environments import chosen, plan_environments
-    from facesync.sync import PlanRefused
+    resolved = resolve(service, delete_threshold=delete_threshold)
 
-    selection = chosen(service)
-    if selection is not None:
-        plan_environments(
-            service,
-            selection,
-            fmt=fmt,
-            no_color=no_color,
-            out_path=out_path,
-            marker=marker,
-            drift=False,
-            detailed_exitcode=detailed_exitcode,
-            force=force,
-            force_envs=force_envs,
-            delete_threshold=delete_threshold,
-        )
-    loaded, sync, plan = _compute(service, delete_threshold)
-    _report_verified(sync)
-    emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, marker=marker)
-    try:
-        sync.check(plan, force=force)
-    except PlanRefused as exc:
-        raise refusal_exit(exc, "") from None
-    raise Exit(EXIT_CHANGES if detailed_exitcode and not plan.empty else EXIT_OK)
+    async def run() -> tuple[dict[str, object], list[str], dict[str | None, Exception]]:
+        async with open_fleet(resolved, service) as fleet:
+            await plan_fleet(fleet)
+            refused = fleet.check(reviewed=None, force=force, force_envs=force_envs)
+            return document(fleet), errors(fleet), dict(refused)
+
+    doc, failed, refused = run_async(run())
+    emit(doc, fmt, no_color=no_color, out_path=out_path, marker=marker)
+    if failed:
+        raise failure("environments" not in doc, failed, "plan")
+    if refused:
+        needs = refusal_messages(refused)
+        raise Exit(EXIT_REFUSED, f"the plan needs {needs} (see the reasons above)")
+    raise Exit(EXIT_CHANGES if detailed_exitcode and _changed(doc) else EXIT_OK)
+
+
+def _changed(doc: dict[str, object]) -> bool:
+    if "environments" in doc:
+        entries = doc["environments"]
+        assert isinstance(entries, list)
+        return any(e.get("changes") for e in entries) or bool(doc.get("differences"))
+    return bool(doc["changes"])
 
 
 @main.command("drift")
-@service_options
-@output_options
+@service_options(read=True, verify_default="all")
+@output_options()
 @marker_option
 @handle_errors
 def drift_command(
     service: ServiceArgs, fmt: str, no_color: bool, out_path: Path | None, marker: str | None
-) -> None:
+) -> NoReturn:
     """Fail (exit 2) when the live service differs from the configuration. Never writes.
 
-    Exit codes: 0 in sync, 1 error (usage errors included), 2 drift found.
+    Every face facesync knows from its local cache is checked against the service (like
+    Terraform's refresh): a face edited by hand is never missed. Exit codes: 0 in sync, 1 error
+    (usage errors included; any environment that could not be read), 2 drift found.
     """
-    from facesync.cli.environments import chosen, plan_environments
+    resolved = resolve(service, verify_default=None)
 
-    selection = chosen(service)
-    if selection is not None:
-        plan_environments(
-            service, selection, fmt=fmt, no_color=no_color, out_path=out_path, marker=marker, drift=True
-        )
-    loaded, sync, plan = _compute(service)
-    _report_verified(sync)
-    emit_plan(plan, fmt, no_color, out_path, loaded.endpoint.display, drift=True, marker=marker)
-    raise Exit(EXIT_CHANGES if not plan.empty else EXIT_OK)
+    async def run() -> tuple[dict[str, object], list[str]]:
+        async with open_fleet(resolved, service) as fleet:
+            await plan_fleet(fleet)
+            return document(fleet), errors(fleet)
 
-
-def read_plan_file(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise fail(f"cannot read plan file {path}: {exc}") from None
-    has_plans = "changes" in doc or "environments" in doc if isinstance(doc, dict) else False
-    if not isinstance(doc, dict) or not isinstance(doc.get("checksum"), str) or not has_plans:
-        raise fail(f"{path} is not a facesync plan (no checksum): write one with `plan --out FILE`")
-    return doc
+    doc, failed = run_async(run())
+    emit(doc, fmt, no_color=no_color, out_path=out_path, drift=True, marker=marker)
+    if failed:
+        raise failure("environments" not in doc, failed, "read")
+    raise Exit(EXIT_CHANGES if _changed(doc) else EXIT_OK)
 
 
 @main.command("show")
@@ -223,17 +134,13 @@ def read_plan_file(path: Path) -> dict[str, Any]:
 def show_command(plan_file: Path, fmt: str, marker: str | None, no_color: bool) -> None:
     """Render a saved plan (from `plan --out FILE`) as text, Markdown or JSON. Never calls the service.
 
-    Exit codes: 0 shown, 1 error.
+    The file's checksums are recomputed from its own changes: a file edited after it was made is
+    refused. Exit codes: 0 shown, 1 error (not a plan this facesync can read), 3 refused (the file
+    was modified after it was made).
     """
-    from facesync.cli.environments import render_document
+    from facesync.document import read_plan_file, with_summary
+    from facesync.render import render
 
-    doc = read_plan_file(plan_file)
-    endpoint = (doc.get("scope") or {}).get("endpoint")
-    try:
-        if "environments" in doc:
-            text = render_document(doc, fmt, color=use_color(no_color), marker=marker)
-        else:
-            text = render(doc, fmt, color=use_color(no_color), endpoint=endpoint, marker=marker)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise fail(f"{plan_file} is not a plan this version of facesync can read ({exc!r})") from None
+    saved = read_plan_file(plan_file)
+    text = render(with_summary(saved.doc), fmt, color=use_color(no_color), marker=marker)
     click.echo(text, nl=False)

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from facesync.cli import main
-from facesync.cli.common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    Exit,
-    ServiceArgs,
-    handle_errors,
-    load_one,
-    run_async,
-    service_options,
-    with_status,
-)
+from facesync.cli.exits import EXIT_ERROR, EXIT_OK, Exit, handle_errors
+from facesync.cli.options import ServiceArgs, service_options
+from facesync.cli.output import run_async, with_status, write_file
+from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
     from facesync.checks.runner import TestRun
@@ -27,7 +20,7 @@ FORMATS = ("text", "json", "junit", "github", "markdown")
 
 
 @main.command("test")
-@service_options
+@service_options(envs="one")
 @click.option(
     "--tests",
     "test_paths",
@@ -59,7 +52,7 @@ def test_command(
     name_filter: str | None,
     fmt: str,
     out_path: Path | None,
-) -> None:
+) -> NoReturn:
     """Check that the live collections recognise the right people.
 
     Each test detects its probe image and runs one expectation (identify, verify, findSimilar,
@@ -73,16 +66,16 @@ def test_command(
     from facesync.checks.spec import load_tests
     from facesync.config.errors import ConfigError
 
-    loaded, open_sync = load_one(service, "facesync test")
+    resource = one_resource(service, "facesync test")
     tests, diagnostics = load_tests(service.config_path, test_paths)
-    resolved, problems = resolve_tests(tests, loaded.desired)
+    resolved, problems = resolve_tests(tests, resource.desired)
     if any(d.is_error for d in diagnostics) or problems:
         raise ConfigError([*diagnostics, *problems])
     for d in diagnostics:
         click.echo(str(d), err=True)
     if name_filter:
         resolved = [t for t in resolved if name_filter.lower() in t.test.name.lower()]
-    targets = resolve_targets(loaded.desired, service.targets)  # checked by load()
+    targets = resolve_targets(resource.desired, resource.options.targets)  # checked by resolve()
     resolved = [
         t for t in resolved if t.collection is None or selects(targets, t.collection.kind, t.collection.id)
     ]
@@ -92,13 +85,13 @@ def test_command(
         )
 
     async def run() -> TestRun:
-        async with open_sync() as sync:
-            work = run_tests(sync.client, resolved)
-            return await with_status(work, lambda: f"Testing: {sync.client.total_calls:,} transactions")
+        async with open_fleet([resource], service) as fleet:
+            client = fleet.members[0].sync.client
+            work = run_tests(client, resolved)
+            return await with_status(work, lambda: f"Testing: {client.total_calls:,} transactions")
 
     result = run_async(run())
     click.echo(TEST_RENDERERS[fmt](result), nl=False)
     if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(render_tests_junit(result))
+        write_file(out_path, render_tests_junit(result), "the JUnit report")
     raise Exit(EXIT_OK if result.ok else EXIT_ERROR)

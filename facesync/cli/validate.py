@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from facesync.cli import main
+from facesync.cli.options import logging_options
 from facesync.config import DEFAULT_CONFIG, Diagnostic, validate
 from facesync.config.rules import TIERS
 from facesync.model import API_VERSIONS, DesiredState
@@ -17,20 +19,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def github_annotation(d: Diagnostic) -> str:
     """A GitHub Actions workflow command (`::error file=…,line=…,col=…::message`)."""
-    props = [f"file={_escape_property(d.file)}"]
-    if d.line > 0:
-        props += [f"line={d.line}", f"col={d.column}"]
-    return f"::{d.severity} {','.join(props)}::{_escape_data(d.message)}"
+    from facesync.render.github import annotation
+
+    return annotation(d.severity, d.message, file=d.file, line=d.line, column=d.column)
 
 
 def _summary(state: DesiredState) -> str:
@@ -79,7 +72,8 @@ def _summary(state: DesiredState) -> str:
     default=None,
     help="Folder that image paths must stay inside [default: the config's folder].",
 )
-def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> None:
+@logging_options
+def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> NoReturn:
     """Check the configuration without calling the service.
 
     Reports every problem at once, each at its file:line:column, the recognition tests beside it
@@ -87,7 +81,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     """
     from dataclasses import replace
 
-    from facesync.checks.spec import load_tests
+    from facesync.checks.resolve import problems_in_tests
     from facesync.environments.load import validation_environ
 
     # Variables only some environment names need not be set where validation runs.
@@ -95,7 +89,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     result = validate(path, api_version=api_version, tier=tier, root=root, environ=environ)
     # The recognition tests beside the configuration (`tests:`, *.test.yaml) and the
     # `environments:` block are part of it.
-    extra = [*environment_problems, *(load_tests(path)[1] if path.exists() else [])]
+    extra = [*environment_problems, *(problems_in_tests(path, result.state) if path.exists() else [])]
     if extra:
         diagnostics = sorted(set(result.diagnostics) | set(extra))
         failed = any(d.is_error for d in diagnostics)
@@ -110,9 +104,7 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
             click.echo(str(d))
         if result.state is not None:
             click.echo(_summary(result.state))
-        click.echo(
-            f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}"
-        )
+        click.echo(f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}")
     raise SystemExit(0 if result.ok else 1)
 
 

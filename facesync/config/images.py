@@ -1,13 +1,13 @@
 """Image probing without decoding: format by magic bytes, dimensions from the header, SHA-256.
 
 `ImageCache` remembers, per absolute path, size and mtime_ns, what a probe found, in
-`<cache_dir>/cache/images.json`. A missing, corrupt or foreign cache is ignored and rewritten;
-the cache only saves work, it never changes a result.
+`<cache_dir>/cache/images.json`. A missing, corrupt or foreign cache is ignored and rewritten,
+one that cannot be read or written is reported once (`localstate.report_unusable`); the cache
+only saves work, it never changes a result.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
+from facesync.localstate import report_unusable
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,12 @@ class ImageCache:
         assert self.file is not None
         try:
             raw = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            report_unusable(self.file, exc)
+            return
+        except ValueError:
             return
         if isinstance(raw, dict) and raw.get("format") == CACHE_FORMAT:
             entries = raw.get("entries")
@@ -180,10 +186,13 @@ class ImageCache:
         return info
 
     def save(self) -> None:
-        """Write the cache if anything changed; failures are ignored (the cache is optional)."""
+        """Write the cache if anything changed; a failure is reported, never raised (the cache is
+        optional)."""
         if self.file is None or not self.dirty:
             return
         payload = json.dumps({"format": CACHE_FORMAT, "entries": self.entries}, separators=(",", ":"))
-        with contextlib.suppress(OSError):
+        try:
             write_text_atomically(self.file, payload)
+        except OSError as exc:
+            report_unusable(self.file, exc)
         self.dirty = False

@@ -190,6 +190,12 @@ class PersonModel(_Model):
 
     user_data: UserData | None = Field(None, alias="userData")
     faces: list[Face] = Field(default_factory=list, description="The person's faces (≤ 248).")
+    renamed_from: PersonName | None = Field(
+        None,
+        alias="renamedFrom",
+        description="The person's previous name: the live person of that name is renamed in "
+        "place, keeping its personId and faces. May be removed once applied.",
+    )
 
 
 class _CollectionModel(_Model):

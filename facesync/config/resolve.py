@@ -373,6 +373,7 @@ class _Builder:
             )
         persons: list[DesiredPerson] = []
         owners: dict[str, tuple[str, DesiredFace]] = {}
+        self._check_renames(c)
         for person in c.persons:
             name, path = person.name, person.path
             pos = doc.positions.key(path)
@@ -403,9 +404,45 @@ class _Builder:
                     user_data=person.model.user_data,
                     faces=tuple(faces),
                     pos=SourcePos(doc.file, *pos),
+                    renamed_from=person.model.renamed_from,
                 )
             )
         return persons
+
+    def _check_renames(self, c: _Collection) -> None:
+        """`renamedFrom` hands one live person's identity to one declared person: the old name must
+        not be declared too (that person would be both kept and renamed), nor claimed twice."""
+        doc = c.doc
+        declared = {p.name: p for p in c.persons}
+        claimed: dict[str, _Person] = {}
+        for person in c.persons:
+            old = person.model.renamed_from
+            if old is None:
+                continue
+            pos = doc.positions.value((*person.path, "renamedFrom"))
+            problem = person_name_problem(old)
+            if problem is not None:
+                self.report.add(doc.file, pos, f"'renamedFrom': {problem}")
+            elif old == person.name:
+                self.report.add(doc.file, pos, f"person '{old}' is renamedFrom its own name")
+            elif old in declared:
+                line = doc.positions.key(declared[old].path)[0]
+                self.report.add(
+                    doc.file,
+                    pos,
+                    f"person '{person.name}' is renamedFrom '{old}', which this group also declares "
+                    f"(line {line}): a renamed person no longer exists under its old name",
+                )
+            elif old in claimed:
+                line = doc.positions.value((*claimed[old].path, "renamedFrom"))[0]
+                self.report.add(
+                    doc.file,
+                    pos,
+                    f"persons '{claimed[old].name}' (line {line}) and '{person.name}' are both "
+                    f"renamedFrom '{old}': one live person can take only one new name",
+                )
+            else:
+                claimed[old] = person
 
     def _faces(
         self, doc: YamlDocument, specs: IndexedFaces, path: YamlPath, owner: str

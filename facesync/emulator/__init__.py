@@ -1,4 +1,5 @@
-"""A local emulator of the Azure Face API collection surface (docs/emulator.md).
+"""A local emulator of the Azure Face API: collections, the PersonDirectory and recognition
+(docs/emulator.md).
 
 from facesync.emulator import EmulatorSettings, create_app
 app = create_app(EmulatorSettings(data=":memory:"))

@@ -8,6 +8,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "lpg": ("LargePersonGroup", "Large person group", "largePersonGroupId"),
     "fl": ("FaceList", "Face list", "faceListId"),
     "lfl": ("LargeFaceList", "Large face list", "largeFaceListId"),
+    "dpg": ("DynamicPersonGroup", "Dynamic person group", "dynamicPersonGroupId"),
 }
 
 ACCESS_DENIED = (

@@ -19,6 +19,7 @@ _LIMITS: dict[str, dict[str, int]] = {
         "persons_per_largepersongroup": 1_000_000,
         "largefacelists": 1_000_000,
         "faces_per_largefacelist": 1_000_000,
+        "persons_per_directory": 75_000_000,
     },
     "F0": {
         "faces_per_person": 248,
@@ -30,6 +31,7 @@ _LIMITS: dict[str, dict[str, int]] = {
         "persons_per_largepersongroup": 1_000,
         "largefacelists": 1_000,
         "faces_per_largefacelist": 1_000,
+        "persons_per_directory": 1_000,
     },
 }
 LIMIT_NAMES = tuple(_LIMITS["S0"])
@@ -47,6 +49,7 @@ class EmulatorSettings:
     lost_response_rate: probability that a successful mutating call is committed, then answered 500.
     train_seconds: base training duration; a run takes train_seconds * (1 + items / 10_000)
         where items = persons + faces (groups) or faces (large face lists).
+    operation_seconds: how long a PersonDirectory operation (202 + Operation-Location) takes.
     tier: "F0" or "S0" (count limits).
     seed: seeds the fault RNG.
     limits: overrides of individual count limits (see LIMIT_NAMES), e.g. {"faces_per_person": 2}.
@@ -59,6 +62,7 @@ class EmulatorSettings:
     fault_rate: float = 0
     lost_response_rate: float = 0
     train_seconds: float = 0.2
+    operation_seconds: float = 0.2
     tier: str = "S0"
     seed: int | None = None
     limits: dict[str, int] = field(default_factory=dict)
@@ -85,7 +89,7 @@ class EmulatorSettings:
             elif name in ("rate_limit",):
                 if value is not None and (not _is_number(value) or value <= 0):
                     raise ValueError("rate_limit must be a positive number or null")
-            elif name in ("latency_ms", "train_seconds"):
+            elif name in ("latency_ms", "train_seconds", "operation_seconds"):
                 if not _is_number(value) or value < 0:
                     raise ValueError(f"{name} must be a number >= 0")
             elif name in ("fault_rate", "lost_response_rate"):

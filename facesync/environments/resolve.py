@@ -21,16 +21,19 @@ from facesync.sync import SyncOptions
 
 @dataclass(frozen=True)
 class Resolved:
-    """One environment, ready to run."""
+    """One Face resource of a run, ready for a `Sync`: an environment, or (name None) the one
+    resource a configuration without `environments:` is for."""
 
-    environment: Environment
+    name: str | None
     desired: DesiredState
     endpoint: Endpoint
     options: SyncOptions
+    environment: Environment | None = None
 
     @property
-    def name(self) -> str:
-        return self.environment.name
+    def protect(self) -> bool:
+        """Plans that destroy anything here need --force-env NAME."""
+        return self.environment is not None and self.environment.protect
 
 
 def resolve_desired(desired: DesiredState, env: Environment) -> DesiredState:
@@ -103,4 +106,4 @@ def resolve(
         environment=env.name,
     )
     endpoint = resolve_environment_endpoint(env, config_root, environ)
-    return Resolved(env, own, endpoint, options)
+    return Resolved(env.name, own, endpoint, options, environment=env)

@@ -27,6 +27,9 @@ from facesync.model import (
 )
 
 _GLOB_CHARS = frozenset("*?[")
+DETECTION_FOR_RECOGNITION = {"recognition_04": "detection_03"}
+"""The detection model a recognition model is meant to be used with, where the service's default
+(detection_01) is not it: Microsoft recommends detection_03 with recognition_04."""
 
 
 class TwinsError(Exception):
@@ -79,7 +82,9 @@ class Converter:
                 raise TwinsError(twins)
         return [self._collection(c) for c in collections]
 
-    def common_detection_model(self, collections: Iterable[LiveCollection]) -> str:
+    def common_detection_model(
+        self, collections: Iterable[LiveCollection], fallback: str = SERVICE_DEFAULT_DETECTION_MODEL
+    ) -> str:
         """The detection model most matched faces use: as the default, it is written least."""
         models = Counter(
             image.detection_model
@@ -88,8 +93,21 @@ class Converter:
             if (image := self.images.find(face.fingerprint)) is not None
         )
         if not models:
-            return SERVICE_DEFAULT_DETECTION_MODEL
+            return fallback
         return min(models, key=lambda m: (-models[m], m))
+
+    def choose_defaults(self, collections: Sequence[LiveCollection]) -> dict[str, str]:
+        """`defaults:` for the imported configuration, and the detection model image faces are
+        then written without: the recognition model most collections use, and the detection model
+        most matched faces use (else the one that model is meant for). Faces added later are
+        detected like the ones there, and later edits to `defaults` are not needed."""
+        if not collections:
+            return {}
+        counts = Counter(c.recognition_model for c in collections)
+        recognition = min(counts, key=lambda m: (-counts[m], m))
+        fallback = DETECTION_FOR_RECOGNITION.get(recognition, SERVICE_DEFAULT_DETECTION_MODEL)
+        self.default_detection = self.common_detection_model(collections, fallback)
+        return {"recognitionModel": recognition, "detectionModel": self.default_detection}
 
     def _collection(self, live: LiveCollection) -> ImportedCollection:
         self.stats.collections += 1
@@ -127,8 +145,8 @@ class Converter:
                     taken.add(key)
                     notes.append(
                         f"person {person.person_id} is a twin of {name!r}, written as {key!r}: "
-                        "facesync knows persons by name, so until the live person is renamed to "
-                        "match, a plan deletes it and creates this one without its faces."
+                        "the first plan renames the live person to match, in place (it holds "
+                        "exactly these faces; one with no face is deleted and created again)."
                     )
                 owner = f"{live.kind.value}.{live.id}/person[{key}]"
                 persons[key] = self._person(person, owner, notes)

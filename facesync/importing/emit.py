@@ -27,6 +27,7 @@ _SINGLE_QUOTABLE = re.compile(
 )
 _RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"})
 INDENT = "  "
+DEFAULTS_FILE = "defaults.yaml"
 
 
 def scalar(value: str) -> str:
@@ -135,8 +136,8 @@ def render(
     defaults: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """File name → YAML text: one `facesync.yaml`, or (split) one file per collection named by
-    its address (`personGroup.staff.yaml`), which a directory config merges. `defaults` go only
-    into a single file: a merged directory may set them in one file only."""
+    its address (`personGroup.staff.yaml`), which a directory config merges, and `defaults.yaml`
+    for the `defaults` (a merged directory sets them in one file only)."""
 
     def sections(chosen: Sequence[ImportedCollection]) -> Sections:
         out: Sections = {kind.config_key: {} for kind in CollectionKind}
@@ -146,4 +147,7 @@ def render(
 
     if not split:
         return {"facesync.yaml": document(sections(collections), header, defaults)}
-    return {f"{c.kind.value}.{c.id}.yaml": document(sections([c]), header) for c in collections}
+    files = {f"{c.kind.value}.{c.id}.yaml": document(sections([c]), header) for c in collections}
+    if defaults:
+        files[DEFAULTS_FILE] = document({}, header[:1], defaults)
+    return files

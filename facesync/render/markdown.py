@@ -1,6 +1,9 @@
 """A pull-request comment: refusals first, then a summary per collection, a warning when anything
 is destroyed, and the changes folded — valid CommonMark, bounded in size, and marked so that a CI
-job finds and updates its own comment (one per configuration root and endpoint)."""
+job finds and updates its own comment (one per configuration root and endpoint). A run over
+environments gets a table of them, where they differ, and a section each.
+
+Drift is worded as a difference between the live service and the configuration, not as a plan."""
 
 from __future__ import annotations
 
@@ -10,8 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from facesync.plan import Action, Plan
-from facesync.render.text import PlanDocument, document, render_change, summary_line
-from facesync.render.values import short_fingerprints
+from facesync.render.text import (
+    DRIFT_NOUNS,
+    PlanDocument,
+    document,
+    render_change,
+    status,
+    summary_line,
+    warning_text,
+)
+from facesync.render.values import code, printable_document, short_fingerprints
 
 MARKER_PREFIX = "<!-- facesync-plan"
 MAX_LENGTH = 60_000
@@ -26,76 +37,84 @@ def comment_marker(doc: PlanDocument, name: str | None = None) -> str:
         name = hashlib.sha256(
             f"{scope.get('config_root', '')}\n{scope.get('endpoint', '')}".encode()
         ).hexdigest()[:12]
-    return f"{MARKER_PREFIX}:{name.replace('--', '-')} -->"
+    return f"{MARKER_PREFIX}:{name.replace('--', '-').replace('>', '')} -->"
 
 
 def _collection(address: str) -> str:
     return address.split("/", 1)[0]
 
 
+def _columns(drift: bool) -> list[str]:
+    return [DRIFT_NOUNS[a] for a in Action] if drift else _ACTIONS
+
+
 def _scope_line(doc: PlanDocument) -> list[str]:
     scope = doc.get("scope")
     if not scope:
         return []
-    parts = [f"Endpoint `{scope['endpoint']}`", f"config `{scope['config_root']}`"]
+    parts = [f"Endpoint {code(scope['endpoint'])}", f"config {code(scope['config_root'])}"]
     if scope.get("targets"):
-        parts.append("targets " + ", ".join(f"`{t}`" for t in scope["targets"]))
+        parts.append("targets " + ", ".join(code(t) for t in scope["targets"]))
     return [" · ".join(parts), ""]
 
 
-def _table(doc: PlanDocument) -> list[str]:
+def _table(doc: PlanDocument, drift: bool) -> list[str]:
     per: dict[str, Counter[str]] = {}
     for change in doc["changes"]:
         per.setdefault(_collection(change["address"]), Counter())[change["action"]] += 1
     rows = [
-        "| collection | " + " | ".join(_ACTIONS) + " |",
+        "| collection | " + " | ".join(_columns(drift)) + " |",
         "|---|" + "---:|" * len(_ACTIONS),
     ]
     for collection, counts in per.items():
-        rows.append(f"| `{collection}` | " + " | ".join(str(counts[a]) for a in _ACTIONS) + " |")
+        rows.append(f"| {code(collection)} | " + " | ".join(str(counts[a]) for a in _ACTIONS) + " |")
     total = doc["summary"]
     rows.append("| **total** | " + " | ".join(f"**{total[a]}**" for a in _ACTIONS) + " |")
     return [*rows, ""]
 
 
-def render_markdown(
-    plan: Plan | PlanDocument,
-    *,
-    title: str = "facesync plan",
-    marker: str | None = None,
-    max_length: int = MAX_LENGTH,
-    drift: bool = False,
-    section: bool = False,
+def _plan_markdown(
+    doc: PlanDocument, *, title: str, marker: str | None, max_length: int, drift: bool, section: bool
 ) -> str:
-    """`section`: one part of a larger comment (one environment's plan): no marker, a lower heading."""
-    doc = document(plan)
     if section:
         head = [f"#### {title}: {summary_line(doc, drift=drift)}", ""]
     else:
         head = [comment_marker(doc, marker), f"### {title}: {summary_line(doc, drift=drift)}", ""]
     head += _scope_line(doc)
     refusals = doc.get("refusals") or []
-    if refusals:
+    if refusals and not drift:
+        needs = sorted(
+            {"--force-env" if r.get("gate") == "protected_environment" else "--force" for r in refusals}
+        )
         head += [
             "> [!CAUTION]",
             "> **This plan is refused by the safety gates**: applying it fails (exit 3) unless "
-            "`--force` is given.",
+            + " and ".join(code(n) for n in needs)
+            + " is given.",
             *(f"> - {r['message']}" for r in refusals),
             "",
         ]
     changes = doc["changes"]
     if changes:
-        head += _table(doc)
+        head += _table(doc, drift)
     destroyed = [c for c in changes if Action(c["action"]).destroys]
     if destroyed:
-        names = ", ".join(f"`{short_fingerprints(c['address'])}`" for c in destroyed[:5])
+        names = ", ".join(code(short_fingerprints(c["address"])) for c in destroyed[:5])
         more = f" and {len(destroyed) - 5} more" if len(destroyed) > 5 else ""
-        head += ["> [!WARNING]", f"> This plan destroys {len(destroyed)} resource(s): {names}{more}.", ""]
+        if drift:
+            head += [
+                "> [!WARNING]",
+                f"> {len(destroyed)} resource(s) on the service are not in the configuration or "
+                f"differ from it: {names}{more}. An apply would delete or replace them.",
+                "",
+            ]
+        else:
+            head += ["> [!WARNING]", f"> This plan destroys {len(destroyed)} resource(s): {names}{more}.", ""]
     for warning in doc["warnings"]:
-        head += ["> [!NOTE]", f"> {warning}", ""]
+        head += ["> [!NOTE]", f"> {warning_text(warning)}", ""]
     tail: list[str] = []
     if doc["unmanaged"]:
-        unmanaged = ", ".join(f"`{u['address']}`" for u in doc["unmanaged"])
+        unmanaged = ", ".join(code(u["address"]) for u in doc["unmanaged"])
         tail += [f"Unmanaged collections: {unmanaged}", ""]
     if changes:
         tail += [f"Checksum: `{doc['checksum']}`", ""]
@@ -110,11 +129,13 @@ def render_markdown(
             break
         shown.append(block)
         used += len(block) + 1
-    body = [f"<details><summary>Show {len(changes)} change(s)</summary>", "", "```diff", *shown, "```", ""]
+    what = "differences" if drift else "changes"
+    fold = f"<details><summary>Show {len(changes)} {what[:-1]}(s)</summary>"
+    body = [fold, "", "```diff", *shown, "```", ""]
     body += ["</details>", ""]
     if len(shown) < len(changes):
         body += [
-            f"Showing {len(shown)} of {len(changes)} changes: the rest does not fit in a comment. "
+            f"Showing {len(shown)} of {len(changes)} {what}: the rest does not fit in a comment. "
             "Run `facesync plan`, or `facesync show` on the plan file, for all of them.",
             "",
         ]
@@ -122,6 +143,77 @@ def render_markdown(
 
 
 def _block(change: Mapping[str, Any], drift: bool) -> str:
-    # A diff block colours leading `+`/`-`: drop the two-space indent so it does.
+    # A diff block colours leading `+`/`-`: drop the two-space indent so it does. A line that
+    # would close the fence is indented so it cannot.
     lines = [line[2:] if line.startswith("  ") else line for line in render_change(change, drift=drift)]
-    return "\n".join(lines)
+    return "\n".join(" " + line if line.lstrip().startswith("```") else line for line in lines)
+
+
+def _environments_markdown(doc: PlanDocument, *, title: str, marker: str | None, drift: bool) -> str:
+    entries = doc["environments"]
+    first_scope: Mapping[str, Any] = next((e["scope"] for e in entries if e.get("scope")), {})
+    marker_doc = {"scope": {"config_root": first_scope.get("config_root", ""), "endpoint": "environments"}}
+    names = ", ".join(code(e["environment"]) for e in entries)
+    lines = [comment_marker(marker_doc, marker), f"### {title}: {len(entries)} environment(s) — {names}", ""]
+    lines += [
+        "| environment | endpoint | status | " + " | ".join(_columns(drift)) + " | checksum |",
+        "|---|---|---|" + "---:|" * len(_ACTIONS) + "---|",
+    ]
+    for entry in entries:
+        endpoint = (entry.get("scope") or {}).get("endpoint", "")
+        if "changes" not in entry:
+            lines.append(
+                f"| {code(entry['environment'])} | {code(endpoint)} | error |" + " |" * len(_ACTIONS) + " |"
+            )
+            continue
+        s = entry["summary"]
+        lines.append(
+            f"| {code(entry['environment'])} | {code(endpoint)} | {status(entry, drift)} | "
+            + " | ".join(str(s[a]) for a in _ACTIONS)
+            + f" | `{entry['checksum'][:19]}…` |"
+        )
+    lines.append("")
+    diffs = doc.get("differences") or []
+    if diffs:
+        lines += ["> [!IMPORTANT]", f"> The environments differ from each other at {len(diffs)} address(es):"]
+        for diff in diffs[:20]:
+            states = "; ".join(f"{n}: {s}" for n, s in diff["environments"].items())
+            lines.append(f"> - {code(short_fingerprints(diff['address']))} — {states}")
+        if len(diffs) > 20:
+            lines.append(f"> - and {len(diffs) - 20} more")
+        lines.append("")
+    budget = max(2_000, (MAX_LENGTH - len("\n".join(lines))) // max(1, len(entries)))
+    for entry in entries:
+        if "changes" not in entry:
+            lines += [f"#### {code(entry['environment'])}: error", "", "```", entry["error"], "```", ""]
+            continue
+        lines.append(
+            _plan_markdown(
+                entry,
+                title=code(entry["environment"]),
+                marker=None,
+                max_length=budget,
+                drift=drift,
+                section=True,
+            )
+        )
+        if "error" in entry:
+            blocked = f"> {code(entry['environment'])} cannot be applied: {entry['error']}"
+            lines += ["> [!CAUTION]", blocked, ""]
+    lines.append(f"Checksum (all environments): `{doc['checksum']}`")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_markdown(
+    plan: Plan | PlanDocument,
+    *,
+    title: str | None = None,
+    marker: str | None = None,
+    max_length: int = MAX_LENGTH,
+    drift: bool = False,
+) -> str:
+    doc = printable_document(document(plan))
+    title = title or ("facesync drift" if drift else "facesync plan")
+    if "environments" in doc:
+        return _environments_markdown(doc, title=title, marker=marker, drift=drift)
+    return _plan_markdown(doc, title=title, marker=marker, max_length=max_length, drift=drift, section=False)

@@ -1,7 +1,12 @@
 """Terraform-like text: `+` create, `~` update, `-/+` replace, `-` delete, `*` train.
 
-Every renderer reads the plan document (`Plan.to_dict()`, the JSON plan), so a saved plan file
-renders exactly like a fresh plan (`facesync show`).
+Every renderer reads the run's document (`facesync.document`): one plan, or a section per
+environment with a summary and the differences between them. A saved plan file renders exactly
+like a fresh plan (`facesync show`). A plan says what apply will do; drift says where the live
+service and the configuration differ, naming which side holds which value.
+
+Every string that came from the configuration or the service is made printable first (terminal
+escapes and bidi overrides are shown, never obeyed).
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from typing import Any
 
 import click
 
-from facesync.plan import REPAIRS, Action, Plan
-from facesync.render.values import field_differences, short_fingerprints, show
+from facesync.plan import RENAMES, REPAIRS, Action, Plan, Reason
+from facesync.render.values import field_differences, printable_document, short_fingerprints, show
 
 PlanDocument = Mapping[str, Any]
 
@@ -32,12 +37,22 @@ _VERBS = {
 }
 # Drift reports what differs; nothing "will" happen.
 _DRIFT_VERBS = {
-    Action.CREATE: "is missing",
-    Action.UPDATE: "differs",
-    Action.REPLACE: "differs and would be replaced",
-    Action.DELETE: "is not in the configuration",
+    Action.CREATE: "is in the configuration but missing on the service",
+    Action.UPDATE: "differs between the service and the configuration",
+    Action.REPLACE: "differs in a way only a replacement could fix",
+    Action.DELETE: "is on the service but not in the configuration",
     Action.TRAIN: "is not trained on what it holds",
 }
+DRIFT_NOUNS = {
+    Action.CREATE: "missing",
+    Action.UPDATE: "differing",
+    Action.REPLACE: "differing (replace)",
+    Action.DELETE: "not in the configuration",
+    Action.TRAIN: "untrained",
+}
+# Reasons the drift verb already says: repeating them reads "is not in the configuration: not in
+# the configuration".
+_SAID_BY_DRIFT_VERB = frozenset({"declared", "not_declared"})
 
 
 def document(plan: Plan | PlanDocument) -> PlanDocument:
@@ -48,12 +63,17 @@ def summary_line(plan: Plan | PlanDocument, *, drift: bool = False) -> str:
     doc = document(plan)
     s = doc["summary"]
     if not doc["changes"]:
+        if drift:
+            return "No drift. The live service matches the configuration."
         return "No changes. The live service matches the configuration."
+    if drift:
+        counts = ", ".join(f"{s[a.value]} {DRIFT_NOUNS[a]}" for a in Action if s[a.value])
+        return f"Drift: {counts}."
     counts = (
         f"{s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
         f"{s['delete']} to delete, {s['train']} to train."
     )
-    return f"Drift: {counts}" if drift else f"Plan: {counts}"
+    return f"Plan: {counts}"
 
 
 def _detail_lines(change: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -78,24 +98,43 @@ def source_text(change: Mapping[str, Any]) -> str | None:
     return f"{source['file']}:{source['line']}" if source else None
 
 
+def _headline(change: Mapping[str, Any], drift: bool) -> str:
+    """`# ADDRESS will be created: why`; a rename names both addresses, like Terraform's moved
+    resources; drift leaves out a reason its verb already says."""
+    action = Action(change["action"])
+    address = short_fingerprints(change["address"])
+    code = change.get("reason_code")
+    moved = (change.get("before") or {}).get("address") if code in RENAMES else None
+    if moved:
+        old = short_fingerprints(str(moved))
+        head = f"{address} is {old} on the service" if drift else f"{old} has moved to {address}"
+    elif code == Reason.KEPT_FACE_MISSING:
+        head = f"{address} {'is missing' if drift else 'cannot be re-created'}"
+    else:
+        verb = (_DRIFT_VERBS if drift else _VERBS)[action]
+        head = f"{address} {verb}{' (a repair)' if code in REPAIRS else ''}"
+    if drift and code in _SAID_BY_DRIFT_VERB:
+        return f"# {head}"
+    return f"# {head}: {change['reason']}"
+
+
 def render_change(change: Mapping[str, Any], color: bool = False, *, drift: bool = False) -> list[str]:
     action = Action(change["action"])
     symbol, colour = SYMBOLS[action]
     address = short_fingerprints(change["address"])
     head = f"{symbol} {'train ' if action is Action.TRAIN else ''}{address}"
-    verb = (_DRIFT_VERBS if drift else _VERBS)[action]
-    if change.get("reason_code") in REPAIRS:
-        verb += " (a repair)"
-    out = [f"  # {address} {verb}: {change['reason']}"]
+    out = ["  " + _headline(change, drift)]
     out.append("  " + (click.style(head, fg=colour, bold=True) if color else head))
     details = _detail_lines(change)
     source = source_text(change) if change["kind"] == "face" else None
     width = max([len(label) for label, _, _ in details] + ([len("source")] if source else []), default=0)
     for label, old, new in details:
         if action is Action.CREATE:
-            value = show(new)
+            value = f"{show(new)}" + ("  (configured)" if drift else "")
         elif action is Action.DELETE:
-            value = show(old)
+            value = f"{show(old)}" + ("  (live)" if drift else "")
+        elif drift:
+            value = f"live {show(old)}, configured {show(new)}"
         else:
             value = f"{show(old)} → {show(new)}"
         out.append(f"      {label.ljust(width)}  {short_fingerprints(value)}")
@@ -108,20 +147,27 @@ def refusal_lines(doc: PlanDocument) -> list[str]:
     refusals = doc.get("refusals") or []
     if not refusals:
         return []
+    needs = sorted(
+        {"--force-env" if r.get("gate") == "protected_environment" else "--force" for r in refusals}
+    )
     return [
-        "This plan is refused by the safety gates; applying it needs --force:",
+        f"This plan is refused by the safety gates; applying it needs {' and '.join(needs)}:",
         *(f"  - {r['message']}" for r in refusals),
         "",
     ]
 
 
-def render_text(
-    plan: Plan | PlanDocument, *, color: bool = False, endpoint: str | None = None, drift: bool = False
-) -> str:
-    doc = document(plan)
+def warning_text(warning: Any) -> str:
+    """A warning as a person reads it: its message (older plans held bare strings)."""
+    if isinstance(warning, Mapping):
+        return str(warning.get("message", ""))
+    return str(warning)
+
+
+def _plan_text(doc: PlanDocument, *, color: bool, endpoint: str | None, drift: bool) -> str:
     lines: list[str] = []
     refused = refusal_lines(doc)
-    if refused:
+    if refused and not drift:
         head, *rest = refused
         lines.append(click.style(head, fg="red", bold=True) if color else head)
         lines.extend(rest)
@@ -141,9 +187,72 @@ def render_text(
         lines.extend(f"  {u['address']}  {show(u['name'])}" for u in doc["unmanaged"])
         lines.append("")
     for warning in doc["warnings"]:
-        lines.append(("Warning: " if not color else click.style("Warning: ", fg="yellow")) + warning)
+        lines.append(
+            ("Warning: " if not color else click.style("Warning: ", fg="yellow")) + warning_text(warning)
+        )
     if doc["warnings"]:
         lines.append("")
     summary = summary_line(doc, drift=drift)
     lines.append(click.style(summary, bold=True) if color else summary)
     return "\n".join(lines) + "\n"
+
+
+def status(entry: Mapping[str, Any], drift: bool) -> str:
+    """One environment's state in a word or two, for summaries and tables."""
+    if "error" in entry:
+        return "error"
+    if entry.get("refusals") and not drift:
+        return "refused"
+    if not entry["changes"]:
+        return "in sync" if drift else "no changes"
+    return "drift" if drift else "changes"
+
+
+def difference_lines(doc: PlanDocument) -> list[str]:
+    lines: list[str] = []
+    for diff in doc.get("differences") or []:
+        lines.append(f"  {short_fingerprints(diff['address'])}")
+        lines.extend(f"      {name}: {state}" for name, state in diff["environments"].items())
+    return lines
+
+
+def _environments_text(doc: PlanDocument, *, color: bool, drift: bool) -> str:
+    out: list[str] = []
+    for entry in doc["environments"]:
+        name = entry["environment"]
+        endpoint = (entry.get("scope") or {}).get("endpoint")
+        rule = f"── environment {name}" + (f" ({endpoint})" if endpoint else "") + " "
+        out.append(click.style(rule.ljust(72, "─"), bold=True) if color else rule.ljust(72, "─"))
+        if "changes" not in entry:
+            out += [f"Error: {entry['error']}", ""]
+            continue
+        out.append(_plan_text(entry, color=color, endpoint=endpoint, drift=drift))
+        if "error" in entry:
+            out += [f"Error: {entry['error']}", ""]
+    out.append("─" * 72)
+    diffs = difference_lines(doc)
+    if diffs:
+        out += ["The environments differ from each other:", *diffs, ""]
+    for entry in doc["environments"]:
+        if "changes" not in entry:
+            out.append(f"  {entry['environment']}: error")
+            continue
+        s = entry["summary"]
+        if drift:
+            counts = ", ".join(f"{s[a.value]} {DRIFT_NOUNS[a]}" for a in Action if s[a.value])
+        else:
+            counts = ", ".join(f"{s[a.value]} {a.value}" for a in Action if s[a.value])
+        out.append(f"  {entry['environment']}: {status(entry, drift)}" + (f" ({counts})" if counts else ""))
+    return "\n".join(out) + "\n"
+
+
+def render_text(
+    plan: Plan | PlanDocument, *, color: bool = False, endpoint: str | None = None, drift: bool = False
+) -> str:
+    """The plan (or drift) for a terminal; `endpoint` defaults to the one the plan was made for."""
+    doc = printable_document(document(plan))
+    if "environments" in doc:
+        return _environments_text(doc, color=color, drift=drift)
+    if endpoint is None:
+        endpoint = (doc.get("scope") or {}).get("endpoint")
+    return _plan_text(doc, color=color, endpoint=endpoint, drift=drift)

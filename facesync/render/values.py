@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from deepdiff import DeepDiff
+from facesync.text import printable
 
 _FINGERPRINT = re.compile(r"fs1:([0-9a-f]{12})[0-9a-f]{52}")
 
@@ -48,6 +48,9 @@ def field_differences(field: str, before: Any, after: Any) -> list[tuple[str, An
     old, new = _as_json(before), _as_json(after)
     if old is None or new is None:
         return [(field, before, after)]
+    # Imported here: deepdiff costs a third of a second, and most plans have no JSON userData change.
+    from deepdiff import DeepDiff
+
     lines: list[tuple[str, Any, Any]] = []
     for change_type, items in DeepDiff(old, new, view="tree").items():
         for item in items:
@@ -59,3 +62,24 @@ def field_differences(field: str, before: Any, after: Any) -> list[tuple[str, An
             else:
                 lines.append((label, item.t1, item.t2))
     return sorted(lines, key=lambda line: line[0]) or [(field, before, after)]
+
+
+def printable_document(value: Any) -> Any:
+    """A document (plan, environments) with every string made printable, keys included: what
+    people read must not carry terminal escapes or bidi overrides from the service or a config."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_document(k): printable_document(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable_document(v) for v in value]
+    return value
+
+
+def code(text: str) -> str:
+    """`text` as a Markdown code span that no backtick inside it can close (CommonMark: the
+    fence is one backtick longer than the longest run inside)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -24,6 +24,7 @@ SPECS = Path("/work/shared/specs")
 RECORDINGS = SPECS / "recordings"
 REST_SPECS = SPECS / "azure-rest-api-specs" / "specification"
 V10_SPEC = REST_SPECS / "cognitiveservices/data-plane/Face/stable/v1.0/Face.json"
+V10_PREVIEW_SPEC = REST_SPECS / "cognitiveservices/data-plane/Face/preview/v1.0-preview/Face.json"
 V12_SPEC = REST_SPECS / "ai/data-plane/Face/stable/v1.2/Face.json"
 # SOURCES.md: the v1.2 examples the stable spec references are spread over these three folders.
 V12_EXAMPLE_DIRS = (

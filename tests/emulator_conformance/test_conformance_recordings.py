@@ -17,10 +17,18 @@ Mapping and substitutions:
 * a run of recorded `GET .../training` polls is replayed as "poll until terminal": every answer
   whose status the recording also shows must have that answer's keys, the final status must be
   the recorded final one, and the status must be spelled as the API version spells it;
-* detect / identify / findsimilars / snapshots / operations exchanges are skipped (not part of
-  the collection surface). A snapshot *apply* is replaced by recreating the snapshot's source
-  collection under the target id over the API (same bodies, new ids mapped), so that the later
-  recorded GETs of the target can be replayed.
+* detect / identify / findsimilars / snapshots exchanges are skipped (not part of the
+  collection surface), and so are polls of operations the emulator did not start (snapshots). A
+  snapshot *apply* is replaced by recreating the snapshot's source collection under the target id
+  over the API (same bodies, new ids mapped), so that the later recorded GETs of the target can be
+  replayed.
+* PersonDirectory sessions (v1.0-preview): recorded personIds / persistedFaceIds / operation ids in
+  paths and in `addPersonIds` are mapped to the emulator's; a recorded `Operation-Location` must
+  be the absolute URL of `/face/<version>/operations/{id}` and a recorded `Location` the absolute
+  URL of the created person or face; a run of recorded `GET /operations/{id}` polls is replayed
+  as "poll until terminal" like training, each answer compared with the recorded one of the same
+  status (keys the version's OperationStatus schema declares are optional: the 2022 `_Legacy`
+  session's group operations end without `finishedTime`, the other sessions' with it).
 * every recording is replayed twice: in-process (`asgi`) and over real HTTP (`http`, uvicorn);
 * The 429 in python/test_snapshot.yaml answers a GET /operations/{id} poll (a snapshot call),
   so it is skipped with the snapshot exchanges; the rate-limit answer itself is checked against
@@ -46,11 +54,17 @@ from tests.emulator_conformance.conformance_harness import (
     MAX_POLLS,
     POLL_STEP,
     RECORDINGS,
+    V10_PREVIEW_SPEC,
     key_set_mismatches,
+    resolve_schema,
+    shape_mismatches,
     single_face_png,
 )
 
-SKIPPED_ROOTS = {"detect", "identify", "findsimilars", "verify", "group", "snapshots", "operations"}
+SKIPPED_ROOTS = {"detect", "identify", "findsimilars", "verify", "group", "snapshots"}
+DIRECTORY_ROOTS = ("persons", "dynamicpersongroups")
+DIRECTORY_ID_SEGMENTS = ("persons", "persistedfaces")
+DONE = ("succeeded", "failed")
 SNAPSHOT_KINDS = {
     "PersonGroup": "persongroups",
     "LargePersonGroup": "largepersongroups",
@@ -147,6 +161,7 @@ def load_recording(path: Path) -> list[Exchange]:
 def _recording_files() -> list[Any]:
     files = [RECORDINGS / "python/test_snapshot.yaml"]
     files += sorted((RECORDINGS / "dotnet").rglob("*SnapshotTests/*.json"))
+    files += sorted((RECORDINGS / "dotnet").rglob("FacePersonDirectoryTests/*.json"))
     assets = RECORDINGS / "azure-sdk-assets/python/sdk/face/azure-ai-vision-face/tests/recordings"
     files += sorted(assets.glob("test_identify*.json")) + sorted(assets.glob("test_find_similar*.json"))
     params = []
@@ -166,8 +181,9 @@ RECORDING_FILES = _recording_files()
 
 
 def test_recordings_were_found():
-    # 1 yaml cassette + 5 dotnet snapshot sessions + 8 azure-sdk-assets sessions.
-    assert len(RECORDING_FILES) == 14
+    # 1 yaml cassette + 5 dotnet snapshot sessions + 4 dotnet PersonDirectory sessions
+    # + 8 azure-sdk-assets sessions.
+    assert len(RECORDING_FILES) == 18
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,11 +200,17 @@ class Replayer:
     # (kind, collection id) -> creation history, for recreating a snapshot's source
     history: dict[tuple[str, str], list[tuple[Exchange, Any]]] = field(default_factory=dict)
     snapshot_source: tuple[str, str] | None = None
+    # recorded operation id (lower-case) -> the emulator's Operation-Location
+    operations: dict[str, str] = field(default_factory=dict)
 
     # -- request building -----------------------------------------------------------------
 
     def map_path(self, ex: Exchange, segs: list[str] | None = None) -> str:
         segs = list(segs if segs is not None else ex.segs)
+        if segs and segs[0] in DIRECTORY_ROOTS:
+            for i in range(len(segs) - 1):
+                if segs[i].lower() in DIRECTORY_ID_SEGMENTS:
+                    segs[i + 1] = self.idmap.get(("persons", "", segs[i + 1].lower()), segs[i + 1])
         if len(segs) >= 2 and segs[0] in KINDS:
             kind, cid = segs[0], segs[1]
             for i in range(2, len(segs) - 1):
@@ -205,7 +227,15 @@ class Replayer:
             kwargs["content"] = single_face_png()
             headers["Content-Type"] = "application/octet-stream"
         elif ex.body is not None:
-            kwargs["content"] = json.dumps(ex.body).encode()
+            body = ex.body
+            if isinstance(body, dict) and ex.segs[0] in DIRECTORY_ROOTS:
+                body = {
+                    k: [self.idmap.get(("persons", "", str(p).lower()), p) for p in v]
+                    if k in ("addPersonIds", "removePersonIds")
+                    else v
+                    for k, v in body.items()
+                }
+            kwargs["content"] = json.dumps(body).encode()
             headers["Content-Type"] = ex.content_type or "application/json"
         return self.client.request(
             ex.method,
@@ -254,7 +284,9 @@ class Replayer:
                 self.problems.append(f"{where}: expected JSON, got {r.content[:200]!r}")
                 return
             self.problems += [f"{where}: {p}" for p in key_set_mismatches(ex.response, body)]
-        if "operation-location" in ex.headers:
+        if ex.segs[0] in DIRECTORY_ROOTS:
+            self.check_directory_locations(where, ex, r)
+        elif "operation-location" in ex.headers:
             location = r.headers.get("operation-location")
             kind, cid = ex.segs[0], ex.segs[1]
             if not location:
@@ -263,14 +295,81 @@ class Replayer:
                 location.startswith(("http://", "https://"))
                 and location.endswith(f"/face/{ex.version}/{kind}/{cid}/training")
             ):
-                self.problems.append(f"{where}: Operation-Location {location!r} is not the absolute "
-                                     f"URL of /face/{ex.version}/{kind}/{cid}/training")
+                self.problems.append(
+                    f"{where}: Operation-Location {location!r} is not the absolute "
+                    f"URL of /face/{ex.version}/{kind}/{cid}/training"
+                )
+
+    def check_directory_locations(self, where: str, ex: Exchange, r: Any) -> None:
+        """Recorded Operation-Location / Location headers of a directory write: the emulator
+        answers the absolute URLs of the operation and of the created resource."""
+        prefix = f"/face/{ex.version}/"
+        if "operation-location" in ex.headers:
+            location = r.headers.get("operation-location", "")
+            tail = location.split(prefix, 1)[-1].split("/")
+            if not (
+                location.startswith(("http://", "https://"))
+                and prefix in location
+                and len(tail) == 2
+                and tail[0] == "operations"
+            ):
+                self.problems.append(
+                    f"{where}: Operation-Location {location!r} is not the absolute URL "
+                    f"of {prefix}operations/{{id}}"
+                )
+            else:
+                recorded_id = ex.headers["operation-location"].rstrip("/").rsplit("/", 1)[-1]
+                self.operations[recorded_id.lower()] = location
+        if "location" in ex.headers:
+            location = r.headers.get("location", "")
+            body = r.json() if r.content else {}
+            created = body.get("persistedFaceId") or body.get("personId") or ""
+            expected = self.map_path(ex).lower() + "/" + str(created).lower()
+            if not (location.startswith(("http://", "https://")) and location.lower().endswith(expected)):
+                self.problems.append(f"{where}: Location {location!r} is not the absolute URL of {expected}")
+
+    def poll_operation(self, i: int, group: list[Exchange]) -> None:
+        """Replay a run of recorded polls of one operation as "poll until terminal"."""
+        ex = group[0]
+        where = f"#{i} GET {ex.path} (poll)"
+        url = self.operations[ex.segs[1].lower()]
+        schema = resolve_schema(V10_PREVIEW_SPEC, {"$ref": "#/definitions/OperationStatus"})
+        recorded = {e.response["status"].lower(): e for e in group if e.status == 200}
+        final = group[-1].response["status"].lower()
+        status = ""
+        for _ in range(MAX_POLLS):
+            r = self.client.get(url, headers=KEY_HEADERS)
+            if r.status_code != 200:
+                self.problems.append(f"{where}: {r.status_code} {r.text[:200]}")
+                return
+            body = r.json()
+            status = body.get("status")
+            if status not in ("notStarted", "running", *DONE):
+                self.problems.append(f"{where}: status {status!r}")
+                return
+            if status.lower() in recorded:
+                mismatches = shape_mismatches(recorded[status.lower()].response, body, schema=schema)
+                self.problems += [f"{where} [{status}]: {p}" for p in mismatches]
+            if status in DONE:
+                break
+            self.clock.advance(POLL_STEP)
+        else:
+            self.problems.append(f"{where}: operation still {status!r} after {MAX_POLLS} polls")
+            return
+        if status.lower() != final:
+            self.problems.append(f"{where}: final status {status!r}, recorded {final!r}")
 
     # -- bookkeeping ----------------------------------------------------------------------
 
     def remember(self, ex: Exchange, r: Any, segs: list[str] | None = None) -> None:
         """Map ids the emulator generated and log the collection's creation history."""
         segs = segs if segs is not None else ex.segs
+        if segs[0] == "persons" and r.status_code == 202 and ex.method == "POST":
+            recorded = ex.response if isinstance(ex.response, dict) else {}
+            for key in ("personId", "persistedFaceId"):
+                if key in recorded:
+                    self.idmap[("persons", "", recorded[key].lower())] = r.json()[key]
+            return
         if r.status_code != 200 or ex.method not in ("PUT", "POST") or segs[0] not in KINDS:
             return
         kind, cid = segs[0], segs[1]
@@ -346,6 +445,15 @@ class Replayer:
                         assert self.snapshot_source, "apply without a snapshot"
                         self.recreate(i, self.snapshot_source, ex.body["objectId"])
                 i += 1
+                continue
+            if root == "operations":
+                group = [ex]
+                while i + len(group) < len(exchanges) and exchanges[i + len(group)].path == ex.path:
+                    group.append(exchanges[i + len(group)])
+                if segs[1].lower() in self.operations:
+                    self.poll_operation(i, group)
+                # else: an operation the emulator does not run (a snapshot's)
+                i += len(group)
                 continue
             if ex.method == "GET" and segs[-1] == "training":
                 group = [ex]

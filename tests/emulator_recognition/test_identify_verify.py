@@ -197,8 +197,11 @@ def test_identify_errors(face, group):
     )
     error(face.post("/verify", json={"faceId1": fid}), 400, "BadArgument")
     error(face.post("/verify", json={"faceId": fid, key: "g"}), 400, "BadArgument")
+    # v1.0 knows no PersonDirectory: a personId needs its group there. From v1.0-preview on (this
+    # client speaks v1.2) a personId without a group names a directory person.
     error(
-        face.post("/verify", json={"faceId": fid, "personId": a}),
+        face.http.post("/face/v1.0/verify", json={"faceId": fid, "personId": a}),
         400,
         "PersonGroupIdAndLargePersonGroupIdBothNull",
     )
+    error(face.post("/verify", json={"faceId": fid, "personId": a}), 404, "PersonNotFound")

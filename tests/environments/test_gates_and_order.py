@@ -36,13 +36,16 @@ def test_protected_environment_refuses_destroying_plans_and_others_wait(
     env_config(ws, PROTECTED)
     assert ws.run("apply", "--all-envs", "--auto-approve").exit_code == 0
     _drop_bob(ws, PROTECTED)
-    before = {n: r.stats()["mutating"] for n, r in fleet.items()}
+    before = {n: r.snapshot() for n, r in fleet.items()}
 
-    # Without a flag, a refused environment holds every environment back; --force is not enough.
+    # Without a flag, a refused environment holds every environment back; --force is not enough,
+    # and the one message says what is.
     result = ws.run("apply", "--all-envs", "--auto-approve", "--force")
     assert result.exit_code == 3, result.output + result.stderr
-    assert "environment 'prod' is protected" in result.stderr and "--force-env prod" in result.stderr
-    assert {n: r.stats()["mutating"] for n, r in fleet.items()} == before
+    assert "environment 'prod' is protected" in result.stderr
+    assert "Error: the plan needs --force-env prod; nothing was applied" in result.stderr
+    assert "needs --force;" not in result.stderr and "needs --force " not in result.stderr
+    assert {n: r.snapshot() for n, r in fleet.items()} == before
 
     # --skip-refused: the others proceed, the protected one is left alone, the exit code says so.
     result = ws.run("apply", "--all-envs", "--auto-approve", "--skip-refused")

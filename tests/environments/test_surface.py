@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from facesync.cli import main
-from facesync.environments.document import differences, environments_document
+from facesync.document import differences, environments_document
 from tests.environments.conftest import THREE
 from tests.environments.helpers import Region, env_config
 from tests.sync.sync_helpers import Workspace

@@ -48,7 +48,10 @@ def test_a_copied_fingerprint_does_not_replace_the_genuine_face(workspace: Works
     deletes = [c for c in plan["changes"] if c["action"] == "delete"]
     assert [d["before"]["persistedFaceId"] for d in deletes] == [impostor]
     assert [c["action"] for c in plan["changes"]] == ["create", "delete", "train"]
-    assert any("carry this fingerprint" in w and f"keeping {genuine}" in w for w in plan["warnings"])
+    assert any(
+        w["code"] == "copied_fingerprint" and f"keeping {genuine}" in w["message"] and w["address"]
+        for w in plan["warnings"]
+    )
 
     assert workspace.run(*APPLY).exit_code == 0
     faces = person(service, "Alice Smith")["persistedFaceIds"]
@@ -94,7 +97,7 @@ def test_drift_sees_a_hand_edited_face_userdata_despite_the_cache(workspace: Wor
     drift = workspace.run("drift")
     assert drift.exit_code == 2, drift.output
     assert "note changed" in drift.stdout
-    assert "Checked 4 cached face(s) against the service" in drift.stderr
+    assert "4 faces from the local cache, 4 of them checked" in drift.stderr
     assert "differed from the service" in drift.stdout
     assert workspace.run(*APPLY).exit_code == 0
     assert workspace.run("drift").exit_code == 0

@@ -83,7 +83,8 @@ def test_two_applies_at_once_leave_the_exact_state(workspace: Workspace, service
         assert "held by someone@elsewhere (pid 1)" in err
     outcomes = sorted("Apply complete" in out for _, out, _ in runs)
     assert outcomes == [False, True], runs  # one applied, the other found it done
-    assert any("another apply made these changes" in out for _, out, _ in runs)
+    # The one that waited planned under the lock, after the other had applied: nothing to do.
+    assert any("No changes. The live service matches the configuration." in out for _, out, _ in runs)
     assert live_snapshot(service) == expected_snapshot(workspace)
     assert no_lock_left(service)
     assert workspace.run("drift", "--refresh", "full").exit_code == 0
@@ -283,7 +284,8 @@ def test_the_lock_id_is_reserved_in_the_configuration():
     mine = DesiredCollection(kind=LOCK_KIND, id=LOCK_ID, name="mine", recognition_model="recognition_04")
     want = DesiredState(collections=(mine,))
     plan = diff(want, LiveState())
-    assert plan.changes == () and "reserved for facesync's apply lock" in plan.warnings[0]
+    assert plan.changes == () and "reserved for facesync's apply lock" in plan.warnings[0].message
+    assert plan.warnings[0].code == "reserved_id"
 
 
 def test_import_never_imports_the_lock(workspace: Workspace, service: Service):

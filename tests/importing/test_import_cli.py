@@ -102,7 +102,12 @@ def test_split_writes_one_mergeable_file_per_collection_and_refuses_to_overwrite
     result = workspace.import_("--all", "--split", "--out", "config")
     assert result.exit_code == 0, result.stderr
     files = sorted(p.name for p in (workspace.root / "config").iterdir())
-    assert files == ["faceList.vip.yaml", "largePersonGroup.staff.yaml", "personGroup.staff.yaml"]
+    assert files == [
+        "defaults.yaml",
+        "faceList.vip.yaml",
+        "largePersonGroup.staff.yaml",
+        "personGroup.staff.yaml",
+    ]
     assert workspace.run("validate", "-f", "config").exit_code == 0
     assert workspace.plan("config").exit_code == 0
 

@@ -171,8 +171,8 @@ def test_applied_config_imports_back_to_the_same_images_and_an_empty_plan(
     assert "../images/alice/1.png" in text
     # A file name with glob characters is written in the long form, where it is no glob.
     assert "image: '../images/bob/odd[1].png'" in text
-    # The model most faces use becomes the default; the others name theirs.
-    assert "defaults:\n  detectionModel: detection_03\n" in text
+    # The models most collections and faces use become the defaults; the others name theirs.
+    assert "defaults:\n  recognitionModel: recognition_04\n  detectionModel: detection_03\n" in text
     assert "detectionModel: detection_01" in text
     assert faces_by_owner(workspace.root / "adopted/facesync.yaml") == faces_by_owner(
         workspace.root / "source.yaml"
@@ -180,9 +180,10 @@ def test_applied_config_imports_back_to_the_same_images_and_an_empty_plan(
     plan = workspace.plan("adopted/facesync.yaml", "--root", str(workspace.root))
     assert plan.exit_code == 0, plan.stdout + plan.stderr
 
-    # Split files cannot share defaults: each face names its model, to the same effect.
+    # Split files share the defaults of their own file, defaults.yaml.
     split = workspace.import_("--all", "--images", "images", "--split", "--out", "split")
     assert split.exit_code == 0, split.stderr
+    assert "detectionModel: detection_03" in (workspace.root / "split/defaults.yaml").read_text()
     assert faces_by_owner(workspace.root / "split") == faces_by_owner(workspace.root / "source.yaml")
     assert workspace.plan("split", "--root", str(workspace.root)).exit_code == 0
     assert service.mutating() == before

@@ -163,7 +163,31 @@ def test_drift_speaks_of_differences_not_actions(workspace: Workspace, service: 
     assert drift.exit_code == 2
     assert "differs from the configuration" in drift.stdout
     assert "will perform" not in drift.stdout and "will be" not in drift.stdout
-    assert "Drift: 0 to create, 1 to update" in drift.stdout
+    # Both sides are named: which value is live and which is configured.
+    assert 'name  live "Renamed by hand", configured "Staff"' in drift.stdout
+    assert "Drift: 1 differing." in drift.stdout
+
+
+def test_drift_names_what_is_missing_and_what_is_extra_in_every_format(
+    workspace: Workspace, service: Service
+):
+    applied(workspace)
+    persons = service.api.get("/persongroups/staff/persons").json()
+    bob = next(p for p in persons if p["name"] == "Bob Jones")
+    service.api.delete(f"/persongroups/staff/persons/{bob['personId']}").raise_for_status()
+    service.api.post("/persongroups/staff/persons", json={"name": "Mallory"}).raise_for_status()
+    text = workspace.run("drift", "--rate-limit", "0")
+    assert text.exit_code == 2
+    extra = '# personGroup.staff/person["Mallory"] is on the service but not in the configuration\n'
+    missing = '# personGroup.staff/person["Bob Jones"] is in the configuration but missing on the service\n'
+    assert extra in text.stdout and missing in text.stdout
+    assert "not in the configuration: not in the configuration" not in text.stdout
+    assert "Drift: 2 missing, 1 not in the configuration, 1 untrained." in text.stdout
+    markdown = workspace.run("drift", "--rate-limit", "0", "--format", "markdown").stdout
+    assert "### facesync drift: Drift:" in markdown
+    assert "| collection | missing | differing | differing (replace) | not in the configuration |" in markdown
+    assert "This plan" not in markdown and "to create" not in markdown
+    assert "1 resource(s) on the service are not in the configuration or differ from it" in markdown
 
 
 def test_target_takes_the_addresses_the_plan_prints(workspace: Workspace, service: Service):

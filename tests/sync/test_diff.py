@@ -15,7 +15,7 @@ from facesync.model import (
     LiveTraining,
     TrainingStatus,
 )
-from facesync.plan import Action, SafetyPolicy, safety_refusals
+from facesync.plan import Action, Reason, SafetyPolicy, safety_refusals
 from tests.sync.states import FL, LFL, LPG, PG, TRAINED, fp, group, live_face, live_group, state, want_face
 
 
@@ -114,12 +114,16 @@ def test_a_kept_persisted_face_id_is_not_deleted():
     assert diff(desired, LiveState((live_group("staff", [alice]),))).empty
 
 
-def test_a_kept_persisted_face_id_that_is_gone_is_a_warning():
+def test_a_kept_persisted_face_id_that_is_gone_is_a_change_no_apply_can_make():
     kept = DesiredFace(fingerprint=None, persisted_face_id="f-missing")
     desired = state(group("staff", {"Alice": [want_face("a1"), kept]}))
     alice = LivePerson("p1", "Alice", None, (live_face("a1", "f1"),))
     plan = diff(desired, LiveState((live_group("staff", [alice]),)))
-    assert plan.empty and "f-missing" in plan.warnings[0]
+    # Only the lost face: nothing to train on changes while the face cannot come back.
+    assert actions(plan) == [("create", 'personGroup.staff/person["Alice"]/face[f-missing]')]
+    (change,) = plan.changes
+    assert change.reason is Reason.KEPT_FACE_MISSING and not change.appliable
+    assert plan.blockers == (change,) and not plan.warnings
 
 
 def test_duplicate_faces_with_one_fingerprint_keep_one():

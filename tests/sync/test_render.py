@@ -102,7 +102,7 @@ def test_json_golden_and_shape(plan: Plan):
     text = render_json(plan)
     check("plan.json", text)
     data = json.loads(text)
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["summary"] == {"create": 5, "update": 2, "replace": 2, "delete": 4, "train": 3}
     assert set(data["changes"][0]) == {
         *("action", "kind", "address", "before", "after", "reason", "reason_code")

@@ -116,3 +116,13 @@ def test_the_json_plan_and_checksum_are_derived_from_typed_changes():
     assert data["checksum"] == plan.checksum == diff(
         state(group("staff", {"Alice": [want_face("a1")]})), LiveState()
     ).checksum
+
+
+def test_the_published_plan_schema_names_every_reason_code_and_gate():
+    from pathlib import Path
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
+    change = schema["properties"]["changes"]["items"]["properties"]
+    refusal = schema["properties"]["refusals"]["items"]["properties"]
+    assert change["reason_code"]["enum"] == [r.value for r in Reason]
+    assert refusal["gate"]["enum"] == [g.value for g in Gate]

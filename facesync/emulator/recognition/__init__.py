@@ -1,7 +1,7 @@
 """Recognition for the emulator: detect, identify, verify, find similar and group.
 
-The HTTP handlers live in `handlers` (imported by the app's router on demand); this package's
-top level never imports the app, so the app can hold a `Recognition` without a cycle.
+This package holds the engines and what recognition remembers; the HTTP handlers of these
+calls are in `facesync.emulator.handlers.recognition`.
 """
 
 from facesync.emulator.recognition.engines import MODES, EngineUnavailable, load_engine

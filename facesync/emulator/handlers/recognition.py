@@ -7,33 +7,30 @@ exact answer is unknown the choice is listed in docs/emulator.md, "Recognition".
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import Response
 
-from facesync.emulator import detection, errors
-from facesync.emulator.app import (
+from facesync.emulator import errors
+from facesync.emulator.calls import (
     DETECTION_MODELS,
     RECOGNITION_MODELS,
+    UUID_RE,
     Call,
-    Emulator,
     Handler,
-    _fetch,
-    _json_object,
-    _media_type,
+    Services,
+    json_object,
     json_response,
+    read_image,
 )
-from facesync.emulator.bodies import read_capped
 from facesync.emulator.errors import ApiError, bad_argument
 from facesync.emulator.recognition.attributes import attributes_json, landmarks_json, parse_attributes
 from facesync.emulator.recognition.engines import Face
-from facesync.emulator.recognition.state import Candidate, QueryFace
+from facesync.emulator.recognition.state import Candidate, QueryFace, missing_400
 
 log = logging.getLogger(__name__)
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TTL_MIN, TTL_MAX, TTL_DEFAULT = 60, 86_400, 86_400
 DETECT_MAX_FACES = 100
 IDENTIFY_MAX_FACES = 10
@@ -136,25 +133,12 @@ def _same_model(faces: Sequence[QueryFace], model: str | None = None) -> None:
 # ---- detect ------------------------------------------------------------------------------
 
 
-async def _image(call: Call) -> bytes:
-    media = _media_type(call.request)
-    if media == "application/json":
-        body = await _json_object(call.request)
-        return await _fetch(body.get("url"))
-    if media == "application/octet-stream":
-        return await read_capped(call.request.stream(), detection.MAX_BYTES)
-    raise bad_argument(
-        "Invalid Content-Type: use application/json with an image URL or "
-        "application/octet-stream with the image bytes."
-    )
-
-
 def _rect_json(face: Face) -> dict[str, int]:
     left, top, width, height = face.rect
     return {"top": top, "left": left, "width": width, "height": height}
 
 
-async def h_detect(emu: Emulator, call: Call) -> Response:
+async def h_detect(emu: Services, call: Call) -> Response:
     detection_model = call.query("detectionModel") or "detection_01"
     if detection_model not in DETECTION_MODELS:
         raise bad_argument("'detectionModel' is invalid.")
@@ -178,7 +162,7 @@ async def h_detect(emu: Emulator, call: Call) -> Response:
     )
     if return_landmarks and detection_model == "detection_02":
         raise bad_argument("'returnFaceLandmarks' is not supported by detection_02.")
-    data = await _image(call)
+    data = await read_image(call)
     faces = (await emu.recognition.detect(data))[:DETECT_MAX_FACES]
     ids: list[str | None] = [None] * len(faces)
     if return_id and faces:
@@ -211,16 +195,16 @@ async def h_detect(emu: Emulator, call: Call) -> Response:
 # ---- identify ----------------------------------------------------------------------------
 
 
-def _query_faces(emu: Emulator, face_ids: Sequence[str]) -> list[QueryFace]:
+def _query_faces(emu: Services, face_ids: Sequence[str]) -> list[QueryFace]:
     now = emu.clock()
     return [emu.recognition.state.query_face(fid, now) for fid in face_ids]
 
 
-def _score(emu: Emulator, query: QueryFace, candidate: Candidate) -> float:
+def _score(emu: Services, query: QueryFace, candidate: Candidate) -> float:
     return emu.recognition.confidence(query.engine, query.descriptor, candidate.engine, candidate.descriptor)
 
 
-def _per_person(emu: Emulator, query: QueryFace, faces: Sequence[Candidate]) -> dict[str, float]:
+def _per_person(emu: Services, query: QueryFace, faces: Sequence[Candidate]) -> dict[str, float]:
     """A person's confidence is that of their best-matching trained face."""
     best: dict[str, float] = {}
     for cand in faces:
@@ -230,19 +214,89 @@ def _per_person(emu: Emulator, query: QueryFace, faces: Sequence[Candidate]) -> 
     return best
 
 
-async def h_identify(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+# Versions whose identify and verify also take the PersonDirectory scopes (personIds,
+# dynamicPersonGroupId; a personId without a group): the three previews and v1.2, whose spec
+# keeps the identifyFromPersonDirectory / identifyFromDynamicPersonGroup / verifyFromPersonDirectory
+# overloads although it serves no directory routes.
+DIRECTORY_SCOPE_VERSIONS = ("v1.0-preview", "v1.1-preview.1", "v1.2-preview.1", "v1.2")
+IDENTIFY_MAX_PERSONS = 30
+ALL_PERSONS = "*"
+SCOPE_KEYS = ("personGroupId", "largePersonGroupId", "dynamicPersonGroupId", "personIds")
+
+
+def _person_scope(value: Any) -> list[str] | None:
+    """The personIds of an identify call; None for ["*"] (the whole directory)."""
+    if value == [ALL_PERSONS]:
+        return None
+    if not isinstance(value, list):
+        raise bad_argument("Request body is invalid.")
+    if not value:
+        raise bad_argument("'personIds' is empty.")
+    if len(value) > IDENTIFY_MAX_PERSONS:
+        raise bad_argument(f"The number of 'personIds' exceeds the limit of {IDENTIFY_MAX_PERSONS}.")
+    pids = []
+    for item in value:
+        if not isinstance(item, str) or not UUID_RE.match(item):
+            raise bad_argument("Person ID is invalid.")
+        pids.append(item.lower())
+    return list(dict.fromkeys(pids))
+
+
+def _directory_scope(call: Call, body: dict[str, Any]) -> str | None:
+    """ "dynamicPersonGroupId" or "personIds" when the body identifies in the directory (else
+    None: a person group scope); 400 when it names a directory scope beside another scope."""
+    if call.version not in DIRECTORY_SCOPE_VERSIONS:
+        return None
+    given = [k for k in SCOPE_KEYS if body.get(k) is not None]
+    directory = [k for k in given if k in SCOPE_KEYS[2:]]
+    if not directory:
+        return None
+    if len(given) > 1:
+        raise ApiError(
+            400,
+            "IncompatibleIdentificationScopeParametersCombination",
+            "Parameter personGroupId, largePersonGroupId, dynamicPersonGroupId, or personIds "
+            "should not be provided at the same time.",
+        )
+    return directory[0]
+
+
+def _directory_pool(emu: Services, body: dict[str, Any], scope: str, model: str) -> list[Candidate]:
+    """The directory faces of `model` an identify call matches against: no training, the
+    directory's current state (faces whose add operation is done, members in force)."""
+    now = emu.clock()
+    if scope == "dynamicPersonGroupId":
+        gid = _collection_id(body[scope], "dpg")
+        if not emu.directory.group_exists(gid):
+            raise missing_400("dpg")
+        return emu.directory.candidates(model, now, group=gid)
+    persons = _person_scope(body[scope])
+    if persons is not None and emu.directory.missing_persons(persons):
+        raise ApiError(400, "PersonNotFound", "Person is not found.\r\nParameter name: personIds")
+    return emu.directory.candidates(model, now, persons=persons)
+
+
+async def h_identify(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     face_ids = _face_ids(body.get("faceIds"), 1, IDENTIFY_MAX_FACES)
-    kind, cid = _group_scope(body)
+    scope = _directory_scope(call, body)
+    group = _group_scope(body) if scope is None else None
     top = _int(body.get("maxNumOfCandidatesReturned"), "maxNumOfCandidatesReturned", IDENTIFY_CANDIDATES)
     threshold = _threshold(body.get("confidenceThreshold"))
-    model, trained = emu.recognition.state.trained(kind, cid, emu.clock())
-    queries = _query_faces(emu, face_ids)
-    _same_model(queries, model)
+    if group is not None:
+        model, pool = emu.recognition.state.trained(*group, emu.clock())
+        queries = _query_faces(emu, face_ids)
+        _same_model(queries, model)
+    else:
+        assert scope is not None
+        queries = _query_faces(emu, face_ids)
+        # The directory keeps faces per model: the query faces' own model picks the faces.
+        _same_model(queries)
+        pool = _directory_pool(emu, body, scope, queries[0].recognition_model)
     floor = SAME_PERSON if threshold is None else threshold
     results = []
     for query in queries:
-        scores = _per_person(emu, query, trained)
+        scores = _per_person(emu, query, pool)
         ranked = sorted(
             ((pid, s) for pid, s in scores.items() if s >= floor), key=lambda kv: (-kv[1], kv[0])
         )[:top]
@@ -263,8 +317,8 @@ def _verdict(confidence: float) -> Response:
     return json_response({"isIdentical": confidence >= SAME_PERSON, "confidence": confidence})
 
 
-async def h_verify(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+async def h_verify(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     if "faceId1" in body or "faceId2" in body:
         first = _face_id(body.get("faceId1"), "faceId1")
         second = _face_id(body.get("faceId2"), "faceId2")
@@ -278,6 +332,12 @@ async def h_verify(emu: Emulator, call: Call) -> Response:
     if not isinstance(person_id, str) or not UUID_RE.match(person_id):
         raise bad_argument("Person ID is invalid.")
     person_id = person_id.lower()
+    if (
+        call.version in DIRECTORY_SCOPE_VERSIONS
+        and body.get("personGroupId") is None
+        and body.get("largePersonGroupId") is None
+    ):
+        return _verify_in_directory(emu, face_id, person_id)
     kind, cid = _group_scope(body)
     model, trained = emu.recognition.state.trained(kind, cid, emu.clock())
     faces = [c for c in trained if c.pid == person_id]
@@ -289,11 +349,21 @@ async def h_verify(emu: Emulator, call: Call) -> Response:
     return _verdict(best)
 
 
+def _verify_in_directory(emu: Services, face_id: str, person_id: str) -> Response:
+    """Verify against a directory person: their faces of the query face's model whose add
+    operation is done; a person without such faces is not identical (confidence 0)."""
+    if emu.directory.missing_persons([person_id]):
+        raise errors.person_not_found()
+    (query,) = _query_faces(emu, [face_id])
+    faces = emu.directory.candidates(query.recognition_model, emu.clock(), persons=[person_id])
+    return _verdict(max((_score(emu, query, c) for c in faces), default=0.0))
+
+
 # ---- find similar ------------------------------------------------------------------------
 
 
-async def h_find_similar(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+async def h_find_similar(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     face_id = _face_id(body.get("faceId"))
     mode = body.get("mode", "matchPerson")
     if mode not in MODES:
@@ -333,8 +403,8 @@ async def h_find_similar(emu: Emulator, call: Call) -> Response:
 # ---- group -------------------------------------------------------------------------------
 
 
-async def h_group(emu: Emulator, call: Call) -> Response:
-    body = await _json_object(call.request)
+async def h_group(emu: Services, call: Call) -> Response:
+    body = await json_object(call.request)
     face_ids = _face_ids(body.get("faceIds"), *GROUP_FACES)
     # Repeated ids count once, like a set of faces.
     unique = list(dict.fromkeys(face_ids))
