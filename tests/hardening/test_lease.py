@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from facesync.apply import ApplyResult
-from facesync.client import Endpoint, FaceClient
+from facesync.client import Endpoint, FaceClient, RetryPolicy
 from facesync.config import load as load_config
 from facesync.emulator import EmulatorSettings, create_app
 from facesync.emulator.testing import FAKE_EPOCH
@@ -40,6 +40,8 @@ from tests.sync.sync_helpers import Service, Workspace
 from tests.sync.test_apply import expected_snapshot, live_snapshot
 
 LEASE = 120.0
+QUICK_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
+"""A failed renewal's own retries take milliseconds (real ones: the retries are not what is shown)."""
 POLL = 10.0
 DAY = 86400.0
 SIX_PERSONS = """
@@ -90,7 +92,7 @@ def lease(time: Timeline, *, origin: float = 0.0, wall: float = FAKE_EPOCH, **op
 def open_apply(ws: Workspace, service: Service, network: HoldingNetwork, lock: LockOptions) -> Sync:
     """One apply process: one write at a time, so that holding one answer stops all of it."""
     desired, _ = load_config(ws.root / "facesync.yaml")
-    options = SyncOptions(rate_limit=None, parallelism=1, lock=lock)
+    options = SyncOptions(rate_limit=None, parallelism=1, lock=lock, retry=QUICK_RETRY)
     return Sync(desired, Endpoint(service.url), options=options, transport=network)
 
 

@@ -122,7 +122,7 @@ def _start_holding_the_lock(ws: Workspace, service: Service, *extra: str) -> sub
     while not (lock_exists(service) and service.stats()["mutating"] >= 10):
         if proc.poll() is not None:
             out, err = proc.communicate()
-            assert "--unsafe-short-lease" in extra and "lost the apply lock" in err, out + err
+            assert "--unsafe-short-lease" in extra and "lost the apply lock" in out + err, out + err
             break
         assert time.monotonic() < deadline
         time.sleep(0.02)
