@@ -4,7 +4,11 @@
   `Family<N>-<Name>`), reporting true-match and false-match rates at the 0.5 threshold;
 * detect and identify latency per image over real HTTP on this machine;
 * the recorded identify / find-similar sessions replayed: our rectangles and confidences beside
-  the service's (values copied from the recordings, see tests/emulator_recognition).
+  the service's (values copied from the recordings, see tests/emulator_recognition);
+* the calibration of the real engine's distance -> confidence mapping: each recorded pair's
+  distance on our engine, the service's confidence, ours before (the old logistic) and after,
+  and the pairs that decide facesync audit's near-duplicate warning (re-encoded copies of one
+  photo versus distinct photos of one person) against its threshold.
 
     python bench/recognition_accuracy.py [--engine real|deterministic]
 """
@@ -12,7 +16,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
+import math
 import re
 import statistics
 import sys
@@ -20,6 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -155,6 +162,84 @@ def replay(http: httpx.Client) -> None:
         )
 
 
+def _before(d: float) -> float:
+    """The mapping before calibration: a logistic, 0.5 at 0.46, scale 0.05."""
+    return 1.0 / (1.0 + math.exp((d - 0.46) / 0.05))
+
+
+def _reencoded(name: str, fmt: str, quality: int | None = None, scale: int = 1) -> bytes:
+    img = Image.open(DATA / name).convert("RGB")
+    if scale != 1:
+        img = img.resize((img.width * scale, img.height * scale))
+    buf = io.BytesIO()
+    img.save(buf, fmt, **({"quality": quality} if quality else {}))
+    return buf.getvalue()
+
+
+def calibration() -> None:
+    from facesync.checks.audit import DUPLICATE_THRESHOLD
+    from facesync.emulator.recognition import dlib_engine
+
+    engine = dlib_engine.RealEngine()
+    one = {p.name: engine.detect(p.read_bytes())[0].descriptor for p in sorted(DATA.glob("Family*.jpg"))}
+    group = engine.detect((DATA / "identification1.jpg").read_bytes())
+    print("\ncalibration (distance -> confidence), recorded pairs:")
+    print("| pair | our distance | recorded | ours before | ours after |")
+    print("|---|---|---|---|---|")
+    errors_before, errors_after = [], []
+    for recorded_rect, enrolled, conf in IDENTIFY:
+        face = max(group, key=lambda f: iou(f.rect, recorded_rect))
+        d = dlib_engine.distance(face.descriptor, one[enrolled])
+        after = dlib_engine.confidence_from_distance(d)
+        errors_before.append(abs(_before(d) - conf))
+        errors_after.append(abs(after - conf))
+        print(
+            f"| identification1 {recorded_rect} vs {enrolled} | {d:.3f} | {conf} "
+            f"| {_before(d):.3f} | {after:.3f} |"
+        )
+    print(f"| Family1-Mom1 vs itself (find similar) | 0.000 | 1.0 | {_before(0):.3f} | 1.000 |")
+    print(
+        f"mean |recorded - ours| on the identify pairs: before {statistics.mean(errors_before):.3f}, "
+        f"after {statistics.mean(errors_after):.3f} (in-sample: the lines pass through these points; "
+        "our rectangles and descriptors differ from the recording's, so not exactly)"
+    )
+    print(
+        "fit: straight lines through (distance, recorded confidence) up to the midpoint "
+        f"{dlib_engine.MIDPOINT} (0.5), plus the near-duplicate anchor {dlib_engine.NEAR_DUPLICATE}; "
+        f"beyond the midpoint the logistic of scale {dlib_engine.SCALE}"
+    )
+    print(f"\nfacesync audit's near-duplicate threshold {DUPLICATE_THRESHOLD}: should flag only copies")
+    print("| pair | kind | our distance | before | after | flagged before | flagged after |")
+    print("|---|---|---|---|---|---|---|")
+    pairs: list[tuple[str, str, bytes, bytes]] = []
+    for a, b in (
+        ("Family2-Man1.jpg", "Family2-Man2.jpg"),
+        ("Family2-Lady1.jpg", "Family2-Lady2.jpg"),
+        ("Family1-Dad1.jpg", "Family1-Dad3.jpg"),
+        ("Family1-Mom1.jpg", "Family1-Mom2.jpg"),
+    ):
+        pairs.append((f"{a} vs {b}", "distinct photos", (DATA / a).read_bytes(), (DATA / b).read_bytes()))
+    for name in ("Family2-Man1.jpg", "Family1-Mom1.jpg", "Family2-Lady1.jpg"):
+        for label, copy in (
+            ("JPEG q60", _reencoded(name, "JPEG", 60)),
+            ("JPEG q90", _reencoded(name, "JPEG", 90)),
+            ("PNG 2x", _reencoded(name, "PNG", scale=2)),
+        ):
+            pairs.append((f"{name} vs its {label}", "copy", (DATA / name).read_bytes(), copy))
+    wrong_before = wrong_after = 0
+    for label, kind, a_bytes, b_bytes in pairs:
+        d = dlib_engine.distance(engine.detect(a_bytes)[0].descriptor, engine.detect(b_bytes)[0].descriptor)
+        before, after = _before(d), dlib_engine.confidence_from_distance(d)
+        should = kind == "copy"
+        wrong_before += (before >= DUPLICATE_THRESHOLD) != should
+        wrong_after += (after >= DUPLICATE_THRESHOLD) != should
+        print(
+            f"| {label} | {kind} | {d:.3f} | {before:.3f} | {after:.3f} | "
+            f"{before >= DUPLICATE_THRESHOLD} | {after >= DUPLICATE_THRESHOLD} |"
+        )
+    print(f"audit verdicts wrong: before {wrong_before} of {len(pairs)}, after {wrong_after} of {len(pairs)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="real", choices=["real", "deterministic"])
@@ -165,6 +250,8 @@ def main() -> None:
         accuracy(http)
         replay(http)
     app.state.emulator.close()
+    if args.engine == "real":
+        calibration()
 
 
 if __name__ == "__main__":

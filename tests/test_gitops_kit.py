@@ -729,7 +729,8 @@ def test_action_installs_its_own_checkout_by_default(
     env, log = _recording_python(tmp_path, facesync_on_path)
     proc, _ = run_action_step("install", {}, env, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert log.read_text().splitlines()[-1] == str(ROOT)
+    # With the entra extra: the kit's workflows pass --auth entra.
+    assert log.read_text().splitlines()[-1] == f"{ROOT}[entra]"
 
 
 @pytest.mark.parametrize("version", ["0.1.0", "facesync==0.1.0", "facesync"])

@@ -118,6 +118,7 @@ def import_command(
     api_version: str | None,
     rate_limit: float | None,
     parallelism: int,
+    auth: str | None,
 ) -> None:
     """Write the configuration of collections that exist on the Face resource.
 
@@ -140,6 +141,7 @@ def import_command(
         rate_limit=rate_limit,
         parallelism=parallelism,
         envs=(env_name,) if env_name else (),
+        auth=auth,
     )
     resource = connection(run_request(service), env_name)
     redact(resource.endpoint.key)

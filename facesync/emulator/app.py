@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from facesync.emulator.auth import authorize
 from facesync.emulator.calls import (
     VERSIONS,
     Call,
@@ -30,7 +31,7 @@ from facesync.emulator.calls import (
 )
 from facesync.emulator.directory.store import Directory
 from facesync.emulator.errors import ApiError
-from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket, check_key
+from facesync.emulator.faults import LOST_RESPONSE, FaultRng, TokenBucket
 from facesync.emulator.handlers import collections as collection_handlers
 from facesync.emulator.handlers import directory as directory_handlers
 from facesync.emulator.handlers import recognition as recognition_handlers
@@ -55,7 +56,7 @@ class Emulator:
         self.clock: Clock = clock or time.time
         self.store = Store(settings.data, lambda name: self.settings.limit(name), self.clock)
         # recognition: auto | real | deterministic; None reads $FACESYNC_RECOGNITION.
-        self.recognition = Recognition(self.store, self.clock, recognition)
+        self.recognition = Recognition(self.store, self.clock, recognition, settings.recognition_workers)
         self.directory = Directory(self.store)
         self.bucket = TokenBucket()
         self.rng = FaultRng(settings.seed)
@@ -77,6 +78,7 @@ class Emulator:
                 "operations": dict(self._operations),
                 "statuses": dict(self._statuses),
                 "recognition": self.recognition.engine.name,
+                **self.recognition.stats(),
             }
 
     def reset(self) -> None:
@@ -89,6 +91,7 @@ class Emulator:
         self.bucket = TokenBucket()
 
     def close(self) -> None:
+        self.recognition.close()
         self.store.close()
 
     def _count(self, method: str, operation: str | None) -> None:
@@ -105,9 +108,6 @@ class Emulator:
             self._statuses[key] = self._statuses.get(key, 0) + 1
 
     def update_settings(self, changes: dict[str, Any]) -> None:
-        changes = dict(changes)
-        if changes.get("key") == "***":
-            changes.pop("key")
         old_seed = self.settings.seed
         self.settings.update(changes)
         if "seed" in changes and changes["seed"] != old_seed:
@@ -146,7 +146,7 @@ class Emulator:
         route: Route | None,
     ) -> Response:
         s = self.settings
-        check_key(s.key, request.headers.get("ocp-apim-subscription-key"))
+        authorize(s, request.headers)
         wait = self.bucket.take(s.rate_limit, self.clock())
         if wait:
             raise ApiError(
@@ -221,13 +221,13 @@ async def api(request: Request) -> Response:
 
 
 def _control_denied(request: Request) -> Response | None:
-    """401 unless the request carries the emulator's key (when one is set).
+    """The API's answer unless the request carries the emulator's key or token (when one is set).
 
     The control endpoints can switch auth off and wipe data, so they are guarded like the API;
-    an emulator without a key keeps them open.
+    an emulator without a key or token keeps them open.
     """
     try:
-        check_key(_emulator(request).settings.key, request.headers.get("ocp-apim-subscription-key"))
+        authorize(_emulator(request).settings, request.headers)
     except ApiError as exc:
         return error_response(exc, False)
     return None

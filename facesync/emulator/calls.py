@@ -16,14 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from facesync.emulator import detection, errors
+from facesync.emulator import detection
 from facesync.emulator.bodies import JSON_BODY_MAX, loads_bounded, read_capped
 from facesync.emulator.directory.store import Directory
 from facesync.emulator.errors import ApiError, bad_argument
+from facesync.emulator.fetch import URL_TIMEOUT, fetch_image
 from facesync.emulator.recognition import Recognition
 from facesync.emulator.settings import EmulatorSettings
 from facesync.emulator.store import Store
@@ -45,12 +45,7 @@ USER_DATA_MAX = 16384
 FACE_USER_DATA_MAX = 1024
 TOP_MAX = 1000
 START_MAX = 64
-URL_TIMEOUT = 5.0
 JSON_TYPE = "application/json; charset=utf-8"
-DOWNLOAD_FAILED = (
-    "Invalid image URL or error downloading from target server. Remote server error returned: "
-    '"An error occurred while sending the request."'
-)
 WRONG_CONTENT_TYPE = (
     "Invalid Content-Type: use application/json with an image URL or "
     "application/octet-stream with the image bytes."
@@ -125,7 +120,9 @@ def empty_response(status: int = 200, headers: dict[str, str] | None = None) -> 
 
 
 def error_response(exc: ApiError, new_style: bool) -> Response:
-    if exc.status == 429:
+    if exc.raw_body is not None:
+        body, content_type = exc.raw_body, "application/json"
+    elif exc.status == 429:
         # Byte-for-byte like the recording (note the space after "message":).
         body = ('{"error":{"code":"429","message": ' + json.dumps(exc.message) + "}}").encode()
         content_type = "application/json"
@@ -242,28 +239,13 @@ def add_face_options(call: Call) -> tuple[str | None, detection.Rect | None]:
     return user_data, detection.parse_target_face(call.query("targetFace"))
 
 
-async def fetch(url: Any) -> bytes:
-    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-        raise errors.invalid_url()
-    try:
-        async with (
-            httpx.AsyncClient(timeout=URL_TIMEOUT, trust_env=False, follow_redirects=True) as client,
-            client.stream("GET", url) as reply,
-        ):
-            if not 200 <= reply.status_code < 300:
-                raise errors.invalid_url(DOWNLOAD_FAILED)
-            # MAX_BYTES + 1 at most: enough for detection to answer "too big".
-            return await read_capped(reply.aiter_bytes(), detection.MAX_BYTES)
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError):
-        raise errors.invalid_url(DOWNLOAD_FAILED) from None
-
-
-async def read_image(call: Call) -> bytes:
-    """The image of an add-face or detect call: JSON `{"url"}` (downloaded) or octet-stream bytes."""
+async def read_image(call: Call, url_timeout: float = URL_TIMEOUT) -> bytes:
+    """The image of an add-face or detect call: JSON `{"url"}` (downloaded within `url_timeout`
+    seconds, the whole download) or octet-stream bytes."""
     media = media_type(call.request)
     if media == "application/json":
         body = await json_object(call.request)
-        return await fetch(body.get("url"))
+        return await fetch_image(body.get("url"), url_timeout)
     if media == "application/octet-stream":
         return await read_capped(call.request.stream(), detection.MAX_BYTES)
     raise bad_argument(WRONG_CONTENT_TYPE)

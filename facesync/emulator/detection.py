@@ -102,7 +102,8 @@ def _near_uniform(img: Image.Image) -> bool:
     return max(pixels) - min(pixels) <= UNIFORM_SPREAD
 
 
-def _decode(data: bytes) -> tuple[Image.Image, str]:
+def decode(data: bytes) -> tuple[Image.Image, str]:
+    """The decoded image and its format, after the service's size and format checks."""
     if len(data) < MIN_BYTES:
         raise invalid_image_size(TOO_SMALL)
     if len(data) > MAX_BYTES:
@@ -127,7 +128,7 @@ def _decode(data: bytes) -> tuple[Image.Image, str]:
 
 def detect(data: bytes) -> list[Rect]:
     """All detectable faces of an image (validating size and format first)."""
-    img, fmt = _decode(data)
+    img, fmt = decode(data)
     return _faces(img, fmt)
 
 
@@ -145,7 +146,7 @@ def _faces(img: Image.Image, fmt: str) -> list[Rect]:
 
 def face_for_add(data: bytes, target_face: Rect | None) -> Rect:
     """The face rectangle to persist for add-face, or the service's 400 error."""
-    img, fmt = _decode(data)
+    img, fmt = decode(data)
     if target_face is None:
         faces = _faces(img, fmt)
         if not faces:

@@ -20,12 +20,25 @@ ACCESS_DENIED = (
 class ApiError(Exception):
     """An error answered as `{"error": {"code", "message"}}`."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        raw_body: bytes | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        # The exact body, for the few answers the service does not shape as {"error": ...}.
+        self.raw_body = raw_body
+
+    def __reduce__(self) -> tuple[type[ApiError], tuple[int, str, str, dict[str, str], bytes | None]]:
+        # Recognition runs in worker processes: their errors come back pickled, intact.
+        return (ApiError, (self.status, self.code, self.message, self.headers, self.raw_body))
 
 
 def bad_argument(message: str) -> ApiError:

@@ -1,28 +1,17 @@
-"""The knobs a real service does not have: key check, rate limit, latency and faults."""
+"""The knobs a real service does not have: rate limit and faults (auth is in `auth`)."""
 
 from __future__ import annotations
 
-import hmac
 import math
 import random
 import threading
 import time
-
-from facesync.emulator.errors import ACCESS_DENIED, ApiError
 
 FAULTS = (
     (500, "InternalServerError", "An internal server error occurred. Please try again later."),
     (503, "ServiceUnavailable", "The service is temporarily unavailable. Please try again later."),
 )
 LOST_RESPONSE = FAULTS[0]
-
-
-def check_key(expected: str | None, given: str | None) -> None:
-    if expected is None:
-        return
-    # Constant-time, so response timing does not leak how much of a guessed key was right.
-    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "401", ACCESS_DENIED)
 
 
 class TokenBucket:

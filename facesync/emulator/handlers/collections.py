@@ -153,7 +153,7 @@ async def h_add_face(emu: Services, call: Call) -> Response:
     _check_id(call)
     user_data, target = add_face_options(call)
     emu.store.check_face_target(call.kind, call.cid, call.pid)
-    data = await read_image(call)
+    data = await read_image(call, emu.settings.url_timeout_seconds)
     face = await emu.recognition.face_for_add(data, target)
     fid = emu.store.add_face(call.kind, call.cid, call.pid, user_data, face.rect)
     emu.recognition.remember_face(call.kind, call.cid, call.pid, fid, face)

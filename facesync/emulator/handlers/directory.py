@@ -127,7 +127,7 @@ async def h_add_face(emu: Services, call: Call) -> Response:
     model = _model(call)
     user_data, target = add_face_options(call)
     emu.directory.check_person(call.pid)  # 404 before the image is read
-    data = await read_image(call)
+    data = await read_image(call, emu.settings.url_timeout_seconds)
     face = await emu.recognition.face_for_add(data, target)
     fid, op_id = emu.directory.add_face(
         call.pid, model, user_data, face.rect, emu.recognition.engine.name, face.descriptor, *_now(emu)

@@ -162,7 +162,7 @@ async def h_detect(emu: Services, call: Call) -> Response:
     )
     if return_landmarks and detection_model == "detection_02":
         raise bad_argument("'returnFaceLandmarks' is not supported by detection_02.")
-    data = await read_image(call)
+    data = await read_image(call, emu.settings.url_timeout_seconds)
     faces = (await emu.recognition.detect(data))[:DETECT_MAX_FACES]
     ids: list[str | None] = [None] * len(faces)
     if return_id and faces:

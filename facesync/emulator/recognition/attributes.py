@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from facesync.emulator.errors import ApiError, bad_argument
-from facesync.emulator.recognition.engines import Face
+from facesync.emulator.recognition.faces import Face
 
 SUPPORTED = (
     "headPose",

@@ -8,21 +8,32 @@ Two engines share one contract (docs/emulator.md, "Recognition"):
   descriptors, when the `recognition` extra is installed.
 
 Descriptors are opaque bytes tagged with the engine that made them; only that engine compares them.
+The shared names (Face, Engine, open_image, by_size) live in `faces`, below both engines.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import warnings
-from dataclasses import dataclass, field
-from typing import Protocol
 
 from PIL import Image
 
 from facesync.emulator import detection
 from facesync.emulator.detection import Rect
+from facesync.emulator.recognition.faces import Engine, Face, by_size, open_image
+
+# Face and Engine are re-exported: handlers and tests have long imported them from here.
+__all__ = [
+    "MODES",
+    "DeterministicEngine",
+    "Engine",
+    "EngineUnavailable",
+    "Face",
+    "by_size",
+    "load_engine",
+    "open_image",
+    "real_available",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,48 +46,6 @@ INSTALL_HINT = "pip install 'facesync[recognition]'"
 HASH_BITS = 64
 SAME_LABEL_FLOOR = 0.75
 OTHER_LABEL_CEILING = 0.25
-
-
-@dataclass(frozen=True)
-class Face:
-    """One detected face: its rectangle, its descriptor and what the attributes are made from."""
-
-    rect: Rect
-    descriptor: bytes
-    # (x, y) points: pupilLeft, pupilRight, noseTip, mouthLeft, mouthRight when the engine has them.
-    points: tuple[tuple[float, float], ...] = field(default=())
-    sharpness: float = 1.0
-    brightness: float = 0.5
-
-
-class Engine(Protocol):
-    name: str
-
-    def detect(self, data: bytes) -> list[Face]:
-        """Every detectable face of a valid image, largest first (image errors raise ApiError)."""
-        ...
-
-    def face_for_add(self, data: bytes, target: Rect | None) -> Face:
-        """The one face add-face persists, or the service's 400."""
-        ...
-
-    def confidence(self, a: bytes, b: bytes) -> float:
-        """Same-person confidence in [0, 1] for two descriptors of this engine."""
-        ...
-
-
-def open_image(data: bytes) -> Image.Image:
-    """Decode bytes the detection rule already validated."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    return img
-
-
-def by_size(faces: list[Face]) -> list[Face]:
-    """The service lists faces largest first; ties keep left-to-right order for stability."""
-    return sorted(faces, key=lambda f: (-(f.rect[2] * f.rect[3]), f.rect[0], f.rect[1]))
 
 
 # ---- the deterministic engine ------------------------------------------------------------
