@@ -513,7 +513,7 @@ class ResourceLock:
             try:
                 if not await self.renew():
                     return
-            except FaceClientError as exc:
+            except Exception as exc:  # any failure to renew is one: the fence holds all the same
                 self._renewal_error = str(exc)
                 left = self._fence - self.options.clock()
                 if left <= 0:

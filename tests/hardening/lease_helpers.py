@@ -118,11 +118,12 @@ class HoldingNetwork(httpx.AsyncBaseTransport):
         method, path = request.method, request.url.path
         self.sent.append((method, path))
         if self.fail_lock and LOCK_ID in path:
-            body = {"error": {"code": "ServiceUnavailable", "message": "the lock's region is down"}}
-            return httpx.Response(503, json=body)
+            body = b'{"error": {"code": "ServiceUnavailable", "message": "the lock\'s region is down"}}'
+            headers = {"content-type": "application/json"}
+            return httpx.Response(503, headers=headers, stream=httpx.ByteStream(body))
         response = await self._inner.handle_async_request(request)
         if self.is_data_write(method, path) and len(self.data_writes()) == self.hold_after:
-            await response.aread()
+            # The service has answered (its headers are here): the write is done, not in flight.
             self.holding.set()
             await self._resumed.wait()
         return response
