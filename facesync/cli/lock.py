@@ -10,7 +10,7 @@ import click
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
 from facesync.cli.options import ServiceArgs, service_options
-from facesync.cli.output import run_async
+from facesync.cli.output import echo, run_async
 from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
@@ -45,9 +45,9 @@ async def _force_unlock(sync: Sync, lock_id: str | None, yes: bool) -> None:
 
     holder = await sync.read_lock()
     if holder is None:
-        click.echo(f"No lock on {sync.endpoint.display}.", err=True)
+        echo(f"No lock on {sync.endpoint.display}.", err=True)
         raise Exit(EXIT_OK)
-    click.echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
+    echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
     if lock_id is None and not yes:
         if not sys.stdin.isatty():
             raise Exit(EXIT_ERROR, "no terminal to confirm: pass the lock id or --yes to remove the lock")
@@ -57,4 +57,4 @@ async def _force_unlock(sync: Sync, lock_id: str | None, yes: bool) -> None:
         removed = await sync.force_unlock(lock_id)
     except NotThatLock as exc:
         raise Exit(EXIT_REFUSED, str(exc)) from None
-    click.echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)
+    echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)
