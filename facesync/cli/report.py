@@ -106,7 +106,8 @@ class Reporter:
         line = f"{text:<18} {symbol} {address}"
         if message:
             line += f": {message}"
-        echo(f"{self.prefix}{line}")
+        # With --format markdown stdout is the comment: the steps are a log.
+        echo(f"{self.prefix}{line}", err=self.fmt == "markdown")
 
     def close(self) -> None:
         if self.progress is not None:
@@ -195,7 +196,10 @@ def report_outcomes(fleet: Fleet, fmt: str) -> None:
                     f"({printable(change.explanation)})",
                     err=True,
                 )
-        if fmt != "json":
+        if fmt == "markdown":
+            named = "" if member.name is None else f" `{member.name}`"
+            echo(f"#### facesync apply{named}: {printable(line)}")
+        elif fmt != "json":
             echo(f"{prefix}{printable(line)}")
     if fmt == "json":
         ok = all(e.get("ok") for e in entries)
