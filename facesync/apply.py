@@ -18,13 +18,13 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from facesync.address import Address, ResourceKind
 from facesync.cache import FaceCache
 from facesync.client import FaceAPIError, FaceClient
 from facesync.client.directory import DEFAULT_OPERATION_TIMEOUT
+from facesync.config.images import read_image
 from facesync.directory.apply import DirectoryApply, DirectoryApplyError
 from facesync.directory.journal import OperationJournal
 from facesync.fingerprint import encode_face_user_data, image_digest
@@ -410,7 +410,7 @@ class _Executor:
 
 def _read_image(face: DesiredFace) -> bytes:
     assert face.image_path is not None
-    data = Path(face.image_path).read_bytes()
+    data = read_image(face.image_path)  # a regular file of at most 6 MB, never a FIFO or device
     if face.image_sha256 and image_digest(data) != face.image_sha256:
         raise ApplyError(f"{face.image_path} changed since the plan was made; plan again")
     return data

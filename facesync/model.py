@@ -202,9 +202,11 @@ class ServiceSettings:
     """The config's `service:` block. Never holds the key: that comes from flags or environment."""
 
     endpoint: str | None = None
+    """As written: `${VAR}` is expanded only when a connection is built (facesync.config.env)."""
     api_version: str = "v1.0"
     auth: str | None = None
     """`key` or `entra` when the config says (`service.auth`); None leaves it to flags and defaults."""
+    endpoint_pos: SourcePos | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ Commands parse options, call in here, and render what comes back; refusals arriv
 
 `apply` takes the resource's lock before its first write (`lock()` takes it earlier, e.g. to wait
 with a message), plans again under it when the plan was made before, and checks at the end that
-the service converged. Leaving the `async with` releases the lock.
+the service converged. While the lock is held, every write first proves its lease still holds
+(`LeaseLost` otherwise). Leaving the `async with` releases the lock.
 """
 
 from __future__ import annotations
@@ -206,6 +207,8 @@ class Sync:
             return
         self._lock = ResourceLock(self.client, self.options.lock, on_wait)
         await self._lock.acquire()
+        # Fencing: from here every write of the run first proves that the lease still holds.
+        self.client.write_guard = self._lock.check_write
         self._keep_alive = asyncio.create_task(self._lock.keep_alive())
 
     async def unlock(self) -> None:
@@ -215,14 +218,18 @@ class Sync:
                 await self._keep_alive
             self._keep_alive = None
         if self._lock is not None:
-            await self._lock.release()
+            try:
+                await self._lock.release()
+            finally:
+                self.client.write_guard = None
 
     async def read_lock(self) -> LockInfo | None:
         return await read_lock(self.client)
 
-    async def force_unlock(self) -> list[str]:
-        """Remove the lock whoever holds it (a run that died); the collection ids deleted."""
-        return await force_unlock(self.client)
+    async def force_unlock(self, lock_id: str | None = None) -> list[str]:
+        """Remove the lock whoever holds it (a run that died), or only when its lock id is
+        `lock_id` (else `NotThatLock`); the collection ids deleted."""
+        return await force_unlock(self.client, lock_id)
 
     # -- plan and apply -------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from facesync.checks.resolve import all_faces, collection_address
 from facesync.client import FaceAPIError, FaceClient
 from facesync.client.models import DetectedFace
 from facesync.config.errors import Diagnostic
+from facesync.config.images import read_image
 from facesync.config.loader import display_path
 from facesync.model import (
     CollectionKind,
@@ -202,8 +203,7 @@ class _Audit:
         async def one(key: _ImageKey) -> None:
             path, recognition, detection = key
             wants_quality = recognition in QUALITY_MODELS and detection != "detection_02"
-            with open(path, "rb") as f:
-                image = f.read()
+            image = read_image(path)  # a regular file of at most 6 MB, never a FIFO or device
             try:
                 self.detected[key] = await self.client.detect(
                     image,

@@ -187,12 +187,15 @@ def _resolve(
     )
 
 
-def problems_in_tests(config_path: Path, desired: DesiredState | None) -> list[Diagnostic]:
+def problems_in_tests(
+    config_path: Path, desired: DesiredState | None, root: Path | None = None
+) -> list[Diagnostic]:
     """What `facesync test` would refuse in the tests beside a configuration, before any call:
-    their own format, then (when the configuration is valid) what they name in it."""
+    their own format, probes outside `root` (default: the configuration's folder), then (when the
+    configuration is valid) what they name in it."""
     from facesync.checks.spec import load_tests
 
-    tests, diagnostics = load_tests(config_path)
+    tests, diagnostics = load_tests(config_path, root=root)
     if desired is None:
         return diagnostics
     return [*diagnostics, *resolve_tests(tests, desired)[1]]

@@ -22,6 +22,7 @@ from facesync.checks.resolve import ResolvedTest, collection_address
 from facesync.checks.spec import NOBODY
 from facesync.client import FaceAPIError, FaceClient
 from facesync.client.models import DetectedFace, IdentifyResult
+from facesync.config.images import read_image
 from facesync.fingerprint import decode_face_user_data
 from facesync.model import CollectionKind, DesiredCollection, SourcePos, TrainingStatus
 
@@ -184,8 +185,7 @@ class _Runner:
     async def _detect_now(
         self, path: str, recognition: str, detection: str, need_id: bool
     ) -> list[DetectedFace]:
-        with open(path, "rb") as f:
-            image = f.read()
+        image = read_image(path)  # a regular file of at most 6 MB, never a FIFO or device
         return await self.client.detect(
             image,
             recognition_model=recognition,

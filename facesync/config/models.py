@@ -32,7 +32,8 @@ SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 URL_PATTERN = r"^https?://\S+$"
-ENDPOINT_PATTERN = r"^(https?://\S+|local:.*)$"
+ENDPOINT_PATTERN = r"^(https?://\S+|local:.*|.*\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}.*)$"
+"""An URL, local:PATH, or text with a `${VAR}` (expanded, and checked, when a connection is built)."""
 
 CollectionId = Annotated[
     str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
@@ -266,7 +267,10 @@ class ServiceModel(_Model):
     model_config = ConfigDict(title="Service")
 
     endpoint: str | None = Field(
-        None, pattern=ENDPOINT_PATTERN, description="https://<name>.cognitiveservices.azure.com"
+        None,
+        pattern=ENDPOINT_PATTERN,
+        description="https://<name>.cognitiveservices.azure.com, local:PATH, or ${VARIABLE} (the one "
+        "place variables are expanded).",
     )
     api_version: Literal[API_VERSIONS] | None = Field(None, alias="apiVersion")  # type: ignore[valid-type]
     auth: Literal[AUTH_METHODS] | None = Field(  # type: ignore[valid-type]

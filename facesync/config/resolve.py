@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from facesync.config import directory
 from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
+from facesync.config.env import literal_reference
 from facesync.config.errors import Diagnostic, Reporter, ValidationResult
 from facesync.config.imagepaths import ImagePaths
 from facesync.config.images import (
@@ -30,7 +30,7 @@ from facesync.config.images import (
     ImageError,
     ImageInfo,
 )
-from facesync.config.loader import ENV_UNSET, YamlDocument, YamlPath, display_path
+from facesync.config.loader import UNREADABLE, YamlDocument, YamlPath, display_path
 from facesync.config.models import (
     ConfigModel,
     DefaultsModel,
@@ -41,6 +41,7 @@ from facesync.config.models import (
     PersonDirectoryModel,
     PersonGroupModel,
     PersonModel,
+    ServiceModel,
 )
 from facesync.config.rules import (
     DEFAULT_API_VERSION,
@@ -97,34 +98,48 @@ def validate(
     api_version: str | None = None,
     tier: str = "S0",
     root: str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
 ) -> ValidationResult:
     """Check the configuration at `path` (a YAML file or a directory) and resolve it.
 
     `api_version` overrides `service.apiVersion`; `tier` (F0 or S0) sets the quotas checked;
-    `root` is the folder images must stay in (default: the config's folder); `environ` is what
-    `${VAR}` reads (default: the process environment); `cache_dir` defaults to `.facesync/`
-    beside the configuration.
+    `root` is the folder images must stay in (default: the config's folder); `cache_dir` defaults
+    to `.facesync/` beside the configuration. No environment variable is read: `${VAR}` is
+    expanded only in endpoints, when a connection is built (facesync.config.env).
     """
     if api_version is not None and api_version not in MODELS_BY_API_VERSION:
         raise ValueError(f"unknown API version {api_version!r}")
     if tier not in LIMITS:
         raise ValueError(f"unknown tier {tier!r}: use one of {', '.join(LIMITS)}")
-    builder = _Builder(Path(path), api_version, tier, root, cache_dir, environ)
+    builder = _Builder(Path(path), api_version, tier, root, cache_dir)
     state = builder.run()
-    diagnostics = _without_env_noise(builder.report.diagnostics)
+    diagnostics = _without_noise(builder.report.diagnostics)
     if any(d.is_error for d in diagnostics):
         state = None
     return ValidationResult(state, diagnostics, builder.cache.hashed if builder.cache else 0)
 
 
-def _without_env_noise(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Sorted diagnostics, minus those at a value whose variable was unset (already reported)."""
-    unset = {(d.file, d.line, d.column) for d in diagnostics if d.message.startswith(ENV_UNSET)}
+def _without_noise(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Sorted diagnostics, minus those at a value the loader could not read (already reported)."""
+    unreadable = {(d.file, d.line, d.column) for d in diagnostics if d.message.startswith(UNREADABLE)}
     return sorted(
-        d for d in diagnostics if d.message.startswith(ENV_UNSET) or (d.file, d.line, d.column) not in unset
+        d
+        for d in diagnostics
+        if d.message.startswith(UNREADABLE) or (d.file, d.line, d.column) not in unreadable
     )
+
+
+def is_endpoint(path: YamlPath) -> bool:
+    """Whether the value at `path` is an endpoint: the one place `${VAR}` is expanded."""
+    return path == ("service", "endpoint") or (
+        len(path) == 3 and path[0] == "environments" and path[2] == "endpoint"
+    )
+
+
+def _value_at(data: Any, path: YamlPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 @dataclass(slots=True)
@@ -157,7 +172,6 @@ class _Builder:
         tier: str,
         root: str | Path | None,
         cache_dir: Path | None,
-        environ: Mapping[str, str] | None,
     ) -> None:
         self.path = path
         self.api_version_flag = api_version
@@ -165,7 +179,6 @@ class _Builder:
         self.tier = tier
         self.root = Path(root) if root is not None else None
         self.cache_dir = cache_dir
-        self.environ = environ
         self.report = Reporter()
         self.cache: ImageCache | None = None
         self.probed: dict[str, ImageInfo | None] = {}
@@ -177,9 +190,11 @@ class _Builder:
         self.paths = ImagePaths(self.root if self.root is not None else config_root(path))
 
     def run(self) -> DesiredState | None:
-        docs = read_documents(self.path, self.report, self.environ)
+        docs = read_documents(self.path, self.report)
         if not docs:
             return None
+        for doc in docs:
+            self._check_literal_variables(doc)
         if self.root is not None and not self.root.is_dir():
             # Every image would then be "outside the root": one error says more than all of those.
             self.report.add(display_path(self.root), (0, 0), "--root must be an existing folder")
@@ -219,14 +234,46 @@ class _Builder:
         desired.sort(key=lambda c: order.index(c.kind))
         return DesiredState(
             collections=tuple(desired),
-            service=ServiceSettings(
-                endpoint=service.endpoint if service else None,
-                api_version=api_version,
-                auth=service.auth if service else None,
-            ),
+            service=self._service(service, roots, api_version),
             prune=any(r.prune for _, r in roots),
             files=tuple(d.file for d in docs),
         )
+
+    @staticmethod
+    def _service(
+        service: ServiceModel | None, roots: list[tuple[YamlDocument, ConfigModel]], api_version: str
+    ) -> ServiceSettings:
+        if service is None:
+            return ServiceSettings(api_version=api_version)
+        if service.endpoint is None:
+            return ServiceSettings(api_version=api_version, auth=service.auth)
+        doc = next(d for d, r in roots if r.service is service)
+        where = SourcePos(doc.file, *doc.positions.value(("service", "endpoint")))
+        return ServiceSettings(
+            endpoint=service.endpoint, api_version=api_version, auth=service.auth, endpoint_pos=where
+        )
+
+    def _check_literal_variables(self, doc: YamlDocument) -> None:
+        """A `${NAME}` outside an endpoint is sent as written: say so where it is, in case the
+        author expected it to be expanded (facesync once did)."""
+        for path in doc.dollar_braces:
+            if is_endpoint(path):
+                continue
+            text = _value_at(doc.data, path)
+            found = literal_reference(text) if isinstance(text, str) else None
+            if found is None:
+                continue
+            if found == "$${":
+                message = (
+                    "'$${' is sent as written: outside endpoints '${' is plain text and needs no "
+                    "'$$' escape"
+                )
+            else:
+                message = (
+                    f"'{found}' is not expanded: facesync expands variables only in endpoints, "
+                    "so this text is sent as written"
+                )
+            self.report.add(doc.file, doc.positions.value(path), message, "warning")
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -502,6 +549,10 @@ class _Builder:
             detection = spec.detection_model or self.default_detection
             image: DesiredFace | None = None
             if spec.image is not None:
+                if "\0" in spec.image:
+                    problem = f"image path {spec.image!r} holds a NUL character, which no file name can"
+                    self.report.add(doc.file, pos, problem)
+                    continue
                 written = [self.paths.join(folder, spec.image)]
                 for file in self._confined(doc, spec.image, written, pos, direct=True):
                     image = self._image_face(

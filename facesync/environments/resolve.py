@@ -12,7 +12,9 @@ from pathlib import Path
 
 from facesync.address import AddressError, resolve_targets, selects
 from facesync.client import Endpoint, require_key, resolve_endpoint
+from facesync.client.endpoint import key_problem
 from facesync.client.errors import EndpointError
+from facesync.config.env import expand_endpoint
 from facesync.config.errors import ConfigError, Diagnostic
 from facesync.environments.spec import Environment
 from facesync.model import DIRECTORY_API_VERSIONS, CollectionKind, DesiredState
@@ -68,18 +70,30 @@ def resolve_environment_endpoint(
     auth: str | None = None,
     config_auth: str | None = None,
 ) -> Endpoint:
-    """The endpoint, with the key read from `keyEnv` — only from there: a key meant for one
-    resource (FACESYNC_KEY, another environment's variable) never goes to this one. `auth` (the
-    --auth flag) wins over the environment's `auth:`, which wins over `config_auth` (the
-    config's `service.auth`), FACESYNC_AUTH in between; with `entra` no key is read or sent."""
+    """The endpoint, its `${VAR}` expanded now (only this environment's variables are needed), with
+    the key read from `keyEnv` — only from there: a key meant for one resource (FACESYNC_KEY,
+    another environment's variable) never goes to this one. `auth` (the --auth flag) wins over the
+    environment's `auth:`, which wins over `config_auth` (the config's `service.auth`),
+    FACESYNC_AUTH in between; with `entra` no key is read or sent."""
     environ = os.environ if environ is None else environ
-    if env.unset:
-        raise ConfigError([replace(d, message=f"environment '{env.name}': {d.message}") for d in env.unset])
+    url = expand_endpoint(
+        env.endpoint,
+        env.endpoint_pos,
+        environ,
+        label=f"environment '{env.name}': ",
+        key_variables=(env.key_env,) if env.key_env else (),
+    )
     method = auth or environ.get("FACESYNC_AUTH") or env.auth or config_auth
     key = environ.get(env.key_env) if env.key_env and method != "entra" else None
+    if key and env.key_env:
+        problem = key_problem(key)
+        if problem is not None:
+            raise EndpointError(
+                f"{env.key_env} (the key of environment '{env.name}') {problem}; nothing was sent"
+            )
     try:
         endpoint = resolve_endpoint(
-            None, key or None, env.endpoint, environ={}, config_root=config_root, flag_auth=method
+            None, key or None, url, environ={}, config_root=config_root, flag_auth=method
         )
     except EndpointError as exc:
         raise _problem(env, str(exc)) from None
