@@ -36,6 +36,7 @@ def test_validate_test_and_force_unlock_need_only_the_chosen_environments_variab
 ):
     env_config(ws, THREE)
     assert ws.run("apply", "--env", "staging", "--auto-approve").exit_code == 0
+    applied = _detects(fleet["staging"])  # apply's own image checks
     (ws.root / "facesync.test.yaml").write_text(
         "tests:\n  - {name: one face, probe: images/alice/1.png, detect: {faces: 1}}\n"
     )
@@ -52,7 +53,7 @@ def test_validate_test_and_force_unlock_need_only_the_chosen_environments_variab
     unlocked = ws.run("force-unlock", "--env", "staging", "--yes")
     assert unlocked.exit_code == 0, unlocked.output + unlocked.stderr
     assert unlocked.stderr == f"No lock on {fleet['staging'].url}.\n"
-    assert _detects(fleet["staging"]) == 1
+    assert _detects(fleet["staging"]) == applied + 1
 
     unset = ws.run("force-unlock", "--env", "prod", "--yes")
     assert unset.exit_code == 1
