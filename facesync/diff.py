@@ -19,8 +19,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from facesync.address import Address, selects
+from facesync.config.rules import is_lock_collection
 from facesync.directory.diff import diff_directory, diff_dynamic_group, diff_person_faces, member_ids
-from facesync.lock import is_lock_collection
 from facesync.model import (
     DIRECTORY_ID,
     CollectionKind,

@@ -23,9 +23,9 @@ from facesync.address import Address, selects
 from facesync.cache import FaceCache
 from facesync.client import FaceClient
 from facesync.client.models import CollectionInfo, PersistedFace, Person
+from facesync.config.rules import is_lock_collection
 from facesync.directory.live import read_directory_state
 from facesync.fingerprint import decode_face_user_data
-from facesync.lock import is_lock_collection
 from facesync.model import (
     CLASSIC_KINDS,
     SERVICE_DEFAULT_RECOGNITION_MODEL,

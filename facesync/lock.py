@@ -64,17 +64,20 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from facesync.client import FaceAPIError, FaceClient, FaceClientError
-from facesync.config.rules import RESERVED_COLLECTIONS
-from facesync.model import SERVICE_DEFAULT_RECOGNITION_MODEL, CollectionKind
+from facesync.config.rules import (
+    LOCK_ID,
+    LOCK_KIND,
+    LOCK_MARKER_PREFIX,
+    RESERVED_COLLECTIONS,
+    is_lock_collection,
+)
+from facesync.model import SERVICE_DEFAULT_RECOGNITION_MODEL
 
 log = logging.getLogger(__name__)
 
-LOCK_KIND = CollectionKind.FACE_LIST
 assert RESERVED_COLLECTIONS.get(LOCK_KIND, 0) >= 2, "validate must leave room for the lock and its marker"
-LOCK_ID = "facesync-lock"
-"""The lock's collection id; takeover markers are `facesync-lock-<16 hex>`."""
 LOCK_NAME = "facesync apply lock"
-_MARKER_PREFIX = LOCK_ID + "-"
+_MARKER_PREFIX = LOCK_MARKER_PREFIX
 _ATTEMPTS = 5
 
 DEFAULT_LEASE = 120.0
@@ -116,11 +119,6 @@ def lease_floor_problem(seconds: float, *, for_tests: bool = False) -> str | Non
             "and a renewal must have time to reach the service)"
         )
     return None
-
-
-def is_lock_collection(kind: CollectionKind, collection_id: str) -> bool:
-    """The lock or one of its takeover markers: never reported, pruned, imported or counted."""
-    return kind is LOCK_KIND and (collection_id == LOCK_ID or collection_id.startswith(_MARKER_PREFIX))
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,16 @@ class Limits:
 RESERVED_COLLECTIONS: dict[CollectionKind, int] = {CollectionKind.FACE_LIST: 2}
 """Collections facesync itself needs on the resource: apply's lock is a FaceList, and taking over
 an expired lock briefly adds a second one (facesync.lock). A config may declare the rest."""
+LOCK_KIND = CollectionKind.FACE_LIST
+LOCK_ID = "facesync-lock"
+"""The lock's collection id; takeover markers are `facesync-lock-<16 hex>`."""
+LOCK_MARKER_PREFIX = LOCK_ID + "-"
+
+
+def is_lock_collection(kind: CollectionKind, collection_id: str) -> bool:
+    """The apply lock or one of its takeover markers: never reported, pruned, imported or counted
+    (defined here, with the other rules about ids, so that reading the service needs no lock code)."""
+    return kind is LOCK_KIND and (collection_id == LOCK_ID or collection_id.startswith(LOCK_MARKER_PREFIX))
 
 LIMITS: dict[str, Limits] = {
     "S0": Limits(

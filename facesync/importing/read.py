@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from facesync.client import FaceClient
 from facesync.client.models import CollectionInfo
+from facesync.config.rules import is_lock_collection
 from facesync.directory.live import read_directory, read_group
 from facesync.live import FaceReader, read_collection
-from facesync.lock import is_lock_collection
 from facesync.model import (
     CLASSIC_KINDS,
     DIRECTORY_API_VERSIONS,
