@@ -1,5 +1,6 @@
-"""How long `facesync --help`, `--version` and `validate` (on the quickstart) take, beside `python -c "import click"`
-(the floor: the interpreter plus click) and beside a baseline revision of facesync run the same way.
+"""How long `facesync --help`, `--version` and `validate` (on the quickstart) take, beside
+`python -c "import click"` (the floor: the interpreter plus click) and beside a baseline revision of
+facesync run the same way.
 
     python bench/cli_startup.py [--runs 15] [--baseline ede821f]
 
