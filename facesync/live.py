@@ -177,19 +177,21 @@ async def read_live_state(
     progress: ReadProgress | None = None,
     only_targeted_kinds: bool = False,
     known_trained: Collection[Address] = (),
+    report_unmanaged: bool = True,
 ) -> LiveState:
     """`verify_sample`: how many cached faces to check against the service (0: none; None: all).
     `only_targeted_kinds`: list only the kinds of the targeted collections (the others are not
     reported as unmanaged); `known_trained`: collections whose training is known to have
-    succeeded (not read again)."""
+    succeeded (not read again); `report_unmanaged=False`: list only the kinds the configuration
+    declares (apply: collections it does not manage are none of its business, unless it prunes)."""
     narrow = only_targeted_kinds and bool(targets)
-    kinds = (
-        sorted(
-            {t.collection_kind for t in targets if t.collection_kind.classic}, key=list(CollectionKind).index
-        )
-        if narrow
-        else list(CLASSIC_KINDS)
-    )
+    order = list(CollectionKind).index
+    if narrow:
+        kinds = sorted({t.collection_kind for t in targets if t.collection_kind.classic}, key=order)
+    elif not report_unmanaged and not desired.prune:
+        kinds = sorted({c.kind for c in desired.collections if c.kind.classic}, key=order)
+    else:
+        kinds = list(CLASSIC_KINDS)
     listings = await asyncio.gather(*(client.list_collections(kind) for kind in kinds))
     listed: dict[tuple[CollectionKind, str], CollectionInfo] = {
         (kind, info.id): info

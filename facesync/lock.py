@@ -387,7 +387,7 @@ class ResourceLock:
         for _ in range(_ATTEMPTS):
             anchor = self.options.clock()
             try:
-                await self.client.create_collection(
+                certain = await self.client.create_collection(
                     LOCK_KIND,
                     lock_id,
                     name=LOCK_NAME,
@@ -403,6 +403,8 @@ class ResourceLock:
                 if exc.status != 409:
                     raise
             else:
+                if certain:
+                    return _Won(anchor)  # the service created it for this very request
                 # The client accepts a 409 after an uncertain replay as its own create: check whose.
                 current = await read_lock(self.client, lock_id)
                 if current is not None and current.token == info.token:

@@ -233,10 +233,12 @@ class Sync:
 
     # -- plan and apply -------------------------------------------------------------------------
 
-    async def plan(self, progress: ReadProgress | None = None) -> Plan:
-        """Read the live service (counting into `progress`, for a progress line) and diff; with
-        `options.check_images`, detect the images the plan would add."""
-        plan = await self._plan(self.options.verify_sample, progress)
+    async def plan(self, progress: ReadProgress | None = None, *, unmanaged: bool = True) -> Plan:
+        """Read the live service (counting into `progress`, for a progress line) and diff.
+        `unmanaged=False` leaves out the collections of kinds the configuration does not declare
+        (apply has no use for them: a request per kind saved). With `options.check_images`,
+        detect the images the plan would add."""
+        plan = await self._plan(self.options.verify_sample, progress, unmanaged=unmanaged)
         if self.options.check_images:
             checks = await check_images(
                 self.client, plan.changes, self.desired, parallelism=self.options.parallelism
@@ -251,6 +253,7 @@ class Sync:
         *,
         within: tuple[Address, ...] | None = None,
         trained: Collection[Address] = (),
+        unmanaged: bool = True,
     ) -> Plan:
         """`within`: only these collections (and only their kinds listed), for the convergence
         check; `trained`: collections whose training this run saw succeed (not read again)."""
@@ -266,6 +269,7 @@ class Sync:
             progress=progress,
             only_targeted_kinds=within is not None,
             known_trained=trained,
+            report_unmanaged=unmanaged,
         )
         self.verified = live.verified
         self.state.cache.save()

@@ -300,7 +300,8 @@ async def _apply(
     if not interactive and not sequential:
         await fleet.lock(on_wait=_waiting)
         stop_if_single_failed(fleet)
-    await plan_fleet(fleet)
+    # Apply reads only the kinds it manages: unmanaged collections are plan's and drift's to report.
+    await plan_fleet(fleet, unmanaged=False)
     doc = document(fleet)
     _show(doc, fmt, color)
     reviewed = _reviewed(saved, checksum, fleet)

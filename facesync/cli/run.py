@@ -80,7 +80,7 @@ def read_summary(progress: ReadProgress, requests: int, verified: int) -> str:
     )
 
 
-async def plan_fleet(fleet: Fleet) -> None:
+async def plan_fleet(fleet: Fleet, *, unmanaged: bool = True) -> None:
     """Plan every member, a progress line on a terminal and a summary line each on stderr."""
 
     def describe() -> str:
@@ -93,7 +93,7 @@ async def plan_fleet(fleet: Fleet) -> None:
             f"{m.name} {m.progress.faces_read:,}/{m.progress.faces:,} faces" for m in fleet.members
         )
 
-    await with_status(fleet.plan(), describe)
+    await with_status(fleet.plan(unmanaged=unmanaged), describe)
     for member in fleet.members:
         if member.error is None and member.plan is not None:
             client = member.sync.client

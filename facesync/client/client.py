@@ -708,12 +708,14 @@ class FaceClient:
         name: str,
         user_data: str | None,
         recognition_model: str,
-    ) -> None:
+    ) -> bool:
+        """True when this request created the collection; False when a replay after an uncertain
+        attempt answered 409 *Exists (most likely our own create, but not certainly)."""
         body: dict[str, Any] = {"name": name, "recognitionModel": recognition_model}
         if user_data is not None:
             body["userData"] = user_data
         # A replayed create answers 409 *Exists: after an uncertain attempt that is our own create.
-        await self._send(
+        reply = await self._send(
             f"{kind.label}.Create",
             "PUT",
             f"/{kind.path_segment}/{collection_id}",
@@ -721,6 +723,7 @@ class FaceClient:
             idempotent=True,
             ok_after_uncertain=frozenset({409}),
         )
+        return reply is not None
 
     async def _update_fields(self, op: str, path: str, name: str | None, user_data: str | None) -> None:
         """PATCH name and/or userData (a field left None stays as it is on the service)."""

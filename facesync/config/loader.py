@@ -16,6 +16,7 @@ deeper than MAX_DEPTH, and numbers too long to convert.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -319,6 +320,29 @@ def load_yaml(
     except OSError as exc:
         return None, [Diagnostic(file, 0, 0, f"cannot read file: {exc.strerror or exc}")]
     log.debug("read %s (%d bytes)", file, len(data))
+    # One command reads a file up to three times (its collections, its environments, its tests):
+    # the same bytes are parsed once. Keyed by content, never by a timestamp a quick edit keeps.
+    # The name shown (relative to the working directory) is part of the key: it is in the document.
+    key = (str(path.resolve()), file, key_label, hashlib.sha256(data).digest())
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        doc, found = _parse(path, file, data, key_label)
+        parsed = (doc, tuple(found))
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    doc, diagnostics = parsed
+    return doc, list(diagnostics)
+
+
+_PARSED: dict[tuple[str, str, KeyLabel, bytes], tuple[YamlDocument | None, tuple[Diagnostic, ...]]] = {}
+"""Documents parsed in this process, by file and content (they are read, never changed)."""
+_PARSED_MAX = 64
+
+
+def _parse(
+    path: Path, file: str, data: bytes, key_label: KeyLabel
+) -> tuple[YamlDocument | None, list[Diagnostic]]:
     try:
         text = codecs.decode(data, "utf-8-sig")
     except UnicodeDecodeError as exc:
