@@ -4,12 +4,17 @@ refusals, and what each command's help offers."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
 
 from facesync.cli import main
+from facesync.lock import LOCK_ID, LockInfo
 from tests.environments.helpers import Region, env_config
 from tests.imagegen import face_image
 from tests.sync.sync_helpers import STAFF_CONFIG, Workspace, write_staff
@@ -116,3 +121,47 @@ def test_apply_shows_plan_and_outcome_as_markdown(ws: Workspace, fleet: dict[str
     # The steps went to stderr: stdout stays Markdown.
     assert not [line for line in result.stdout.splitlines() if line.startswith("done ")]
     assert [line for line in result.stderr.splitlines() if line.startswith("done ")]
+
+
+@pytest.mark.parametrize("entry", ["one resource", "an environment"])
+def test_a_reviewed_plan_that_goes_stale_while_waiting_for_the_lock_is_refused_alike(
+    ws: Workspace, fleet: dict[str, Region], entry: str
+) -> None:
+    prod = fleet["prod"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    select: list[str] = []
+    if entry == "one resource":
+        write_staff(ws)
+        env.update(FACESYNC_ENDPOINT=prod.url, FACESYNC_KEY=str(prod.key))
+    else:
+        env_config(ws, ONE)
+        select = ["--env", "prod"]
+    out = ws.root / "plan.json"
+    planned = subprocess.run(
+        [sys.executable, "-m", "facesync", "plan", *select, "--out", str(out)], env=env, cwd=ws.root
+    )
+    assert planned.returncode == 0
+    holder = LockInfo(token="t", owner="someone", host="elsewhere", pid=1, started=0.0, expires=1e12)
+    with prod.calm() as api:
+        api.put(f"/facelists/{LOCK_ID}", json={"name": "lock", "userData": holder.to_user_data()})
+    err = ws.root / "apply.err"
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "facesync", "apply", str(out), "--lock-poll", "0.05"],
+            env=env,
+            cwd=ws.root,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    deadline = time.monotonic() + 120
+    while "Waiting for the lock" not in err.read_text():
+        assert proc.poll() is None, err.read_text()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with prod.calm() as api:
+        api.put("/persongroups/staff", json={"name": "Made by hand", "recognitionModel": "recognition_04"})
+        api.delete(f"/facelists/{LOCK_ID}")
+    assert proc.wait(timeout=120) == 3, err.read_text()
+    prefix = "" if entry == "one resource" else "[prod] "
+    assert f"Refused: {prefix}the plan changed since it was reviewed" in err.read_text()
+    assert "nothing was applied" in err.read_text()
