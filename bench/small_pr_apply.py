@@ -10,8 +10,9 @@ With --baseline, the same run is made with the facesync of that git revision (ex
 `git archive`, run with PYTHONPATH) side by side, e.g. --baseline ede821f (before issue 18).
 
 The minimum is the writes themselves: create the person, add its two faces, train, and one poll
-of the training status: 5 requests. Everything above it is reading (the plan), the lock, and the
-check that the service converged.
+of the training status: 5 requests. Everything above it is reading (the plan), the image checks
+(a detect per new face, which `--no-check-images` skips), the lock, and the check that the
+service converged.
 """
 
 from __future__ import annotations
