@@ -61,10 +61,6 @@ class Address:
     """A face's fingerprint, or the persistedFaceId of a face without one."""
     face_id: str | None = None
 
-    @classmethod
-    def of(cls, kind: CollectionKind, collection_id: str) -> Address:
-        return cls(kind, collection_id)
-
     def child_person(self, name: str, person_id: str | None = None) -> Address:
         return Address(self.collection_kind, self.collection_id, name, person_id)
 

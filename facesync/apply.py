@@ -1,4 +1,4 @@
-"""Plan → calls: ordered, concurrent, and finished by running it again (DESIGN.md §5).
+"""Plan → calls: ordered, concurrent, and finished by running it again (docs/plan-and-apply.md).
 
 Each collection is a pipeline of its own (collections are independent): create, replace or update
 the collection → create/update persons and add their faces (one person's calls in order, persons in

@@ -1,4 +1,4 @@
-"""Desired × live → the changes that make the service match the configuration (DESIGN.md §3).
+"""Desired × live → the changes that make the service match the configuration (docs/plan-and-apply.md).
 
 - A collection is its id; a declared collection is fully managed.
 - A person is its name within the group; of several live persons with one name (twins) the one
@@ -30,6 +30,7 @@ from facesync.model import (
     LiveFace,
     LivePerson,
     LiveState,
+    PlanWarning,
     TrainingStatus,
 )
 from facesync.plan import Action, Change, CollectionStats, Plan, Reason
@@ -43,7 +44,7 @@ _KIND_ORDER = {k: i for i, k in enumerate(CollectionKind)}
 class _Differ:
     pending_training: Collection[tuple[CollectionKind, str]] = ()
     changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[PlanWarning] = field(default_factory=list)
     stats: list[CollectionStats] = field(default_factory=list)
     person_faces: list[tuple[Address, int]] = field(default_factory=list)
     """Live persons kept in the collection being diffed, with their face counts (face-loss gate)."""
@@ -306,8 +307,13 @@ class _Differ:
             if copies:
                 why = "the local cache knew it with this fingerprint" if keep.known else "it was added first"
                 self.warnings.append(
-                    f"{address}: {copies + 1} live faces carry this fingerprint (its userData was copied "
-                    f"onto another face, or it was added twice); keeping {keep.persisted_face_id} ({why})"
+                    PlanWarning(
+                        "copied_fingerprint",
+                        f"{address}: {copies + 1} live faces carry this fingerprint (its userData was "
+                        f"copied onto another face, or it was added twice); keeping "
+                        f"{keep.persisted_face_id} ({why})",
+                        str(address),
+                    )
                 )
             if (keep.note or None) != (want.user_data or None):
                 # FaceList faces have no update call: a new note means delete and add again.
@@ -445,8 +451,13 @@ def diff(
         if not selects(targets, want.kind, want.id):
             continue
         if is_lock_collection(want.kind, want.id):
+            reserved = Address(want.kind, want.id)
             differ.warnings.append(
-                f"{Address(want.kind, want.id)}: this id is reserved for facesync's apply lock; ignored"
+                PlanWarning(
+                    "reserved_id",
+                    f"{reserved}: this id is reserved for facesync's apply lock; ignored",
+                    str(reserved),
+                )
             )
             continue
         before = len(differ.changes)

@@ -35,6 +35,7 @@ from facesync.model import (
     LiveState,
     LiveSummary,
     LiveTraining,
+    PlanWarning,
     TrainingStatus,
 )
 
@@ -199,7 +200,7 @@ async def read_live_state(
 
 async def _verify_cached(
     reader: FaceReader, collections: list[LiveCollection], sample: int | None, rng: random.Random
-) -> tuple[int, tuple[str, ...]]:
+) -> tuple[int, tuple[PlanWarning, ...]]:
     """Check a random sample of the cached faces against the service; when one differs, check
     them all. Replaces what differed in `collections`; returns how many were checked and warnings."""
     pending = sorted(reader.cached_reads, key=lambda r: r.face_id)
@@ -227,8 +228,12 @@ async def _verify_cached(
             ),
         )
     return checked, (
-        f"{len(differing)} of the {checked} cached faces checked differed from the service (their userData "
-        "was changed outside facesync): every cached face was read again and the cache corrected",
+        PlanWarning(
+            "cache_corrected",
+            f"{len(differing)} of the {checked} cached faces checked differed from the service (their "
+            "userData was changed outside facesync): every cached face was read again and the cache "
+            "corrected",
+        ),
     )
 
 

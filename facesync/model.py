@@ -242,12 +242,28 @@ class LiveSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanWarning:
+    """Something a plan found worth saying that is not a change: a code for scripts, the address
+    it is about (None for the whole run), and a sentence for people."""
+
+    code: str
+    message: str
+    address: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "address": self.address, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
 class LiveState:
     collections: tuple[LiveCollection, ...] = ()
     """Fully read collections: the ones the configuration declares (and targets)."""
     others: tuple[LiveSummary, ...] = ()
     """Every other collection on the service."""
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
     """What reading found suspicious (cached faces that differed from the service)."""
     verified: int = 0
     """Cached faces checked against the service on this read (the sample, and any escalation)."""

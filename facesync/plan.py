@@ -25,6 +25,7 @@ from facesync.model import (
     LiveFace,
     LivePerson,
     LiveSummary,
+    PlanWarning,
     SourcePos,
     TrainingStatus,
 )
@@ -302,7 +303,7 @@ class PlanScope:
 class Plan:
     changes: tuple[Change, ...] = ()
     unmanaged: tuple[LiveSummary, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
     stats: tuple[CollectionStats, ...] = ()
     refusals: tuple[Refusal, ...] = ()
     """What the safety gates hold, for the policy the plan was made with (--force lifts them)."""
@@ -344,7 +345,7 @@ class Plan:
                 }
                 for u in self.unmanaged
             ],
-            "warnings": list(self.warnings),
+            "warnings": [w.to_dict() for w in self.warnings],
             "checksum": self.checksum,
         }
         if self.scope is not None:

@@ -185,13 +185,6 @@ def check_tests(data: Any, doc: YamlDocument, path: YamlPath, report: Reporter) 
     return tests
 
 
-def diagnose_tests(data: Any, doc: YamlDocument, path: YamlPath = ("tests",)) -> list[Diagnostic]:
-    """`check_tests` for `facesync validate`: the diagnostics alone."""
-    report = Reporter()
-    check_tests(data, doc, path, report)
-    return report.diagnostics
-
-
 def is_test_file(path: Path) -> bool:
     return path.name.endswith(TEST_FILE_SUFFIXES)
 

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -196,7 +196,7 @@ def apply_command(
     lock_timeout: float,
     lock_expiry: float,
     lock_poll: float,
-) -> None:
+) -> NoReturn:
     """Make the live Face resource match the configuration (each environment's with --env).
 
     Takes the resource's lock (held on the service itself; see `force-unlock`), plans once under

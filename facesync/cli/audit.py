@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -49,7 +49,7 @@ FORMATS = ("text", "json", "github", "markdown")
 @handle_errors
 def audit_command(
     service: ServiceArgs, fmt: str, yes: bool, levels: tuple[str, ...], duplicate_threshold: float
-) -> None:
+) -> NoReturn:
     """Review the configured images: no face, several faces, low quality, a face filed under the
     wrong person, one person enrolled twice, near-duplicates.
 

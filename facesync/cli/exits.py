@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -27,10 +27,6 @@ class Exit(Exception):
 
 def fail(message: str, code: int = EXIT_ERROR) -> Exit:
     return Exit(code, message)
-
-
-def leave(code: int, message: str | None = None) -> NoReturn:
-    raise Exit(code, message)
 
 
 def error_line(message: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -21,7 +22,7 @@ from facesync.cli.exits import EXIT_ERROR, EXIT_OK
     help="Where facesync's GitHub action and pre-commit hook are hosted, e.g. acme/facesync@v0.1.0 "
     "[default: the placeholder OWNER/facesync@vVERSION, to replace by hand].",
 )
-def init_command(folder: Path, action_text: str | None) -> None:
+def init_command(folder: Path, action_text: str | None) -> NoReturn:
     """Write a starter kit into FOLDER (default: the current folder), the repository's root.
 
     \b

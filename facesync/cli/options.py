@@ -53,7 +53,7 @@ class _Redact(logging.Filter):
         return True
 
 
-class _Stderr(logging.StreamHandler):
+class _Stderr(logging.StreamHandler[Any]):
     """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -56,7 +57,7 @@ def plan_command(
     force: bool,
     delete_threshold: float,
     force_envs: tuple[str, ...],
-) -> None:
+) -> NoReturn:
     """Show what apply would change on the live Face resource (each environment's with --env).
 
     Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error (usage errors
@@ -96,7 +97,7 @@ def _changed(doc: dict[str, object]) -> bool:
 @handle_errors
 def drift_command(
     service: ServiceArgs, fmt: str, no_color: bool, out_path: Path | None, marker: str | None
-) -> None:
+) -> NoReturn:
     """Fail (exit 2) when the live service differs from the configuration. Never writes.
 
     Every face facesync knows from its local cache is checked against the service (like

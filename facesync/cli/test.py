@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -52,7 +52,7 @@ def test_command(
     name_filter: str | None,
     fmt: str,
     out_path: Path | None,
-) -> None:
+) -> NoReturn:
     """Check that the live collections recognise the right people.
 
     Each test detects its probe image and runs one expectation (identify, verify, findSimilar,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -72,7 +73,7 @@ def _summary(state: DesiredState) -> str:
     help="Folder that image paths must stay inside [default: the config's folder].",
 )
 @logging_options
-def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> None:
+def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, root: Path | None) -> NoReturn:
     """Check the configuration without calling the service.
 
     Reports every problem at once, each at its file:line:column, the recognition tests beside it

@@ -212,7 +212,8 @@ def _resolve(path: str, method: str) -> tuple[str | None, Route | None]:
 
 
 def _emulator(request: Request) -> Emulator:
-    return request.app.state.emulator
+    emulator: Emulator = request.app.state.emulator
+    return emulator
 
 
 async def api(request: Request) -> Response:

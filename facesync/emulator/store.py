@@ -102,7 +102,8 @@ class Store:
     # ---- collections -------------------------------------------------------------------
 
     def _collection(self, c: sqlite3.Connection, kind: str, cid: str) -> sqlite3.Row:
-        row = c.execute("SELECT * FROM collections WHERE kind=? AND id=?", (kind, cid)).fetchone()
+        query = "SELECT * FROM collections WHERE kind=? AND id=?"
+        row: sqlite3.Row | None = c.execute(query, (kind, cid)).fetchone()
         if row is None:
             raise errors.not_found(kind)
         return row
@@ -259,7 +260,8 @@ class Store:
 
     def _person(self, c: sqlite3.Connection, kind: str, cid: str, pid: str) -> sqlite3.Row:
         self._collection(c, kind, cid)
-        row = c.execute("SELECT * FROM persons WHERE kind=? AND cid=? AND pid=?", (kind, cid, pid)).fetchone()
+        query = "SELECT * FROM persons WHERE kind=? AND cid=? AND pid=?"
+        row: sqlite3.Row | None = c.execute(query, (kind, cid, pid)).fetchone()
         if row is None:
             raise errors.person_not_found()
         return row
@@ -373,7 +375,7 @@ class Store:
             self._person(c, kind, cid, pid)
         else:
             self._collection(c, kind, cid)
-        row = c.execute(
+        row: sqlite3.Row | None = c.execute(
             "SELECT fid, user_data FROM faces WHERE kind=? AND cid=? AND pid=? AND fid=?",
             (kind, cid, pid, fid),
         ).fetchone()

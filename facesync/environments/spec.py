@@ -7,7 +7,7 @@ staging needs none of production's variables.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -273,7 +273,3 @@ def _entry(
         recognition_model=model,
         protect=bool(protect),
     )
-
-
-def unknown_names(environments: Environments, names: Iterable[str]) -> list[str]:
-    return [n for n in names if environments.get(n) is None]

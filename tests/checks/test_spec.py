@@ -9,8 +9,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from facesync.checks.spec import diagnose_tests, json_schema, json_schema_text, load_tests
-from facesync.config.loader import load_yaml
+from facesync.checks.spec import json_schema, json_schema_text, load_tests
 from tests.checks.checks_helpers import PASSING
 from tests.imagegen import face_image
 
@@ -65,7 +64,7 @@ def test_tests_key_of_a_config_file_and_test_files_beside_it(tmp_path: Path) -> 
     assert [t.name for t in load_tests(tmp_path)[0]] == ["in the config", "beside"]
 
 
-def test_diagnose_tests_reports_at_the_yaml_position_for_validate(tmp_path: Path) -> None:
+def test_test_problems_are_reported_at_their_yaml_position_for_validate(tmp_path: Path) -> None:
     config = _write(
         tmp_path / "facesync.yaml",
         """
@@ -76,16 +75,15 @@ def test_diagnose_tests_reports_at_the_yaml_position_for_validate(tmp_path: Path
             verify: {person: 'personGroup.staff/person["Bob"]', expect: maybe}
         """,
     )
-    doc, _ = load_yaml(config)
-    assert doc is not None
-    found = [(d.line, d.column, d.message) for d in diagnose_tests(doc.data["tests"], doc)]
+    found = [(d.line, d.column, d.message) for d in load_tests(config)[1]]
     # Every problem at once: the bad value does not hide the missing probe beside it.
     assert sorted(found) == [
         (4, 12, "probe 'missing.png' does not exist"),
         (5, 65, "'expect' must be 'same' or 'different', not text 'maybe'"),
     ]
-    assert [str(d).rpartition("/")[2] for d in diagnose_tests({"not": "a list"}, doc)] == [
-        "facesync.yaml:3:3: error: 'tests' must be a list of tests"
+    _write(config, "version: 1\ntests: {not: a list}\n")
+    assert [str(d).rpartition("/")[2] for d in load_tests(config)[1]] == [
+        "facesync.yaml:2:8: error: 'tests' must be a list of tests"
     ]
 
 

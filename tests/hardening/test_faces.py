@@ -48,7 +48,10 @@ def test_a_copied_fingerprint_does_not_replace_the_genuine_face(workspace: Works
     deletes = [c for c in plan["changes"] if c["action"] == "delete"]
     assert [d["before"]["persistedFaceId"] for d in deletes] == [impostor]
     assert [c["action"] for c in plan["changes"]] == ["create", "delete", "train"]
-    assert any("carry this fingerprint" in w and f"keeping {genuine}" in w for w in plan["warnings"])
+    assert any(
+        w["code"] == "copied_fingerprint" and f"keeping {genuine}" in w["message"] and w["address"]
+        for w in plan["warnings"]
+    )
 
     assert workspace.run(*APPLY).exit_code == 0
     faces = person(service, "Alice Smith")["persistedFaceIds"]

@@ -251,7 +251,8 @@ def test_the_lock_id_is_reserved_in_the_configuration():
     mine = DesiredCollection(kind=LOCK_KIND, id=LOCK_ID, name="mine", recognition_model="recognition_04")
     want = DesiredState(collections=(mine,))
     plan = diff(want, LiveState())
-    assert plan.changes == () and "reserved for facesync's apply lock" in plan.warnings[0]
+    assert plan.changes == () and "reserved for facesync's apply lock" in plan.warnings[0].message
+    assert plan.warnings[0].code == "reserved_id"
 
 
 def test_import_never_imports_the_lock(workspace: Workspace, service: Service):

@@ -75,7 +75,7 @@ class Directory:
 
     @staticmethod
     def _person(c: sqlite3.Connection, pid: str) -> sqlite3.Row:
-        row = c.execute("SELECT * FROM dir_persons WHERE pid=?", (pid,)).fetchone()
+        row: sqlite3.Row | None = c.execute("SELECT * FROM dir_persons WHERE pid=?", (pid,)).fetchone()
         if row is None:
             raise errors.person_not_found()
         return row
@@ -176,7 +176,7 @@ class Directory:
 
     def _face(self, c: sqlite3.Connection, pid: str, model: str, fid: str) -> sqlite3.Row:
         self._person(c, pid)
-        row = c.execute(
+        row: sqlite3.Row | None = c.execute(
             "SELECT fid, user_data FROM dir_faces WHERE pid=? AND model=? AND fid=?", (pid, model, fid)
         ).fetchone()
         if row is None:
@@ -220,7 +220,7 @@ class Directory:
 
     @staticmethod
     def _group(c: sqlite3.Connection, gid: str) -> sqlite3.Row:
-        row = c.execute("SELECT * FROM dir_groups WHERE id=?", (gid,)).fetchone()
+        row: sqlite3.Row | None = c.execute("SELECT * FROM dir_groups WHERE id=?", (gid,)).fetchone()
         if row is None:
             raise errors.not_found("dpg")
         return row
