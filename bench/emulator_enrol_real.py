@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -195,7 +196,7 @@ def pools(images: list[bytes], workers: int) -> None:
     alone = _count_until(idle)
     executors: dict[str, Executor] = {
         "threads": ThreadPoolExecutor(workers),
-        "processes": ProcessPoolExecutor(workers),
+        "processes": ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")),
     }
     for name, executor in executors.items():
         with executor:
