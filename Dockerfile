@@ -16,7 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY facesync ./facesync
-RUN pip install --no-cache-dir . && rm -rf /src
+RUN pip install --no-cache-dir '.[entra]' && rm -rf /src
 
 # A non-root user by default; any uid works (--user above), since facesync needs no home folder.
 RUN useradd --create-home --uid 10001 facesync && mkdir /repo && chown facesync:facesync /repo

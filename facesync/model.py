@@ -59,6 +59,8 @@ SERVICE_DEFAULT_RECOGNITION_MODEL = "recognition_01"
 SERVICE_DEFAULT_DETECTION_MODEL = "detection_01"
 
 API_VERSIONS: tuple[str, ...] = ("v1.0", "v1.2")
+AUTH_METHODS: tuple[str, ...] = ("key", "entra")
+"""How facesync authenticates to a Face resource: its key, or a Microsoft Entra ID token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,8 @@ class ServiceSettings:
 
     endpoint: str | None = None
     api_version: str = "v1.0"
+    auth: str | None = None
+    """`key` or `entra` when the config says (`service.auth`); None leaves it to flags and defaults."""
 
 
 @dataclass(frozen=True, slots=True)

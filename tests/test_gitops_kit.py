@@ -149,12 +149,6 @@ def _command_options(command: click.Command) -> dict[str, click.Option]:
     return {name: opt for opt in command.params if isinstance(opt, click.Option) for name in opt.opts}
 
 
-def pending_auth_option() -> bool:
-    """`--auth` (Microsoft Entra ID) comes from issue 20.1's client work; until it is merged the
-    workflows already pass it, and only `--auth` may be missing from the CLI."""
-    return "--auth" not in _command_options(cli_main.commands["plan"])
-
-
 def test_the_workflows_init_writes_are_the_examples_byte_for_byte() -> None:
     # One source: facesync/kit/templates/workflows/ ships in the package; the examples are copies
     # that must not drift. To update, edit the template and copy it here.
@@ -225,19 +219,12 @@ def test_workflows_call_facesync_only_with_options_its_cli_has() -> None:
         for i, token in enumerate(args[1:], start=1):
             if not token.startswith("-"):
                 continue
-            if token == "--auth" and pending_auth_option():
-                continue
             assert token in options, f"{name}: facesync {args[0]} has no option {token}"
             option = options[token]
             if isinstance(option.type, click.Choice):
                 assert args[i + 1] in option.type.choices, f"{name}: {token} {args[i + 1]}"
 
 
-@pytest.mark.xfail(
-    pending_auth_option(),
-    reason="--auth entra (issue 20.1, Entra ID) is not in this CLI yet; the workflows already use it",
-    strict=True,
-)
 def test_the_auth_option_the_workflows_use_exists_on_every_command_they_call() -> None:
     for command in ("plan", "apply", "drift", "test"):
         option = _command_options(cli_main.commands[command])["--auth"]
@@ -729,7 +716,8 @@ def test_action_installs_its_own_checkout_by_default(
     env, log = _recording_python(tmp_path, facesync_on_path)
     proc, _ = run_action_step("install", {}, env, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert log.read_text().splitlines()[-1] == str(ROOT)
+    # With the entra extra: the kit's workflows pass --auth entra.
+    assert log.read_text().splitlines()[-1] == f"{ROOT}[entra]"
 
 
 @pytest.mark.parametrize("version", ["0.1.0", "facesync==0.1.0", "facesync"])

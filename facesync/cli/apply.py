@@ -13,7 +13,7 @@ import click
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
 from facesync.cli.options import ServiceArgs, force_env_option, gate_options, service_options
-from facesync.cli.output import run_async, step_summary, use_color
+from facesync.cli.output import echo, run_async, step_summary, use_color
 from facesync.cli.plan import refusal_messages
 from facesync.cli.report import Reporter, report_outcomes
 from facesync.cli.run import document, label, open_fleet, plan_fleet, resolve, stop_if_single_failed
@@ -46,11 +46,11 @@ def _stale(fleet: Fleet, refused: Mapping[str | None, Exception], why: str) -> b
     stale = {name: exc for name, exc in refused.items() if isinstance(exc, StalePlan)}
     for name, exc in stale.items():
         prefix = f"[{name}] " if name is not None else ""
-        click.echo(f"Refused: {prefix}{exc}", err=True)
+        echo(f"Refused: {prefix}{exc}", err=True)
     if not stale:
         return False
     names = "" if fleet.single else f" of {', '.join(str(n) for n in stale)}"
-    click.echo(
+    echo(
         f"Error: the plan{names} {why}; nothing was applied. Review the new plan and apply again", err=True
     )
     return True
@@ -60,9 +60,9 @@ def _show(doc: dict[str, Any], fmt: str, color: bool) -> None:
     from facesync.render import render
 
     if fmt == "json":
-        click.echo(json.dumps({"event": "plan", "plan": doc}, sort_keys=True))
+        echo(json.dumps({"event": "plan", "plan": doc}, sort_keys=True))
     else:
-        click.echo(render(doc, "markdown" if fmt == "markdown" else "text", color=color), nl=False)
+        echo(render(doc, "markdown" if fmt == "markdown" else "text", color=color), nl=False)
     step_summary(render(doc, "markdown"))
 
 
@@ -82,7 +82,7 @@ def _ask_approval() -> None:
 
 def _waiting(member: Member, holder: LockInfo) -> None:
     timeout = member.sync.options.lock.timeout
-    click.echo(
+    echo(
         f"{label(member)}Waiting for the lock on {member.sync.endpoint.display}, held by {holder.describe()} "
         f"(up to {timeout:g}s, --lock-timeout)...",
         err=True,
@@ -111,14 +111,14 @@ async def _checks_between(member: Member, config: Path) -> str | None:
         t for t in resolved if t.collection is None or selects(targets, t.collection.kind, t.collection.id)
     ]
     if not resolved:
-        click.echo(f"{label(member)}no recognition tests to run (facesync test)", err=True)
+        echo(f"{label(member)}no recognition tests to run (facesync test)", err=True)
         return None
     result = await run_tests(member.sync.client, resolved)
     for line in TEST_RENDERERS["text"](result).splitlines():
-        click.echo(f"{label(member)}{line}", err=True)
+        echo(f"{label(member)}{line}", err=True)
     if not result.ok:
         return f"recognition tests failed on '{member.name}'"
-    click.echo(f"{label(member)}recognition tests passed", err=True)
+    echo(f"{label(member)}recognition tests passed", err=True)
     return None
 
 
@@ -215,7 +215,7 @@ def apply_command(
     if saved is not None and checksum and checksum != saved.checksum:
         raise Exit(EXIT_ERROR, f"--checksum {checksum} differs from the checksum in {plan_file}")
     if sequential and len(service.envs) < 2 and not service.all_envs:
-        click.echo("Note: --sequential with one environment changes nothing.", err=True)
+        echo("Note: --sequential with one environment changes nothing.", err=True)
     lock = LockOptions(timeout=lock_timeout, expiry=lock_expiry, poll=lock_poll)
     resolved = resolve(
         service,
@@ -285,12 +285,12 @@ async def _apply(
     _show(doc, fmt, color)
     reviewed = _reviewed(saved, checksum, fleet)
     if checksum is not None and reviewed is None and checksum != doc["checksum"]:
-        click.echo(
+        echo(
             "Refused: the plans changed since they were reviewed "
             f"(reviewed {checksum}, now {doc['checksum']})",
             err=True,
         )
-        click.echo("Error: nothing was applied. Review the new plans and apply again", err=True)
+        echo("Error: nothing was applied. Review the new plans and apply again", err=True)
         return EXIT_REFUSED
     refused = fleet.check(reviewed=reviewed, force=force, force_envs=force_envs)
     if _stale(fleet, refused, "changed since it was reviewed"):
@@ -302,7 +302,7 @@ async def _apply(
         needs = refusal_messages(refused)
         if not skip_refused or fleet.single:
             others = "" if fleet.single else "; --skip-refused applies the others"
-            click.echo(f"Error: the plan needs {needs}; nothing was applied{others}", err=True)
+            echo(f"Error: the plan needs {needs}; nothing was applied{others}", err=True)
             return EXIT_REFUSED
     ready = fleet.ready()
     if fleet.single and not ready and not fleet.members[0].superseded:
@@ -347,10 +347,10 @@ async def _apply(
                 f"environment(s) {', '.join(str(m.name) for m in failed)} failed; "
                 "fix the cause and run apply again to finish"
             )
-        click.echo(f"Error: {message}", err=True)
+        echo(f"Error: {message}", err=True)
         return EXIT_ERROR
     if refused:
-        click.echo(
+        echo(
             f"Error: environment(s) {', '.join(str(n) for n in refused)} refused and not applied", err=True
         )
         return EXIT_REFUSED

@@ -10,7 +10,7 @@ import click
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, Exit, handle_errors
 from facesync.cli.options import ServiceArgs, service_options
-from facesync.cli.output import run_async, with_status
+from facesync.cli.output import echo, run_async, with_status
 from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def audit_command(
     cost = estimate(resource.desired, targets)
     rate = resource.options.rate_limit
     pace = f", about {cost.seconds(rate):.0f} s at {rate:g}/s" if rate else ""
-    click.echo(
+    echo(
         f"Audit of {cost.images} image(s), {cost.persons} person(s): about {cost.total} transactions "
         f"({cost.detect} detect, {cost.find_similar} find similar, {cost.group} group){pace}.",
         err=True,
@@ -91,5 +91,5 @@ def audit_command(
             )
 
     report = run_async(run())
-    click.echo(AUDIT_RENDERERS[fmt](report), nl=False)
+    echo(AUDIT_RENDERERS[fmt](report), nl=False)
     raise Exit(EXIT_ERROR if report.has_errors else EXIT_OK)

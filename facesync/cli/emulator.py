@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from facesync.cli import main
+from facesync.cli.output import echo
 
 DEFAULT_DATA = "./facesync-emulator.sqlite"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -185,12 +186,12 @@ def emulator_command(
     engine = app.state.emulator.recognition.engine.name
     where = "memory (not durable)" if data == ":memory:" else os.path.abspath(data)
     auth = _auth_summary(settings.key is not None, bearer_token is not None, disable_local_auth)
-    click.echo(
+    echo(
         f"Face API emulator listening on http://{host}:{port} ({auth}); data in {where};"
         f" recognition: {engine}"
     )
     if settings.key is None and bearer_token is None and host not in LOOPBACK_HOSTS:
-        click.echo(
+        echo(
             f"warning: {host} is reachable from other machines and no --key is set: anyone who can "
             "connect can read and change the data and the emulator's settings.",
             err=True,

@@ -31,9 +31,10 @@ def fail(message: str, code: int = EXIT_ERROR) -> Exit:
 
 def error_line(message: str) -> str:
     """What the user reads on stderr for `message`: controls escaped, every known secret hidden."""
-    from facesync.text import printable
+    from facesync.secrets import clean
 
-    return printable(message)
+    return clean(message)
+
 
 
 def handle_errors(func: F) -> F:

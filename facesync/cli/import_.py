@@ -10,7 +10,7 @@ import click
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_REFUSED, Exit, fail, handle_errors
 from facesync.cli.options import ServiceArgs, connection_options, redact, run_request
-from facesync.cli.output import run_async, with_status
+from facesync.cli.output import echo, run_async, with_status
 
 if TYPE_CHECKING:
     from facesync.client import FaceClient
@@ -49,7 +49,7 @@ def _check_out(out: Path | None, split: bool, force: bool) -> None:
 def _write(files: dict[str, str], out: Path | None, split: bool, force: bool) -> str:
     """Print or write the files; returns what the summary says about them."""
     if out is None:
-        click.echo(files["facesync.yaml"], nl=False)
+        echo(files["facesync.yaml"], nl=False)
         return ""
     targets = {out / name if split else out: text for name, text in files.items()}
     # All or nothing: a split import that would overwrite one file writes none.
@@ -118,6 +118,7 @@ def import_command(
     api_version: str | None,
     rate_limit: float | None,
     parallelism: int,
+    auth: str | None,
 ) -> None:
     """Write the configuration of collections that exist on the Face resource.
 
@@ -140,6 +141,7 @@ def import_command(
         rate_limit=rate_limit,
         parallelism=parallelism,
         envs=(env_name,) if env_name else (),
+        auth=auth,
     )
     resource = connection(run_request(service), env_name)
     redact(resource.endpoint.key)
@@ -167,7 +169,7 @@ def import_command(
         imported = converter.convert(live)
     except TwinsError as exc:
         for address, name, ids in exc.twins:
-            click.echo(f"{address}: {len(ids)} persons are named {name!r}: {', '.join(ids)}", err=True)
+            echo(f"{address}: {len(ids)} persons are named {name!r}: {', '.join(ids)}", err=True)
         raise Exit(
             EXIT_ERROR,
             "persons share a name, which the configuration cannot express (facesync knows persons "
@@ -178,10 +180,10 @@ def import_command(
     wrote = _write(files, out, split, force)
     for c in imported:
         for note in c.notes:
-            click.echo(f"Warning: {note}", err=True)
+            echo(f"Warning: {note}", err=True)
     s = converter.stats
     if s.outside:
-        click.echo(
+        echo(
             f"Warning: {s.outside:,} image path(s) lie outside {base_dir}, the folder the imported "
             "configuration is in: plan and apply keep images inside the configuration's folder, so "
             "run them with --root (a folder holding both), or write the configuration beside the "
@@ -191,7 +193,7 @@ def import_command(
     images_part = f", {s.matched:,} as images" if image_dirs else ""
     if image_dirs and s.unmatched:
         images_part += f" ({s.unmatched:,} fingerprinted faces matched no image under --images)"
-    click.echo(
+    echo(
         f"Imported {s.collections} collection(s), {s.persons:,} person(s), {s.faces:,} face(s)"
         f"{images_part}, {s.kept:,} as persistedFaceId entries; {client.total_calls:,} requests, "
         f"none of them writes.{wrote}",

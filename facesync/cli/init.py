@@ -10,6 +10,7 @@ import click
 
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_OK
+from facesync.cli.output import echo
 
 
 @main.command("init")
@@ -45,16 +46,16 @@ def init_command(folder: Path, action_text: str | None) -> NoReturn:
     try:
         action = PLACEHOLDER if action_text is None else Action.parse(action_text)
     except ValueError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     if folder.exists() and not folder.is_dir():
-        click.echo(f"Error: {folder} is a file, not a folder", err=True)
+        echo(f"Error: {folder} is a file, not a folder", err=True)
         sys.exit(EXIT_ERROR)
     try:
         outcomes = write_kit(folder, action)
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
-        click.echo(f"Error: cannot write{where}: {exc.strerror or exc}", err=True)
+        echo(f"Error: cannot write{where}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_ERROR)
 
     shown = {Outcome.WRITTEN: "wrote  ", Outcome.UPDATED: "updated", Outcome.SKIPPED: "skipped"}
@@ -63,20 +64,20 @@ def init_command(folder: Path, action_text: str | None) -> NoReturn:
             Outcome.SKIPPED: "  (exists: left as it is)",
             Outcome.UPDATED: "  (added .facesync/)",
         }.get(outcome, "")
-        click.echo(f"{shown[outcome]}  {Path(folder, destination)}{note}")
+        echo(f"{shown[outcome]}  {Path(folder, destination)}{note}")
     written = sum(outcome is not Outcome.SKIPPED for _, outcome in outcomes)
-    click.echo(f"{written} file(s) written or updated, {len(outcomes) - written} skipped.")
+    echo(f"{written} file(s) written or updated, {len(outcomes) - written} skipped.")
 
     root = repository_root(folder)
     if root is not None and root != folder.resolve():
-        click.echo(
+        echo(
             f"Note: {folder} is not the root of its git repository ({root}): GitHub reads workflows "
             f"only from {root / '.github' / 'workflows'}. Move them there and set the repository "
             f"variable FACESYNC_CONFIG to the configuration's path from the root.",
             err=True,
         )
     if action.is_placeholder:
-        click.echo(
+        echo(
             f"Next: replace {PLACEHOLDER_ACTION} in .github/workflows/ and .pre-commit-config.yaml by "
             "where facesync is hosted (or run init with --action), and set up the workflows' "
             "sign-in: see examples/github-actions/README.md in facesync's repository."

@@ -10,7 +10,7 @@ import click
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_OK, Exit, handle_errors
 from facesync.cli.options import ServiceArgs, service_options
-from facesync.cli.output import run_async
+from facesync.cli.output import echo, run_async
 from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
@@ -39,13 +39,13 @@ def force_unlock_command(service: ServiceArgs, yes: bool) -> None:
 async def _force_unlock(sync: Sync, yes: bool) -> None:
     holder = await sync.read_lock()
     if holder is None:
-        click.echo(f"No lock on {sync.endpoint.display}.", err=True)
+        echo(f"No lock on {sync.endpoint.display}.", err=True)
         raise Exit(EXIT_OK)
-    click.echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
+    echo(f"The lock on {sync.endpoint.display} is held by {holder.describe()}.", err=True)
     if not yes:
         if not sys.stdin.isatty():
             raise Exit(EXIT_ERROR, "no terminal to confirm: pass --yes to remove the lock")
         if not click.confirm("Remove it? Only do so if that run is no longer running", default=False):
             raise Exit(EXIT_ERROR, "the lock was left in place")
     removed = await sync.force_unlock()
-    click.echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)
+    echo(f"Removed the lock ({', '.join(removed) or 'already gone'}).", err=True)

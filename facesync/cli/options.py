@@ -13,12 +13,12 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import click
 
 from facesync.cli.exits import F
-from facesync.model import API_VERSIONS
+from facesync.model import API_VERSIONS, AUTH_METHODS
 
 if TYPE_CHECKING:
     from facesync.environments.select import RunRequest
@@ -38,21 +38,6 @@ def _apply_options(func: F, options: Iterable[Callable[[F], F]]) -> F:
 # -- logging ----------------------------------------------------------------------------------
 
 
-class _Redact(logging.Filter):
-    """Defence in depth: no log line carries a secret, whatever a message interpolates."""
-
-    secrets: ClassVar[set[str]] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            text = record.getMessage()
-            if any(secret in text for secret in self.secrets):
-                for secret in self.secrets:
-                    text = text.replace(secret, "***")
-                record.msg, record.args = text, None
-        return True
-
-
 class _Stderr(logging.StreamHandler[Any]):
     """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
 
@@ -66,8 +51,9 @@ class _Stderr(logging.StreamHandler[Any]):
 
 
 def redact(secret: str | None) -> None:
-    if secret:
-        _Redact.secrets.add(secret)
+    from facesync.secrets import register
+
+    register(secret)
 
 
 def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -79,7 +65,9 @@ def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -
     if not any(isinstance(h, _Stderr) for h in logger.handlers):
         handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler.addFilter(_Redact())
+        from facesync.secrets import RedactFilter
+
+        handler.addFilter(RedactFilter())
         logger.addHandler(handler)
     logger.setLevel(level)
 
@@ -130,6 +118,8 @@ class ServiceArgs:
     envs: tuple[str, ...] = ()
     """`--env` values, in the order given."""
     all_envs: bool = False
+    auth: str | None = None
+    """`--auth key|entra` (None: FACESYNC_AUTH, the environment's or config's `auth`, else key)."""
 
     @property
     def full_refresh(self) -> bool:
@@ -209,7 +199,7 @@ def _environment_options(which: Literal["many", "one"], *, sequential: bool) -> 
 
 
 def connection_options(func: F) -> F:
-    """Where the service is and how hard to drive it: --endpoint, --key, --api-version,
+    """Where the service is and how hard to drive it: --endpoint, --key, --auth, --api-version,
     --rate-limit, --parallelism, and the logging options."""
     return _apply_options(
         func,
@@ -223,6 +213,13 @@ def connection_options(func: F) -> F:
                 "--key",
                 help="Face key. Prefer the FACESYNC_KEY environment variable: "
                 "flags are visible to other users of the machine.",
+            ),
+            click.option(
+                "--auth",
+                type=click.Choice(AUTH_METHODS),
+                default=None,
+                help="key (FACESYNC_KEY) or entra (a Microsoft Entra ID token from azure-identity, "
+                "no key). Else FACESYNC_AUTH, else the config's auth, else key.",
             ),
             click.option(
                 "--api-version",
@@ -336,6 +333,7 @@ def run_request(
         root=service.root,
         endpoint=service.endpoint,
         key=service.key,
+        auth=service.auth,
         api_version=service.api_version,
         rate_limit=service.rate_limit,
         environments=service.envs,

@@ -15,6 +15,14 @@ from facesync.cli.exits import fail
 T = TypeVar("T")
 
 
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print one message: the only way a command writes to stdout or stderr. Every secret facesync
+    knows (keys, tokens, CI variables) is masked, whatever the message was built from."""
+    from facesync.secrets import scrub
+
+    click.echo(scrub(message), err=err, nl=nl)
+
+
 def use_color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
@@ -25,12 +33,14 @@ def write_file(path: Path, text: str, what: str) -> None:
     import stat
 
     from facesync.atomic import write_text_atomically
+    from facesync.secrets import scrub
 
     try:
         try:
             mode = path.stat().st_mode
         except FileNotFoundError:
             mode = None
+        text = scrub(text)
         if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
             with open(path, "w", encoding="utf-8") as out:
                 out.write(text)
@@ -46,10 +56,12 @@ def step_summary(markdown: str) -> None:
     if not target:
         return
     try:
+        from facesync.secrets import scrub
+
         with open(target, "a", encoding="utf-8") as out:
-            out.write(markdown + "\n")
+            out.write(scrub(markdown) + "\n")
     except OSError as exc:
-        click.echo(f"Warning: cannot append to $GITHUB_STEP_SUMMARY ({target}): {exc.strerror}", err=True)
+        echo(f"Warning: cannot append to $GITHUB_STEP_SUMMARY ({target}): {exc.strerror}", err=True)
 
 
 async def with_status(work: Coroutine[Any, Any, T], describe: Callable[[], str]) -> T:

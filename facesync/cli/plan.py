@@ -18,7 +18,7 @@ from facesync.cli.options import (
     output_options,
     service_options,
 )
-from facesync.cli.output import run_async, use_color
+from facesync.cli.output import echo, run_async, use_color
 from facesync.cli.run import document, emit, errors, failure, open_fleet, plan_fleet, resolve
 
 
@@ -31,7 +31,7 @@ def refusal_messages(refused: Mapping[str | None, Exception]) -> str:
     for name, exc in refused.items():
         prefix = f"[{name}] " if name is not None else ""
         for reason in getattr(exc, "refusals", None) or (exc,):
-            click.echo(f"Refused: {prefix}{printable(str(reason))}", err=True)
+            echo(f"Refused: {prefix}{printable(str(reason))}", err=True)
             gate = getattr(reason, "gate", None)
             flag = f"--force-env {name}" if gate is Gate.PROTECTED_ENVIRONMENT else "--force"
             if flag not in needs:
@@ -143,4 +143,4 @@ def show_command(plan_file: Path, fmt: str, marker: str | None, no_color: bool) 
 
     saved = read_plan_file(plan_file)
     text = render(with_summary(saved.doc), fmt, color=use_color(no_color), marker=marker)
-    click.echo(text, nl=False)
+    echo(text, nl=False)

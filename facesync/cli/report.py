@@ -9,8 +9,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-import click
-
+from facesync.cli.output import echo
 from facesync.cli.run import label
 
 if TYPE_CHECKING:
@@ -69,10 +68,10 @@ class Reporter:
     def event(self, event: ApplyEvent) -> None:
         from facesync.render.text import SYMBOLS
         from facesync.render.values import short_fingerprints
-        from facesync.text import printable
+        from facesync.secrets import clean
 
-        address = printable(short_fingerprints(str(event.address)))
-        message = printable(event.message) if event.message else None
+        address = clean(short_fingerprints(str(event.address)))
+        message = clean(event.message) if event.message else None
         if event.type == "change" or event.status in ("succeeded", "failed"):
             self.count += 1
         if self.fmt == "json":
@@ -93,7 +92,7 @@ class Reporter:
                 payload["message"] = event.message
             if self.name is not None:
                 payload["environment"] = self.name
-            click.echo(json.dumps(payload, sort_keys=True))
+            echo(json.dumps(payload, sort_keys=True))
             return
         if self.progress is not None:
             rate = self.count / max(1e-6, time.monotonic() - self.started)
@@ -107,7 +106,8 @@ class Reporter:
         line = f"{text:<18} {symbol} {address}"
         if message:
             line += f": {message}"
-        click.echo(f"{self.prefix}{line}")
+        # With --format markdown stdout is the comment: the steps are a log.
+        echo(f"{self.prefix}{line}", err=self.fmt == "markdown")
 
     def close(self) -> None:
         if self.progress is not None:
@@ -179,25 +179,28 @@ def report_outcomes(fleet: Fleet, fmt: str) -> None:
         prefix = label(member)
         if member.result is not None:
             for change, message in member.result.failed:
-                click.echo(
+                echo(
                     f"Failed: {prefix}{_address(change)}{where(change)}: {printable(message)}", err=True
                 )
                 if fmt == "github":
-                    click.echo(_annotation(change, printable(message)))
+                    echo(_annotation(change, printable(message)))
             for address, message in member.result.training_failed:
-                click.echo(f"Failed: {prefix}training {address}: {printable(message)}", err=True)
+                echo(f"Failed: {prefix}training {address}: {printable(message)}", err=True)
                 if fmt == "github":
                     from facesync.render.github import annotation
 
-                    click.echo(annotation("error", f"training {address}: {printable(message)}"))
+                    echo(annotation("error", f"training {address}: {printable(message)}"))
             for change in member.result.unconverged:
-                click.echo(
+                echo(
                     f"Not converged: {prefix}{_address(change)} still needs {change.action.value} "
                     f"({printable(change.explanation)})",
                     err=True,
                 )
-        if fmt != "json":
-            click.echo(f"{prefix}{printable(line)}")
+        if fmt == "markdown":
+            named = "" if member.name is None else f" `{member.name}`"
+            echo(f"#### facesync apply{named}: {printable(line)}")
+        elif fmt != "json":
+            echo(f"{prefix}{printable(line)}")
     if fmt == "json":
         ok = all(e.get("ok") for e in entries)
         summary: dict[str, Any] = {"event": "summary", "ok": ok}
@@ -206,4 +209,4 @@ def report_outcomes(fleet: Fleet, fmt: str) -> None:
             summary["message"] = member_outcome(fleet.members[0])[0]
         else:
             summary["environments"] = entries
-        click.echo(json.dumps(summary, sort_keys=True))
+        echo(json.dumps(summary, sort_keys=True))

@@ -10,11 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from facesync.cli.exits import EXIT_ERROR, Exit
 from facesync.cli.options import ServiceArgs, redact, run_request
-from facesync.cli.output import step_summary, use_color, with_status, write_file
+from facesync.cli.output import echo, step_summary, use_color, with_status, write_file
 
 if TYPE_CHECKING:
     from facesync.document import Saved
@@ -43,7 +41,7 @@ def resolve(
     for one in resolved:
         redact(one.endpoint.key)
     for diagnostic in diagnostics:
-        click.echo(str(diagnostic), err=True)
+        echo(str(diagnostic), err=True)
     return resolved
 
 
@@ -94,7 +92,7 @@ async def plan_fleet(fleet: Fleet) -> None:
     for member in fleet.members:
         if member.error is None and member.plan is not None:
             summary = read_summary(member.progress, member.sync.client.total_calls, member.sync.verified)
-            click.echo(f"{label(member)}{summary}.", err=True)
+            echo(f"{label(member)}{summary}.", err=True)
     stop_if_single_failed(fleet)
 
 
@@ -104,7 +102,7 @@ def stop_if_single_failed(fleet: Fleet) -> None:
         raise Exit(EXIT_ERROR, str(fleet.members[0].error))
     for member in fleet.members:
         if member.error is not None and not fleet.single:
-            click.echo(f"{label(member)}Error: {member.error}", err=True)
+            echo(f"{label(member)}Error: {member.error}", err=True)
 
 
 def document(fleet: Fleet) -> dict[str, Any]:
@@ -139,7 +137,7 @@ def emit(
     """The document on stdout in `fmt`, as JSON in `out_path`, and as Markdown in the step summary."""
     from facesync.render import render
 
-    click.echo(render(doc, fmt, color=use_color(no_color), drift=drift, marker=marker), nl=False)
+    echo(render(doc, fmt, color=use_color(no_color), drift=drift, marker=marker), nl=False)
     if out_path is not None:
         write_file(out_path, render(doc, "json"), "the plan file")
     step_summary(render(doc, "markdown", drift=drift, marker=marker))

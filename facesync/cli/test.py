@@ -10,7 +10,7 @@ import click
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_OK, Exit, handle_errors
 from facesync.cli.options import ServiceArgs, service_options
-from facesync.cli.output import run_async, with_status, write_file
+from facesync.cli.output import echo, run_async, with_status, write_file
 from facesync.cli.run import one_resource, open_fleet
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def test_command(
     if any(d.is_error for d in diagnostics) or problems:
         raise ConfigError([*diagnostics, *problems])
     for d in diagnostics:
-        click.echo(str(d), err=True)
+        echo(str(d), err=True)
     if name_filter:
         resolved = [t for t in resolved if name_filter.lower() in t.test.name.lower()]
     targets = resolve_targets(resource.desired, resource.options.targets)  # checked by resolve()
@@ -91,7 +91,7 @@ def test_command(
             return await with_status(work, lambda: f"Testing: {client.total_calls:,} transactions")
 
     result = run_async(run())
-    click.echo(TEST_RENDERERS[fmt](result), nl=False)
+    echo(TEST_RENDERERS[fmt](result), nl=False)
     if out_path is not None:
         write_file(out_path, render_tests_junit(result), "the JUnit report")
     raise Exit(EXIT_OK if result.ok else EXIT_ERROR)

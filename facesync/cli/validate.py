@@ -10,6 +10,7 @@ import click
 
 from facesync.cli import main
 from facesync.cli.options import logging_options
+from facesync.cli.output import echo
 from facesync.config import DEFAULT_CONFIG, Diagnostic, validate
 from facesync.config.rules import TIERS
 from facesync.model import API_VERSIONS, DesiredState
@@ -95,16 +96,16 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
         failed = any(d.is_error for d in diagnostics)
         result = replace(result, state=None if failed else result.state, diagnostics=diagnostics)
     if fmt == "json":
-        click.echo(json.dumps([d.to_dict() for d in result.diagnostics], indent=2))
+        echo(json.dumps([d.to_dict() for d in result.diagnostics], indent=2))
     elif fmt == "github":
         for d in result.diagnostics:
-            click.echo(github_annotation(d))
+            echo(github_annotation(d))
     else:
         for d in result.diagnostics:
-            click.echo(str(d))
+            echo(str(d))
         if result.state is not None:
-            click.echo(_summary(result.state))
-        click.echo(f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}")
+            echo(_summary(result.state))
+        echo(f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}")
     raise SystemExit(0 if result.ok else 1)
 
 
@@ -113,4 +114,4 @@ def schema_command() -> None:
     """Print the JSON Schema of the configuration format. Exit codes: 0, or 1 on a usage error."""
     from facesync.config.models import json_schema_text
 
-    click.echo(json_schema_text(), nl=False)
+    echo(json_schema_text(), nl=False)

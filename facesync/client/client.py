@@ -3,13 +3,21 @@
 Retries follow what each call can bear: a 429 is always safe to retry (the service did nothing);
 a 5xx or a timeout is retried only where a replay cannot duplicate anything. Creating a person
 or adding a face is never replayed blindly: the error says `uncertain` and the caller looks first.
+
+Whatever the service does, a request ends in bounded time and memory (facesync.client.limits):
+bodies are read as they stream and cut at the largest answer a Face API can give, a try must
+keep moving bytes or end, waits the service asks for are capped, and every request has a total
+deadline. Deadlines are measured on the client's `clock`, which tests drive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -18,11 +26,22 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from facesync.client import limits
+from facesync.client.auth import Auth, EntraAuth, KeyAuth
+from facesync.client.body import (
+    ACCEPT_ENCODING,
+    BodyError,
+    BodyOverLimit,
+    BodyTooLarge,
+    Inflater,
+    format_size,
+    parse_json,
+)
 from facesync.client.endpoint import Endpoint, build_transport
 from facesync.client.errors import EndpointError, FaceAPIError, ServiceUnreachable, UnexpectedResponse
 from facesync.client.models import (
@@ -39,13 +58,25 @@ from facesync.client.models import (
 )
 from facesync.client.ratelimit import TokenBucket
 from facesync.model import CollectionKind, TargetFace
+from facesync.secrets import clean, scrub_bytes
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 PAGE_SIZE = 1000
-_RETRY_AFTER_TEXT = re.compile(r"(?:try again in|retry after)\s+(\d+(?:\.\d+)?)\s*second", re.IGNORECASE)
+MAX_PAGES = 1_001
+"""A paged list longer than this (a million items) is not a Face resource's: the service's
+largest collections hold a million persons or faces."""
+_RETRY_AFTER_TEXT = re.compile(
+    r"(?:try again in|retry after)\s+(\d+(?:\.\d+)?(?:e\+?\d+)?|inf(?:inity)?)\s*second", re.IGNORECASE
+)
 _RETRYABLE_5XX = frozenset({500, 502, 503, 504})
+WATCH_INTERVAL = 0.1
+"""Real seconds between two looks at the client's clock while a try is in flight: how late a
+deadline may be noticed when no byte arrives."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +88,12 @@ class RetryPolicy:
     """A host that does not accept a connection is tried this often, then the run stops: an
     unreachable endpoint fails in seconds, not after the full backoff."""
     connect_timeout: float = 3.5
+    timeout_attempts: int = limits.TIMEOUT_ATTEMPTS
+    """Tries that get no answer in time before the request is given up."""
+    request_deadline: float = limits.REQUEST_DEADLINE
+    """Seconds one request may take on the client's clock, tries and waits included (the
+    client's own rate limiter and parallelism queue do not count: they are not the service's)."""
+    retry_after_max: float = limits.RETRY_AFTER_MAX
 
     def backoff(self, attempt: int) -> float:
         """Capped exponential backoff with full jitter (attempt counts from 1)."""
@@ -66,16 +103,60 @@ class RetryPolicy:
 
 DEFAULT_RETRY = RetryPolicy()
 """What every client uses unless given a policy (tests shorten its waits)."""
+DEFAULT_CLOCK: Callable[[], float] = time.monotonic
+DEFAULT_SLEEP: Callable[[float], Awaitable[None]] = asyncio.sleep
+"""What every client measures and waits with unless given its own (tests put a fake here to
+drive the commands' deadlines)."""
 
 
-def retry_after_seconds(response: httpx.Response, message: str | None) -> float | None:
-    """The wait the service asked for: `Retry-After` header, else the number in the message text."""
-    header = response.headers.get("retry-after")
+class _HasHeaders(Protocol):
+    @property
+    def headers(self) -> httpx.Headers: ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer, its body read within its limit (and decompressed)."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
+    reason_phrase: str = ""
+    body_problem: str | None = None
+    """Why an error's body could not be read (too large, badly encoded): it is then empty."""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+class _TooSlow(Exception):
+    """One try ran out of time: nothing, or too little, came back."""
+
+    def __init__(self, deadline: limits.TryDeadline, request_over: bool) -> None:
+        self.deadline = deadline
+        self.request_over = request_over
+
+
+def _seconds(value: float) -> str:
+    if math.isinf(value):
+        return "forever (inf)"
+    return f"{value:,.0f} s" if value >= 10 else f"{value:g} s"
+
+
+def retry_after_seconds(response: _HasHeaders, message: str | None) -> float | None:
+    """The wait the service asked for: `Retry-After` (seconds, or an HTTP date measured against
+    the answer's own `Date`), else the number in the message text. NaN and garbage are no ask;
+    infinity is an ask (that no one should obey)."""
+    header = (response.headers.get("retry-after") or "").strip()
     if header:
+        asked: float | None
         try:
-            return max(0.0, float(header))
+            asked = float(header)
         except ValueError:
-            pass
+            asked = _retry_after_date(header, response.headers.get("date"))
+        if asked is not None and not math.isnan(asked):
+            return max(0.0, asked)
     if message:
         match = _RETRY_AFTER_TEXT.search(message)
         if match:
@@ -83,17 +164,32 @@ def retry_after_seconds(response: httpx.Response, message: str | None) -> float 
     return None
 
 
-def _error_fields(response: httpx.Response) -> tuple[str | None, str]:
-    """Face error envelope, tolerant of the older gateway shape with `statusCode` for `code`."""
+def _retry_after_date(value: str, date: str | None) -> float | None:
+    """An HTTP-date Retry-After, as seconds after the service's own `Date` (never our clock:
+    the two machines' clocks need not agree)."""
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None, response.text[:200] or response.reason_phrase
+        then = email.utils.parsedate_to_datetime(value)
+        now = email.utils.parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if now is None or then.tzinfo is None or now.tzinfo is None:
+        return None
+    return (then - now).total_seconds()
+
+
+def _error_fields(reply: Reply) -> tuple[str | None, str]:
+    """Face error envelope, tolerant of the older gateway shape with `statusCode` for `code`."""
+    if reply.body_problem:
+        return None, f"({reply.body_problem})"
+    try:
+        body = parse_json(reply.body, max_depth=limits.JSON_MAX_DEPTH, max_values=limits.JSON_MAX_VALUES)
+    except (BodyError, ValueError):
+        return None, reply.text[:200] or reply.reason_phrase
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return None, str(body)[:200]
     code = error.get("code", error.get("statusCode"))
-    return (str(code) if code is not None else None), str(error.get("message") or "")
+    return (str(code)[:100] if code is not None else None), str(error.get("message") or "")[:2000]
 
 
 class FaceClient:
@@ -106,33 +202,43 @@ class FaceClient:
         api_version: str = "v1.0",
         rate_limit: float | None = 10.0,
         parallelism: int = 8,
-        timeout: float = 30.0,
+        timeout: float = limits.ATTEMPT_TIMEOUT,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        credential: TokenCredential | None = None,
     ) -> None:
         """`transport` replaces the network (e.g. `httpx.ASGITransport` to an emulator app in the
-        same process); `sleep` and `clock` drive retries and the rate limiter (tests pass fakes)."""
+        same process); `sleep` and `clock` drive retries, deadlines, token renewal and the rate
+        limiter (tests pass fakes); `credential` replaces DefaultAzureCredential for `auth: entra`."""
+        clock = clock or DEFAULT_CLOCK
+        sleep = sleep or DEFAULT_SLEEP
+        self.endpoint = endpoint
+        self.api_version = api_version
+        self._retry = retry or DEFAULT_RETRY
+        self._auth: Auth = (
+            EntraAuth(endpoint.display, credential, clock=clock)
+            if endpoint.auth == "entra"
+            else KeyAuth(endpoint.key)
+        )
         if transport is None:
             base_url, transport = build_transport(endpoint)
         else:
             base_url = endpoint.url
-        headers = {"User-Agent": "facesync"}
-        if endpoint.key:
-            headers["Ocp-Apim-Subscription-Key"] = endpoint.key
         self._http = httpx.AsyncClient(
             base_url=f"{base_url}/face/{api_version}",
             transport=transport,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=(retry or DEFAULT_RETRY).connect_timeout),
+            headers={"User-Agent": "facesync", "Accept-Encoding": ACCEPT_ENCODING},
+            # httpx's own timeouts are a backstop in real time; the deadlines that count are
+            # measured on `clock` (see _exchange).
+            timeout=httpx.Timeout(timeout, connect=self._retry.connect_timeout),
         )
-        self.endpoint = endpoint
-        self.api_version = api_version
+        self._timeout = timeout
         self._limiter = TokenBucket(rate_limit, clock=clock, sleep=sleep) if rate_limit else None
         self._slots = asyncio.Semaphore(parallelism)
-        self._retry = retry or DEFAULT_RETRY
         self._sleep = sleep
+        self._clock = clock
         self.calls: Counter[str] = Counter()
         """Requests sent, by operation (retries included): benchmarks and tests read it."""
 
@@ -153,6 +259,10 @@ class FaceClient:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    @property
+    def auth(self) -> Auth:
+        return self._auth
+
     # -- transport ------------------------------------------------------------------------------
 
     async def _send(
@@ -166,13 +276,19 @@ class FaceClient:
         content: bytes | None = None,
         idempotent: bool,
         ok_after_uncertain: frozenset[int] = frozenset(),
-    ) -> httpx.Response | None:
-        """Send with rate limiting and retries; None when `ok_after_uncertain` absorbed a replay."""
+        max_body: int | None = None,
+    ) -> Reply | None:
+        """Send with rate limiting and retries; None when `ok_after_uncertain` absorbed a replay.
+        A successful answer's body may hold `max_body` bytes (default: `limits.OBJECT_BODY_MAX`)."""
+        host = self.endpoint.display
+        max_body = limits.OBJECT_BODY_MAX if max_body is None else max_body
         headers = {}
         if content is not None:
             headers["Content-Type"] = "application/octet-stream"
-        uncertain_before = False
-        attempt = connect_failures = 0
+        uncertain_before = reauthenticated = False
+        attempt = connect_failures = timeouts = 0
+        spent = 0.0
+        """Seconds of this request's own tries and waits, on the client's clock."""
         while True:
             attempt += 1
             last_try = attempt >= self._retry.max_attempts
@@ -180,67 +296,112 @@ class FaceClient:
                 await self._limiter.acquire()
             self.calls[op] += 1
             log.debug("%s %s%s (%s, attempt %d)", method, path, f" {params}" if params else "", op, attempt)
-            try:
-                async with self._slots:
-                    response = await self._http.request(
-                        method, path, params=params, json=json_body, content=content, headers=headers
-                    )
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                raise EndpointError(f"endpoint {self.endpoint.url}: {exc}") from None
-            except httpx.TransportError as exc:
-                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-                    connect_failures += 1
-                    if connect_failures >= self._retry.connect_attempts:
-                        cause = _connect_cause(exc, self._retry.connect_timeout)
-                        raise ServiceUnreachable(self.endpoint.display, cause, connect_failures) from None
+            failure: str | None = None
+            may_have_been_sent = True
+            async with self._slots:
+                auth = await self._auth.headers()
+                request = self._http.build_request(
+                    method, path, params=params, json=json_body, content=content, headers={**headers, **auth}
+                )
+                started = self._clock()
+                try:
+                    reply = await self._exchange(request, max_body, started, spent)
+                except _TooSlow as slow:
+                    timeouts += 1
+                    failure = self._too_slow(slow, timeouts)
+                    if slow.request_over:
+                        last_try = True
+                except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                    raise EndpointError(f"endpoint {self.endpoint.url}: {exc}") from None
+                except BodyError as exc:
+                    raise UnexpectedResponse(op, method, path, f"{host}: {exc}{_limit_note(exc)}") from None
+                except httpx.TransportError as exc:
+                    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                        connect_failures += 1
+                        if connect_failures >= self._retry.connect_attempts:
+                            cause = _connect_cause(exc, self._retry.connect_timeout)
+                            raise ServiceUnreachable(host, cause, connect_failures) from None
+                    may_have_been_sent = _may_have_been_sent(exc)
+                    if isinstance(exc, httpx.TimeoutException) and may_have_been_sent:
+                        timeouts += 1
+                        failure = self._no_answer(timeouts)
+                    else:
+                        failure = f"{type(exc).__name__}: the service did not answer"
+                finally:
+                    spent += self._clock() - started
+            if failure is not None:
                 # A request that may have reached the service is uncertain unless replay is harmless.
-                if (idempotent or not _may_have_been_sent(exc)) and not last_try:
-                    uncertain_before = uncertain_before or _may_have_been_sent(exc)
-                    wait = self._retry.backoff(attempt)
-                    log.info("%s %s: %s; retry %d in %.1fs", method, path, type(exc).__name__, attempt, wait)
-                    await self._sleep(wait)
+                pause = self._retry.backoff(attempt)
+                retry = (
+                    (idempotent or not may_have_been_sent)
+                    and not last_try
+                    and timeouts < self._retry.timeout_attempts
+                    and spent + pause < self._retry.request_deadline
+                )
+                if retry:
+                    uncertain_before = uncertain_before or may_have_been_sent
+                    log.info("%s %s: %s; retry %d in %.1fs", method, path, failure, attempt, pause)
+                    await self._sleep(pause)
+                    spent += pause
                     continue
                 raise FaceAPIError(
                     status=None,
                     code=None,
-                    message=f"{type(exc).__name__}: the service did not answer",
+                    message=failure,
                     method=method,
                     path=path,
-                    uncertain=_may_have_been_sent(exc) and not idempotent,
+                    uncertain=may_have_been_sent and not idempotent,
                 ) from None
-            if 300 <= response.status_code < 400:
+            if 300 <= reply.status_code < 400:
                 # Redirects are not followed: the key must not travel to wherever they point.
-                location = response.headers.get("location") or "nowhere (no Location header)"
+                location = reply.headers.get("location") or "nowhere (no Location header)"
                 raise UnexpectedResponse(
-                    op, method, path, f"HTTP {response.status_code} redirect to {location}; use that endpoint"
+                    op, method, path, f"HTTP {reply.status_code} redirect to {location}; use that endpoint"
                 )
-            if response.status_code < 400:
-                return response
-            code, message = _error_fields(response)
-            request_id = response.headers.get("apim-request-id")
-            if uncertain_before and response.status_code in ok_after_uncertain:
+            if reply.status_code < 400:
+                return reply
+            code, message = _error_fields(reply)
+            request_id = reply.headers.get("apim-request-id")
+            if uncertain_before and reply.status_code in ok_after_uncertain:
                 return None
-            if response.status_code == 429 and not last_try:
-                asked = retry_after_seconds(response, message)
-                wait = asked if asked is not None else self._retry.backoff(attempt)
-                log.info("%s %s: 429 rate limited; waiting %.1fs as the service asks", method, path, wait)
-                if self._limiter is not None:
-                    self._limiter.penalise(wait)
-                await self._sleep(wait)
-                continue
-            retry_5xx = response.status_code in _RETRYABLE_5XX
+            wait: float | None = None
+            if reply.status_code == 401 and not reauthenticated and not last_try and self._auth.rejected():
+                reauthenticated = True
+                wait = 0.0  # a token the service no longer takes: fetch a fresh one, try once more
+            elif reply.status_code == 429 and not last_try:
+                asked = retry_after_seconds(reply, message)
+                if asked is not None and asked > self._retry.retry_after_max:
+                    message = (
+                        f"{host} asks to wait {_seconds(asked)} before trying again; facesync waits "
+                        f"at most {self._retry.retry_after_max:g} s (try again later). {message}"
+                    )
+                else:
+                    wait = asked if asked is not None else self._retry.backoff(attempt)
+                    log.info("%s %s: 429 rate limited; waiting %.1fs as the service asks", method, path, wait)
+                    if self._limiter is not None:
+                        self._limiter.penalise(wait)
+            if code == "AuthenticationTypeDisabled" and self.endpoint.auth == "key":
+                message += f" {host} takes Microsoft Entra ID tokens only: use --auth entra (or auth: entra)."
+            retry_5xx = reply.status_code in _RETRYABLE_5XX
             conflict = code == "ConcurrentOperationConflict"
-            if ((retry_5xx and idempotent) or conflict) and not last_try:
+            if wait is None and ((retry_5xx and idempotent) or conflict) and not last_try:
                 uncertain_before = uncertain_before or retry_5xx
                 wait = self._retry.backoff(attempt)
                 log.info(
                     "%s %s: HTTP %d %s; retry %d in %.1fs",
-                    *(method, path, response.status_code, code, attempt, wait),
+                    *(method, path, reply.status_code, clean(code or ""), attempt, wait),
                 )
-                await self._sleep(wait)
-                continue
+            if wait is not None:
+                if spent + wait < self._retry.request_deadline:
+                    await self._sleep(wait)
+                    spent += wait
+                    continue
+                message = (
+                    f"gave up after {spent:.0f} s: facesync's limit for one request to {host}, "
+                    f"tries and waits included, is {self._retry.request_deadline:g} s. {message}"
+                )
             raise FaceAPIError(
-                status=response.status_code,
+                status=reply.status_code,
                 code=code,
                 message=message,
                 method=method,
@@ -249,24 +410,125 @@ class FaceClient:
                 uncertain=retry_5xx and not idempotent,
             )
 
+    def _no_answer(self, timeouts: int) -> str:
+        return (
+            f"{self.endpoint.display} did not answer within {self._timeout:g} s, "
+            f"facesync's limit per try{_tries(timeouts)}"
+        )
+
+    def _too_slow(self, slow: _TooSlow, timeouts: int) -> str:
+        host, deadline = self.endpoint.display, slow.deadline
+        if slow.request_over:
+            return (
+                f"{host} took too long: facesync's limit for one request, tries and waits "
+                f"included, is {self._retry.request_deadline:g} s"
+            )
+        if deadline.received == 0:
+            return self._no_answer(timeouts)
+        return (
+            f"{host} sent its answer too slowly ({deadline.received:,} bytes in {deadline.elapsed:.0f} s): "
+            f"facesync allows {self._timeout:g} s per try plus 1 s per "
+            f"{format_size(limits.MIN_TRANSFER_RATE)} moved{_tries(timeouts)}"
+        )
+
+    async def _exchange(self, request: httpx.Request, max_body: int, started: float, spent: float) -> Reply:
+        """One try, watched on the client's clock: ends by its deadline whatever the server does
+        (nothing, a byte a second, a body without end)."""
+        deadline = limits.TryDeadline(
+            self._clock,
+            started,
+            self._timeout,
+            limits.MIN_TRANSFER_RATE,
+            request_end=started + self._retry.request_deadline - spent,
+        )
+        sent = request.headers.get("content-length", "")
+        deadline.add(sent=int(sent) if sent.isdigit() else 0)
+        task = asyncio.ensure_future(self._receive(request, max_body, deadline))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=WATCH_INTERVAL)
+                if done:
+                    return task.result()
+                if deadline.expired():
+                    raise _TooSlow(deadline, request_over=deadline.end >= deadline.request_end)
+        finally:
+            if not task.done():
+                task.cancel()
+                # The try already failed; how its cancelled task ends is moot, unless this task
+                # itself is being cancelled.
+                with contextlib.suppress(Exception):
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        current = asyncio.current_task()
+                        if current is not None and current.cancelling():
+                            raise
+
+    async def _receive(self, request: httpx.Request, max_body: int, deadline: limits.TryDeadline) -> Reply:
+        response = await self._http.send(request, stream=True)
+        try:
+            status, headers = response.status_code, response.headers
+            if 300 <= status < 400:
+                return Reply(status, headers, b"", response.reason_phrase)
+            limit = max_body if status < 400 else limits.ERROR_BODY_MAX
+            try:
+                body = await self._read_body(response, limit, deadline)
+            except BodyError as exc:
+                if status < 400:
+                    raise
+                # An error's status still counts (a 429 is waited out); its unreadable body does not.
+                return Reply(status, headers, b"", response.reason_phrase, body_problem=str(exc))
+            return Reply(status, headers, body, response.reason_phrase)
+        finally:
+            await response.aclose()
+
     @staticmethod
-    def _decode(op: str, method: str, path: str, response: httpx.Response) -> Any:
-        content_type = response.headers.get("content-type", "")
+    async def _read_body(response: httpx.Response, limit: int, deadline: limits.TryDeadline) -> bytes:
+        """The decompressed body, streamed, cut short (`BodyTooLarge`) past `limit` bytes."""
+        encoding = response.headers.get("content-encoding")
+        declared = response.headers.get("content-length", "")
+        if not encoding and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(limit)
+        inflater = Inflater(encoding)
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            deadline.add(received=len(chunk))
+            if deadline.expired():
+                raise _TooSlow(deadline, request_over=deadline.end >= deadline.request_end)
+            inflater.feed_into(body, chunk, limit)
+        inflater.finish()
+        # Whatever the service echoes (a key in an error message, a token in a name) is masked
+        # here, before any of it becomes data.
+        return scrub_bytes(bytes(body))
+
+    def _decode(self, op: str, method: str, path: str, reply: Reply) -> Any:
+        content_type = reply.headers.get("content-type", "")
         if "json" not in content_type.lower():
             raise UnexpectedResponse(
                 op,
                 method,
                 path,
-                f"expected JSON, got HTTP {response.status_code} {content_type or 'with no content type'} "
+                f"expected JSON, got HTTP {reply.status_code} {content_type or 'with no content type'} "
                 "(is this the Face endpoint, not a proxy or a login page?)",
             )
         try:
-            return response.json()
+            return parse_json(reply.body, max_depth=limits.JSON_MAX_DEPTH, max_values=limits.JSON_MAX_VALUES)
+        except BodyError as exc:
+            raise UnexpectedResponse(
+                op, method, path, f"{self.endpoint.display}: {exc}{_limit_note(exc)}"
+            ) from None
         except ValueError as exc:
             raise UnexpectedResponse(op, method, path, f"the body is not valid JSON: {exc}") from None
 
-    async def _json(self, op: str, path: str, params: dict[str, Any] | None = None) -> Any:
-        response = await self._send(op, "GET", path, params=params, idempotent=True)
+    async def _json(
+        self,
+        op: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        max_body: int | None = None,
+    ) -> Any:
+        response = await self._send(op, "GET", path, params=params, idempotent=True, max_body=max_body)
         assert response is not None
         return self._decode(op, "GET", path, response)
 
@@ -280,9 +542,12 @@ class FaceClient:
         self, op: str, path: str, id_field: str, params: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """A JSON list of objects that each carry `id_field`; anything else is an error, never empty."""
-        raw = await self._json(op, path, params)
+        raw = await self._json(op, path, params, max_body=limits.LIST_BODY_MAX)
         if not isinstance(raw, list):
             raise UnexpectedResponse(op, "GET", path, f"expected a JSON list, got {_shape(raw)}")
+        top = (params or {}).get("top")
+        if isinstance(top, int) and len(raw) > top:
+            raise UnexpectedResponse(op, "GET", path, f"{len(raw):,} items in a page of at most {top:,}")
         for index, item in enumerate(raw):
             if not isinstance(item, dict) or not isinstance(item.get(id_field), str):
                 problem = f"item {index} is {_shape(item)}, not an object with a string {id_field!r}"
@@ -304,10 +569,10 @@ class FaceClient:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "the body"
             raise UnexpectedResponse(
-                op, method, path, f"unexpected response shape: {where}: {first['msg']}"
+                op, method, path, f"unexpected response shape: {where[:200]}: {first['msg']}"
             ) from None
 
-    def _created_id(self, op: str, method: str, path: str, response: httpx.Response, field: str) -> str:
+    def _created_id(self, op: str, method: str, path: str, response: Reply, field: str) -> str:
         raw = self._decode(op, method, path, response)
         if not isinstance(raw, dict) or not isinstance(raw.get(field), str):
             problem = f"expected an object with a string {field!r}, got {_shape(raw)}"
@@ -320,7 +585,7 @@ class FaceClient:
         """Every item of a start/top list: pages of PAGE_SIZE until a short page."""
         items: list[dict[str, Any]] = []
         start = ""
-        while True:
+        for _ in range(MAX_PAGES):
             params = {"top": PAGE_SIZE, **(extra or {})}
             if start:
                 params["start"] = start
@@ -328,7 +593,14 @@ class FaceClient:
             items.extend(page)
             if len(page) < PAGE_SIZE:
                 return items
-            start = page[-1][id_field]
+            last = page[-1][id_field]
+            if last <= start:
+                # Ids come sorted and `start` is exclusive: a page that does not move on never ends.
+                raise UnexpectedResponse(op, "GET", path, f"the page after {start!r} starts over at {last!r}")
+            start = last
+        raise UnexpectedResponse(
+            op, "GET", path, f"more than {MAX_PAGES - 1:,} pages: no Face collection is that large"
+        )
 
     @staticmethod
     def _face_params(
@@ -695,3 +967,14 @@ def _connect_cause(exc: httpx.TransportError, timeout: float) -> str:
 def _may_have_been_sent(exc: httpx.TransportError) -> bool:
     """Whether the request could have reached the service (so a create may have happened)."""
     return not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _tries(count: int) -> str:
+    return f" (tried {count} times)" if count > 1 else ""
+
+
+def _limit_note(exc: BodyError) -> str:
+    """After a limit's message: why facesync holds to it."""
+    if isinstance(exc, BodyOverLimit):
+        return "; no Face API answer comes near that, so facesync stops reading"
+    return ""

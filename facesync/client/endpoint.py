@@ -1,7 +1,8 @@
 """Where the Face service is, and how to reach it.
 
 An endpoint is an https URL of a Face resource, or `local:PATH`: the embedded emulator serving
-from the SQLite file PATH, in-process, with no server and no Azure.
+from the SQLite file PATH, in-process, with no server and no Azure. It authenticates with a key
+(`auth: key`, the default) or with Microsoft Entra ID tokens (`auth: entra`, no key at all).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from facesync import secrets
 from facesync.client.errors import EndpointError
+from facesync.model import AUTH_METHODS
 
 LOCAL_PREFIX = "local:"
 _LOCAL_BASE_URL = "http://facesync-local"
@@ -26,6 +29,8 @@ class Endpoint:
     url: str
     """The base URL (no `/face/...` suffix), or `local:PATH`."""
     key: str | None = None
+    auth: str = "key"
+    """`key` (the `Ocp-Apim-Subscription-Key` header) or `entra` (a bearer token; no key sent)."""
 
     @property
     def is_local(self) -> bool:
@@ -37,7 +42,7 @@ class Endpoint:
 
     def __repr__(self) -> str:
         # The key must never reach logs or tracebacks, even through a repr.
-        return f"Endpoint(url={self.url!r}, key={'***' if self.key else None})"
+        return f"Endpoint(url={self.url!r}, key={'***' if self.key else None}, auth={self.auth!r})"
 
     @property
     def display(self) -> str:
@@ -56,8 +61,11 @@ def resolve_endpoint(
     environ: Mapping[str, str] | None = None,
     *,
     config_root: Path | None = None,
+    flag_auth: str | None = None,
+    config_auth: str | None = None,
 ) -> Endpoint:
-    """Flags win, then FACESYNC_ENDPOINT / FACESYNC_KEY, then the config's `service.endpoint`.
+    """Flags win, then FACESYNC_ENDPOINT / FACESYNC_KEY / FACESYNC_AUTH, then the config's
+    `service.endpoint` and `service.auth`; auth is `key` when nothing says otherwise.
 
     A relative `local:PATH` in the configuration is relative to the configuration's folder (like
     image paths), so a run from another directory finds the same emulator data; on the command
@@ -67,6 +75,9 @@ def resolve_endpoint(
     from_config = not (flag_endpoint or env.get("FACESYNC_ENDPOINT"))
     url = flag_endpoint or env.get("FACESYNC_ENDPOINT") or config_endpoint
     key = flag_key or env.get("FACESYNC_KEY") or None
+    secrets.register(key)
+    secrets.register_environment(env)
+    auth = resolve_auth(flag_auth or env.get("FACESYNC_AUTH") or config_auth)
     if not url:
         raise EndpointError(
             "no Face endpoint given. Give one of: the --endpoint flag, the FACESYNC_ENDPOINT "
@@ -82,7 +93,7 @@ def resolve_endpoint(
             )
         if from_config and config_root is not None and not os.path.isabs(os.path.expanduser(local)):
             local = os.path.normpath(os.path.join(config_root, local))
-        return Endpoint(url=LOCAL_PREFIX + local, key=key)
+        return Endpoint(url=LOCAL_PREFIX + local, key=key, auth=auth)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- parsing the port is what rejects 127.0.0.1:99999
@@ -99,23 +110,32 @@ def resolve_endpoint(
         if path.endswith(suffix):
             path = path[: -len(suffix)]
             break
-    return Endpoint(url=f"{parts.scheme}://{parts.netloc}{path}", key=key)
+    return Endpoint(url=f"{parts.scheme}://{parts.netloc}{path}", key=key, auth=auth)
+
+
+def resolve_auth(value: str | None) -> str:
+    """`key` or `entra` (any case, surrounding blanks ignored); an EndpointError for anything else."""
+    auth = (value or "key").strip().lower()
+    if auth not in AUTH_METHODS:
+        raise EndpointError(f"auth {value!r} is not one of {', '.join(AUTH_METHODS)}")
+    return auth
 
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 def require_key(endpoint: Endpoint) -> None:
-    """A Face resource needs a key: say so before the first call, not after the service's 401.
-    The emulator (`local:`, or a server on this machine) may run without one."""
-    if endpoint.key or endpoint.is_local:
+    """A Face resource needs a key, unless it is reached with `auth: entra`: say so before the
+    first call, not after the service's 401. The emulator (`local:`, or a server on this
+    machine) may run without one."""
+    if endpoint.key or endpoint.is_local or endpoint.auth == "entra":
         return
     host = urlsplit(endpoint.url).hostname or ""
     if host in _LOOPBACK or host.startswith("127."):
         return
     raise EndpointError(
         f"no Face key for {endpoint.display}: set the FACESYNC_KEY environment variable "
-        "(or pass --key); nothing was sent"
+        "(or pass --key), or use Microsoft Entra ID with --auth entra; nothing was sent"
     )
 
 

@@ -25,7 +25,7 @@ from pydantic_core import core_schema
 
 from facesync.config.rules import ID_MAX_LENGTH, ID_PATTERN, NAME_MAX_LENGTH, USER_DATA_MAX_LENGTH
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
-from facesync.model import API_VERSIONS, DETECTION_MODELS, RECOGNITION_MODELS
+from facesync.model import API_VERSIONS, AUTH_METHODS, DETECTION_MODELS, RECOGNITION_MODELS
 
 SCHEMA_ID = "https://facesync.dev/schemas/facesync.schema.json"
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -227,7 +227,8 @@ class FaceListModel(_CollectionModel):
 
 
 class ServiceModel(_Model):
-    """Where the Face resource is. The key never goes here: pass it by flag or environment."""
+    """Where the Face resource is and how to authenticate. The key never goes here: pass it by
+    flag or environment, or use `auth: entra` and have no key."""
 
     model_config = ConfigDict(title="Service")
 
@@ -235,6 +236,11 @@ class ServiceModel(_Model):
         None, pattern=ENDPOINT_PATTERN, description="https://<name>.cognitiveservices.azure.com"
     )
     api_version: Literal[API_VERSIONS] | None = Field(None, alias="apiVersion")  # type: ignore[valid-type]
+    auth: Literal[AUTH_METHODS] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="How facesync authenticates: `key` (FACESYNC_KEY, the default) or `entra` "
+        "(a Microsoft Entra ID token from azure-identity; no key at all). --auth wins.",
+    )
 
 
 class DefaultsModel(_Model):

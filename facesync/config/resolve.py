@@ -202,7 +202,11 @@ class _Builder:
         desired.sort(key=lambda c: order.index(c.kind))
         return DesiredState(
             collections=tuple(desired),
-            service=ServiceSettings(endpoint=service.endpoint if service else None, api_version=api_version),
+            service=ServiceSettings(
+                endpoint=service.endpoint if service else None,
+                api_version=api_version,
+                auth=service.auth if service else None,
+            ),
             prune=any(r.prune for _, r in roots),
             files=tuple(d.file for d in docs),
         )

@@ -53,22 +53,33 @@ def _problem(env: Environment, message: str) -> ConfigError:
 
 
 def resolve_environment_endpoint(
-    env: Environment, config_root: Path, environ: Mapping[str, str] | None = None
+    env: Environment,
+    config_root: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    auth: str | None = None,
+    config_auth: str | None = None,
 ) -> Endpoint:
     """The endpoint, with the key read from `keyEnv` — only from there: a key meant for one
-    resource (FACESYNC_KEY, another environment's variable) never goes to this one."""
+    resource (FACESYNC_KEY, another environment's variable) never goes to this one. `auth` (the
+    --auth flag) wins over the environment's `auth:`, which wins over `config_auth` (the
+    config's `service.auth`), FACESYNC_AUTH in between; with `entra` no key is read or sent."""
     environ = os.environ if environ is None else environ
     if env.unset:
         raise ConfigError([replace(d, message=f"environment '{env.name}': {d.message}") for d in env.unset])
-    key = environ.get(env.key_env) if env.key_env else None
+    method = auth or environ.get("FACESYNC_AUTH") or env.auth or config_auth
+    key = environ.get(env.key_env) if env.key_env and method != "entra" else None
     try:
-        endpoint = resolve_endpoint(None, key or None, env.endpoint, environ={}, config_root=config_root)
+        endpoint = resolve_endpoint(
+            None, key or None, env.endpoint, environ={}, config_root=config_root, flag_auth=method
+        )
     except EndpointError as exc:
         raise _problem(env, str(exc)) from None
     try:
         require_key(endpoint)
     except EndpointError:
         where = f"set {env.key_env}" if env.key_env else "give it 'keyEnv: VARIABLE' and set that variable"
+        where += ", or give it 'auth: entra'"
         raise EndpointError(
             f"no Face key for environment '{env.name}' ({endpoint.display}): {where}; nothing was sent"
         ) from None
@@ -83,9 +94,10 @@ def resolve(
     *,
     api_version: str | None = None,
     environ: Mapping[str, str] | None = None,
+    auth: str | None = None,
 ) -> Resolved:
     """`base` holds the command's options; the environment's own settings win over them, and an
-    explicit `api_version` (the --api-version flag) wins over the environment's."""
+    explicit `api_version` (the --api-version flag) or `auth` (--auth) wins over the environment's."""
     try:
         own = resolve_desired(desired, env)
     except AddressError as exc:
@@ -105,5 +117,7 @@ def resolve(
         targets=targets,
         environment=env.name,
     )
-    endpoint = resolve_environment_endpoint(env, config_root, environ)
+    endpoint = resolve_environment_endpoint(
+        env, config_root, environ, auth=auth, config_auth=desired.service.auth
+    )
     return Resolved(env.name, own, endpoint, options, environment=env)

@@ -38,6 +38,8 @@ class RunRequest:
     root: Path | None = None
     endpoint: str | None = None
     key: str | None = None
+    auth: str | None = None
+    """`key` or `entra` (--auth); None: FACESYNC_AUTH, the environment's or config's, else key."""
     api_version: str | None = None
     rate_limit: float | None = None
     """Calls per second (0: no limit); None: the environment's, else none for the in-process
@@ -143,7 +145,12 @@ def resolve_run(request: RunRequest, saved: Saved | None = None) -> tuple[list[R
         )
         resolve_targets(desired, options.targets)
         endpoint = resolve_endpoint(
-            request.endpoint, request.key, desired.service.endpoint, config_root=config_root(request.config)
+            request.endpoint,
+            request.key,
+            desired.service.endpoint,
+            config_root=config_root(request.config),
+            flag_auth=request.auth,
+            config_auth=desired.service.auth,
         )
         require_key(endpoint)
         api_version = (
@@ -167,7 +174,14 @@ def resolve_run(request: RunRequest, saved: Saved | None = None) -> tuple[list[R
         env = environments.get(name)
         assert env is not None
         options = base if saved is None else replace(base, targets=saved.targets.get(name, ()))
-        one = resolve(env, desired, options, config_root(request.config), api_version=request.api_version)
+        one = resolve(
+            env,
+            desired,
+            options,
+            config_root(request.config),
+            api_version=request.api_version,
+            auth=request.auth,
+        )
         rate = _rate(request, env.calls_per_second, one.endpoint.is_local)
         resolved.append(replace(one, options=replace(one.options, rate_limit=rate)))
     return resolved, diagnostics
@@ -179,7 +193,7 @@ def connection(request: RunRequest, name: str | None) -> Resolved:
     from facesync.model import DesiredState
 
     if name is None:
-        endpoint = resolve_endpoint(request.endpoint, request.key, None)
+        endpoint = resolve_endpoint(request.endpoint, request.key, None, flag_auth=request.auth)
         require_key(endpoint)
         options = replace(
             request.options,
@@ -192,7 +206,7 @@ def connection(request: RunRequest, name: str | None) -> Resolved:
     assert environments is not None and names == [name]
     env = environments.get(name)
     assert env is not None
-    endpoint = resolve_environment_endpoint(env, config_root(request.config))
+    endpoint = resolve_environment_endpoint(env, config_root(request.config), auth=request.auth)
     options = replace(
         request.options,
         api_version=request.api_version or env.api_version or "v1.0",

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from facesync import secrets
 from facesync.config.errors import ConfigError, Diagnostic
 from facesync.config.loader import ENV_UNSET, YamlPath
-from facesync.model import API_VERSIONS, RECOGNITION_MODELS
+from facesync.model import API_VERSIONS, AUTH_METHODS, RECOGNITION_MODELS
 
 KEY = "environments"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -26,6 +27,7 @@ TIER_RATES = {"S0": 10.0, "F0": 20 / 60}
 FIELDS = (
     "endpoint",
     "keyEnv",
+    "auth",
     "apiVersion",
     "tier",
     "rateLimit",
@@ -43,6 +45,9 @@ class Environment:
     """With `${VAR}` expanded (see `unset`)."""
     key_env: str | None = None
     """The name of the environment variable holding this resource's key (never the key)."""
+    auth: str | None = None
+    """`key` or `entra` (a Microsoft Entra ID token, no key); None: the command's --auth, else
+    the config's `service.auth`, else `key`."""
     api_version: str | None = None
     tier: str | None = None
     rate_limit: float | None = None
@@ -125,6 +130,8 @@ def load_environments(config: Path) -> Environments | None:
     diagnostics += problems
     if diagnostics:
         raise ConfigError(diagnostics)
+    # Every environment's key is a secret from now on, chosen or not: a service may echo any.
+    secrets.register_environment(names=[e.key_env for e in environments.entries if e.key_env])
     return _with_unset(environments, unset, first.positions.values)
 
 
@@ -235,6 +242,9 @@ def _entry(
         bad("keyEnv", f"'keyEnv' names an environment variable (e.g. PROD_FACE_KEY), not {key_env!r}")
     elif isinstance(key_env, str) and key_env in ("FACESYNC_KEY",):
         bad("keyEnv", "'keyEnv' must name a variable of this environment's own, not FACESYNC_KEY")
+    auth = value.get("auth")
+    if auth is not None and auth not in AUTH_METHODS:
+        bad("auth", f"'auth' must be one of {', '.join(AUTH_METHODS)}, not {auth!r}")
     api_version = value.get("apiVersion")
     if api_version is not None and api_version not in API_VERSIONS:
         bad("apiVersion", f"'apiVersion' must be one of {', '.join(API_VERSIONS)}")
@@ -265,6 +275,7 @@ def _entry(
         name=name,
         endpoint=endpoint.strip(),
         key_env=key_env,
+        auth=auth,
         api_version=api_version,
         tier=tier,
         rate_limit=float(rate) if rate is not None else None,
