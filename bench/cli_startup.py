@@ -1,17 +1,19 @@
-"""How long `facesync --help` and `facesync --version` take to start, beside `python -c "import click"`
-(the floor: the interpreter plus click) and beside a baseline revision of facesync run the same way.
+"""How long `facesync --help`, `--version` and `validate` (on the quickstart) take, beside
+`python -c "import click"` (the floor: the interpreter plus click) and beside a baseline revision of
+facesync run the same way.
 
-    python bench/cli_startup.py [--runs 15] [--baseline 48a6ad8]
+    python bench/cli_startup.py [--runs 15] [--baseline ede821f]
 
 The baseline is extracted with `git archive` into a temporary folder and run with PYTHONPATH, so
 both versions start from the same interpreter and site-packages; the default baseline is the last
-commit before command modules imported their dependencies lazily.
+commit before issue 18 (one run path, lazy deepdiff).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,13 +25,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def median_seconds(argv: list[str], runs: int, pythonpath: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
-    times = []
+    return timed(argv, runs, pythonpath)[0]
+
+
+def timed(argv: list[str], runs: int, pythonpath: Path) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (user + system of the child) over `runs`."""
+    # As a user's machine has it: bytecode cached (this sandbox sets PYTHONDONTWRITEBYTECODE, which
+    # would charge every run for compiling facesync and none for compiling click).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(pythonpath)
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, cwd=tempfile.gettempdir())
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def extract(revision: str, into: Path) -> Path:
@@ -43,21 +56,29 @@ def extract(revision: str, into: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--baseline", default="48a6ad8", help="git revision to compare with")
+    parser.add_argument("--baseline", default="ede821f", help="git revision to compare with")
     args = parser.parse_args()
     python = sys.executable
-    floor = median_seconds([python, "-c", "import click"], args.runs, REPO)
-    print(f"median of {args.runs} runs each (wall clock, this machine):")
-    print(f"  python -c 'import click'          {floor:6.3f} s")
+    floor, floor_cpu = timed([python, "-c", "import click"], args.runs, REPO)
+    print(f"median of {args.runs} runs each (wall clock; CPU of the process, steadier on a busy machine):")
+    print(f"  python -c 'import click'           {floor:6.3f} s, CPU {floor_cpu:6.3f} s")
     with tempfile.TemporaryDirectory() as tmp:
         baseline = extract(args.baseline, Path(tmp))
-        for flag in ("--help", "--version"):
-            now = median_seconds([python, "-m", "facesync", flag], args.runs, REPO)
-            before = median_seconds([python, "-m", "facesync", flag], args.runs, baseline)
+        quickstart = str(REPO / "examples" / "quickstart" / "facesync.yaml")
+        for label, command in (
+            ("--help", ["--help"]),
+            ("--version", ["--version"]),
+            ("validate", ["validate", "-f", quickstart]),
+        ):
+            argv = [python, "-m", "facesync", *command]
+            median_seconds(argv, 1, REPO)  # write the bytecode and the image cache first
+            median_seconds(argv, 1, baseline)
+            now, now_cpu = timed(argv, args.runs, REPO)
+            before, before_cpu = timed(argv, args.runs, baseline)
             print(
-                f"  facesync {flag:<9}  now {now:6.3f} s   baseline {args.baseline} {before:6.3f} s   "
-                f"now/baseline {now / before:4.2f}   above the floor: now {now - floor:+.3f} s, "
-                f"baseline {before - floor:+.3f} s"
+                f"  facesync {label:<9}  now {now:6.3f} s ({now / floor:3.1f}x the floor), CPU "
+                f"{now_cpu:.3f} s ({now_cpu / floor_cpu:3.1f}x)   baseline {args.baseline} {before:6.3f} s "
+                f"({before / floor:3.1f}x), CPU {before_cpu:.3f} s ({before_cpu / floor_cpu:3.1f}x)"
             )
 
 

@@ -18,12 +18,15 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from facesync.address import Address, ResourceKind
 from facesync.cache import FaceCache
 from facesync.client import FaceAPIError, FaceClient
+from facesync.client.directory import DEFAULT_OPERATION_TIMEOUT
+from facesync.config.images import read_image
+from facesync.directory.apply import DirectoryApply, DirectoryApplyError
+from facesync.directory.journal import OperationJournal
 from facesync.fingerprint import encode_face_user_data, image_digest
 from facesync.journal import TrainingJournal
 from facesync.live import FaceReader
@@ -40,6 +43,8 @@ class ApplyOptions:
     train_timeout: float = 1800.0
     poll_initial: float = 0.2
     poll_max: float = 5.0
+    operation_timeout: float = DEFAULT_OPERATION_TIMEOUT
+    """How long one directory operation (202) may run before apply stops waiting for it."""
     clock: Callable[[], float] = time.monotonic
     """Measures --train-timeout; tests pass a fake with `sleep`."""
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -130,7 +135,7 @@ class _Executor:
             return False
         try:
             await action
-        except (FaceAPIError, ApplyError, OSError) as exc:
+        except (FaceAPIError, ApplyError, DirectoryApplyError, OSError) as exc:
             self.result.failed.append((change, str(exc)))
             self._emit("change", "failed", change.address, change, str(exc))
             if self.options.fail_fast:
@@ -405,7 +410,7 @@ class _Executor:
 
 def _read_image(face: DesiredFace) -> bytes:
     assert face.image_path is not None
-    data = Path(face.image_path).read_bytes()
+    data = read_image(face.image_path)  # a regular file of at most 6 MB, never a FIFO or device
     if face.image_sha256 and image_digest(data) != face.image_sha256:
         raise ApplyError(f"{face.image_path} changed since the plan was made; plan again")
     return data
@@ -425,11 +430,21 @@ async def apply_plan(
     options: ApplyOptions | None = None,
     cache: FaceCache | None = None,
     journal: TrainingJournal | None = None,
+    operations: OperationJournal | None = None,
     on_event: Callable[[ApplyEvent], None] = lambda event: None,
 ) -> ApplyResult:
-    executor = _Executor(client, options or ApplyOptions(), cache, journal, on_event)
+    """`operations`: where the directory's running operations are journaled (see
+    facesync.directory.journal)."""
+    options = options or ApplyOptions()
+    executor = _Executor(client, options, cache, journal, on_event)
+    classic = [c for c in plan.changes if c.address.collection_kind.classic]
+    directory = [c for c in plan.changes if not c.address.collection_kind.classic]
+    rooms = DirectoryApply(executor, operations, options.operation_timeout)
     try:
-        await asyncio.gather(*(executor.collection(group) for group in group_by_collection(plan.changes)))
+        await asyncio.gather(
+            *(executor.collection(group) for group in group_by_collection(classic)),
+            rooms.run(directory),
+        )
     finally:
         if cache is not None:
             cache.save()

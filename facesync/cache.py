@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
-from facesync.localstate import report_unusable
+from facesync.localstate import read_state_file, report_unusable
 
 _FORMAT = 1
 
@@ -35,7 +35,7 @@ class FaceCache:
 
     def _load(self, path: Path) -> None:
         try:
-            raw = json.loads(path.read_text())
+            raw = json.loads(read_state_file(path))
         except FileNotFoundError:
             return
         except OSError as exc:

@@ -19,8 +19,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from facesync.address import Address, selects
-from facesync.lock import is_lock_collection
+from facesync.config.rules import is_lock_collection
+from facesync.directory.diff import diff_directory, diff_dynamic_group, diff_person_faces, member_ids
 from facesync.model import (
+    DIRECTORY_ID,
     CollectionKind,
     DesiredCollection,
     DesiredFace,
@@ -43,6 +45,8 @@ _KIND_ORDER = {k: i for i, k in enumerate(CollectionKind)}
 @dataclass
 class _Differ:
     pending_training: Collection[tuple[CollectionKind, str]] = ()
+    directory: tuple[DesiredCollection | None, LiveCollection | None] = (None, None)
+    """The directory, desired and live: a DynamicPersonGroup's members are its persons."""
     changes: list[Change] = field(default_factory=list)
     warnings: list[PlanWarning] = field(default_factory=list)
     stats: list[CollectionStats] = field(default_factory=list)
@@ -57,6 +61,16 @@ class _Differ:
     # -- collections ----------------------------------------------------------------------------
 
     def collection(self, desired: DesiredCollection, live: LiveCollection | None) -> None:
+        if desired.kind is CollectionKind.PERSON_DIRECTORY:
+            self.person_faces = []
+            diff_directory(self, desired, live)
+            if live is not None:
+                self.stats[-1] = replace(self.stats[-1], person_faces=tuple(self.person_faces))
+            return
+        if desired.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            ids = member_ids(desired, *self.directory, _best_twin)
+            diff_dynamic_group(self, desired, live, ids)
+            return
         address = Address(desired.kind, desired.id)
         if live is not None:
             self.stats.append(
@@ -187,7 +201,7 @@ class _Differ:
             paddr = address.child_person(want.name)
             if want.name not in found:
                 self.add(Change(Action.CREATE, paddr, Reason.DECLARED, "declared in the configuration", want))
-                self.faces(want.faces, (), paddr, None)
+                self.enrolled_faces(desired, want, (), paddr, None)
                 continue
             candidates, renamed = found[want.name]
             keep = _best_twin(want, candidates)
@@ -218,7 +232,7 @@ class _Differ:
             elif user_data_changed:
                 self.add(Change(Action.UPDATE, paddr, Reason.FIELDS_CHANGED, "userData changed", want, keep))
             self.person_faces.append((paddr, len(keep.faces)))
-            self.faces(want.faces, keep.faces, paddr, keep.person_id)
+            self.enrolled_faces(desired, want, keep.faces, paddr, keep.person_id)
         for name in sorted(by_name):
             twins = len(by_name[name]) > 1
             for gone in sorted(by_name[name], key=lambda p: p.person_id):
@@ -231,6 +245,20 @@ class _Differ:
                         live=gone,
                     )
                 )
+
+    def enrolled_faces(
+        self,
+        desired: DesiredCollection,
+        want: DesiredPerson,
+        live: Iterable[LiveFace],
+        address: Address,
+        person_id: str | None,
+    ) -> None:
+        """One person's faces: as listed in a group, model by model in the directory."""
+        if desired.kind is CollectionKind.PERSON_DIRECTORY:
+            diff_person_faces(self, desired, want, live, address, person_id)
+        else:
+            self.faces(want.faces, live, address, person_id)
 
     # -- faces ----------------------------------------------------------------------------------
 
@@ -446,7 +474,11 @@ def diff(
 ) -> Plan:
     """`targets`: collection, person or face addresses to plan (none: everything).
     `pending_training`: collections an interrupted apply wrote to but never saw trained."""
-    differ = _Differ(pending_training=pending_training)
+    directory = (
+        desired.collection(CollectionKind.PERSON_DIRECTORY, DIRECTORY_ID),
+        live.collection(CollectionKind.PERSON_DIRECTORY, DIRECTORY_ID),
+    )
+    differ = _Differ(pending_training=pending_training, directory=directory)
     for want in sorted(desired.collections, key=lambda c: (_KIND_ORDER[c.kind], c.id)):
         if not selects(targets, want.kind, want.id):
             continue
@@ -467,7 +499,8 @@ def diff(
             differ.changes[before:] = _within(differ.changes[before:], inside)
     pruning = desired.prune and not targets
     if pruning:
-        for other in live.others:
+        # The directory is never pruned: it is one per resource, and undeclared it is only reported.
+        for other in (o for o in live.others if not o.kind.singleton):
             differ.add(
                 Change(
                     Action.DELETE,

@@ -183,13 +183,11 @@ class PlanFile:
 def read_plan_file(path: Path) -> PlanFile:
     """A plan file written by `plan --out`, checked: its shape (one line for anything else), its
     format version, and that every checksum still matches the changes beside it."""
+    from facesync.localfiles import read_regular_file
+
     try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_FILE_BYTES:
-            raise PlanFileError(
-                f"{path} is {size:,} bytes, over the {MAX_PLAN_FILE_BYTES:,} a plan file may have"
-            )
-        raw = path.read_bytes()
+        # A regular file of bounded size: a FIFO or a link to /dev/zero must not hang the read.
+        raw = read_regular_file(path, limit=MAX_PLAN_FILE_BYTES)
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {path}: {exc.strerror or exc}") from None
     try:

@@ -135,11 +135,11 @@ class Fleet:
         made under the lock stays true until the apply, so it is made once."""
         await self._each(lambda m: m.sync.lock(on_wait=lambda holder: on_wait(m, holder)), "locked")
 
-    async def plan(self) -> None:
-        """Plan every member at once."""
+    async def plan(self, *, unmanaged: bool = True) -> None:
+        """Plan every member at once (`unmanaged`: see `Sync.plan`)."""
 
         async def one(member: Member) -> None:
-            plan = await member.sync.plan(member.progress)
+            plan = await member.sync.plan(member.progress, unmanaged=unmanaged)
             if member.resolved.protect and member.name is not None:
                 member.protection = protection_refusals(plan, member.name)
             member.plan = replace(plan, refusals=plan.refusals + member.protection)

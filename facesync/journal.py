@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
-from facesync.localstate import report_journal_unusable, report_unusable
+from facesync.localstate import read_state_file, report_journal_unusable, report_unusable
 from facesync.model import CollectionKind
 
 
@@ -29,7 +29,7 @@ class TrainingJournal:
         self._pending: set[str] = set()
         if path is not None:
             try:
-                raw = json.loads(path.read_text())
+                raw = json.loads(read_state_file(path))
                 self._pending = set(raw.get(endpoint, []))
             except FileNotFoundError:
                 pass
@@ -70,7 +70,7 @@ class TrainingJournal:
         if self.path is None:
             return
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(read_state_file(self.path))
             if not isinstance(data, dict):
                 data = {}
         except (OSError, ValueError):

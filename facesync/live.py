@@ -23,9 +23,11 @@ from facesync.address import Address, selects
 from facesync.cache import FaceCache
 from facesync.client import FaceClient
 from facesync.client.models import CollectionInfo, PersistedFace, Person
+from facesync.config.rules import is_lock_collection
+from facesync.directory.live import read_directory_state
 from facesync.fingerprint import decode_face_user_data
-from facesync.lock import is_lock_collection
 from facesync.model import (
+    CLASSIC_KINDS,
     SERVICE_DEFAULT_RECOGNITION_MODEL,
     CollectionKind,
     DesiredState,
@@ -45,9 +47,11 @@ log = logging.getLogger(__name__)
 DEFAULT_VERIFY_SAMPLE = 10
 
 
-def _live_face(persisted_face_id: str, user_data: str | None, known: bool = False) -> LiveFace:
+def _live_face(
+    persisted_face_id: str, user_data: str | None, known: bool = False, model: str | None = None
+) -> LiveFace:
     fingerprint, note = decode_face_user_data(user_data)
-    return LiveFace(persisted_face_id, user_data, fingerprint, note, known)
+    return LiveFace(persisted_face_id, user_data, fingerprint, note, known, model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +63,8 @@ class _CachedRead:
     person_id: str
     face_id: str
     user_data: str | None
+    model: str | None = None
+    """The recognition model of a directory person's face."""
 
 
 @dataclass
@@ -86,13 +92,21 @@ class FaceReader:
         self.cached_reads: list[_CachedRead] = []
         self.progress = progress or ReadProgress()
 
-    def _remember(self, face: PersistedFace) -> LiveFace:
+    def _remember(self, face: PersistedFace, model: str | None = None) -> LiveFace:
         known = False
         if self.cache is not None:
             hit, cached = self.cache.get(face.persisted_face_id)
             known = hit and cached == face.user_data and self.cache.written(face.persisted_face_id)
             self.cache.put(face.persisted_face_id, face.user_data)
-        return _live_face(face.persisted_face_id, face.user_data, known)
+        return _live_face(face.persisted_face_id, face.user_data, known, model)
+
+    async def get_face(
+        self, kind: CollectionKind, group_id: str, face_id: str, person_id: str, model: str | None
+    ) -> PersistedFace:
+        """One person's face from the service: in a group, or in the directory under `model`."""
+        if model is not None:
+            return await self.client.directory.get_face(person_id, model, face_id)
+        return await self.client.get_face(kind, group_id, face_id, person_id=person_id)
 
     async def list_faces(self, kind: CollectionKind, list_id: str) -> tuple[LiveFace, ...]:
         """Every face of a FaceList or LargeFaceList."""
@@ -105,8 +119,14 @@ class FaceReader:
         return tuple(self._remember(f) for f in listed)
 
     async def person_faces(
-        self, kind: CollectionKind, group_id: str, person_id: str, face_ids: Sequence[str]
+        self,
+        kind: CollectionKind,
+        group_id: str,
+        person_id: str,
+        face_ids: Sequence[str],
+        model: str | None = None,
     ) -> tuple[LiveFace, ...]:
+        """`model`: the recognition model a directory person's faces are enrolled in."""
         self.progress.faces += len(face_ids)
         found: dict[str, LiveFace] = {}
         missing: list[str] = []
@@ -121,14 +141,14 @@ class FaceReader:
             log.debug("face %s: userData from the local cache", face_id)
             self.progress.cache_hits += 1
             self.progress.faces_read += 1
-            self.cached_reads.append(_CachedRead(kind, group_id, person_id, face_id, user_data))
-            found[face_id] = _live_face(face_id, user_data, known=self.cache.written(face_id))
+            self.cached_reads.append(_CachedRead(kind, group_id, person_id, face_id, user_data, model))
+            found[face_id] = _live_face(face_id, user_data, self.cache.written(face_id), model)
 
         async def read(face_id: str) -> LiveFace:
             log.debug("face %s: not cached, reading it", face_id)
-            face = await self.client.get_face(kind, group_id, face_id, person_id=person_id)
+            face = await self.get_face(kind, group_id, face_id, person_id, model)
             self.progress.faces_read += 1
-            return self._remember(face)
+            return self._remember(face, model)
 
         if missing:
             read_faces = await asyncio.gather(*(read(face_id) for face_id in missing))
@@ -157,16 +177,21 @@ async def read_live_state(
     progress: ReadProgress | None = None,
     only_targeted_kinds: bool = False,
     known_trained: Collection[Address] = (),
+    report_unmanaged: bool = True,
 ) -> LiveState:
     """`verify_sample`: how many cached faces to check against the service (0: none; None: all).
     `only_targeted_kinds`: list only the kinds of the targeted collections (the others are not
     reported as unmanaged); `known_trained`: collections whose training is known to have
-    succeeded (not read again)."""
-    kinds = (
-        sorted({t.collection_kind for t in targets}, key=list(CollectionKind).index)
-        if only_targeted_kinds and targets
-        else list(CollectionKind)
-    )
+    succeeded (not read again); `report_unmanaged=False`: list only the kinds the configuration
+    declares (apply: collections it does not manage are none of its business, unless it prunes)."""
+    narrow = only_targeted_kinds and bool(targets)
+    order = list(CollectionKind).index
+    if narrow:
+        kinds = sorted({t.collection_kind for t in targets if t.collection_kind.classic}, key=order)
+    elif not report_unmanaged and not desired.prune:
+        kinds = sorted({c.kind for c in desired.collections if c.kind.classic}, key=order)
+    else:
+        kinds = list(CLASSIC_KINDS)
     listings = await asyncio.gather(*(client.list_collections(kind) for kind in kinds))
     listed: dict[tuple[CollectionKind, str], CollectionInfo] = {
         (kind, info.id): info
@@ -184,19 +209,23 @@ async def read_live_state(
     reader.progress.collections += len(wanted)
     # A collection about to be deleted needs only counts for the plan, not face fingerprints.
     trained = set(known_trained)
-    collections = list(
-        await asyncio.gather(
-            *(
-                _read(reader, d.kind, info, d.present, Address(d.kind, d.id) in trained)
-                for d, info in wanted
-            )
-        )
+    # The directory and its groups are read only when a narrowed read targets them.
+    directory_kinds = not narrow or any(not t.collection_kind.classic for t in targets)
+    classic, (directory, unmanaged) = await asyncio.gather(
+        asyncio.gather(
+            *(_read(reader, d.kind, info, d.present, Address(d.kind, d.id) in trained) for d, info in wanted)
+        ),
+        read_directory_state(reader, desired, targets) if directory_kinds else _nothing(),
     )
+    collections = [*classic, *directory]
     verified, warnings = await _verify_cached(reader, collections, verify_sample, rng or random.Random())
-    others = tuple(
-        LiveSummary(kind, cid, info.name)
-        for (kind, cid), info in sorted(listed.items())
-        if (kind, cid) not in declared
+    others = (
+        tuple(
+            LiveSummary(kind, cid, info.name)
+            for (kind, cid), info in sorted(listed.items())
+            if (kind, cid) not in declared
+        )
+        + unmanaged
     )
     if cache is not None and not targets:
         cache.retain(
@@ -207,6 +236,10 @@ async def read_live_state(
             }
         )
     return LiveState(collections=tuple(collections), others=others, warnings=warnings, verified=verified)
+
+
+async def _nothing() -> tuple[list[LiveCollection], tuple[LiveSummary, ...]]:
+    return [], ()
 
 
 async def _verify_cached(
@@ -254,8 +287,8 @@ def _differing(fresh: Sequence[LiveFace], reads: Sequence[_CachedRead]) -> set[s
 
 async def _reread(reader: FaceReader, reads: Sequence[_CachedRead]) -> list[LiveFace]:
     async def one(read: _CachedRead) -> LiveFace:
-        face = await reader.client.get_face(read.kind, read.group_id, read.face_id, person_id=read.person_id)
-        return reader._remember(face)
+        face = await reader.get_face(read.kind, read.group_id, read.face_id, read.person_id, read.model)
+        return reader._remember(face, read.model)
 
     return list(await asyncio.gather(*(one(r) for r in reads)))
 

@@ -1,12 +1,14 @@
 """Where facesync keeps what it remembers beside a configuration: one folder for every cache.
 
 `.facesync/` in the configuration's folder (git-ignored) holds the image cache
-(`cache/images.json`), the face cache (`cache/faces.json`) and the training journal
-(`pending-training.json`). Nothing in it is needed for correctness, so a folder facesync cannot
+(`cache/images.json`), the face cache (`cache/faces.json`), the training journal
+(`pending-training.json`) and the directory operations an apply left running
+(`pending-operations.json`). Nothing in it is needed for correctness, so a folder facesync cannot
 use — a file named `.facesync` in the way, a read-only checkout, a container running as another
 user — costs a warning, not the run: whoever reads or writes there calls `report_unusable`, which
 logs once per place and cause, naming both, and the caller keeps what it would have written in
-memory.
+memory. Its files are read with `read_state_file`: a pull request can commit a `.facesync/` too,
+and a symlink to `/dev/zero` or a FIFO there must cost nothing but that warning.
 """
 
 from __future__ import annotations
@@ -16,9 +18,21 @@ import logging
 import os
 from pathlib import Path
 
+from facesync.localfiles import read_regular_file
+
 log = logging.getLogger(__name__)
 
 STATE_DIR_NAME = ".facesync"
+MAX_STATE_FILE_BYTES = 256 * 2**20
+"""A cache or journal file: about two million faces' or images' entries. A bigger one, or one that
+is not a regular file, is not one facesync wrote: it is ignored like a corrupt one."""
+
+
+def read_state_file(path: Path) -> bytes:
+    """The bytes of a file under `.facesync/`; OSError when it is missing, not a regular file, or
+    bigger than MAX_STATE_FILE_BYTES (never blocks, never reads without end)."""
+    return read_regular_file(path, limit=MAX_STATE_FILE_BYTES)
+
 
 _reported: set[tuple[str, str]] = set()
 
@@ -40,10 +54,11 @@ def new_run() -> None:
 
 
 def _shown(path: Path) -> str:
-    """Relative to the working directory when inside it ("." would say nothing), else absolute."""
+    """Relative to the working directory when inside it ("." would say nothing), else absolute.
+    Symlinks are not resolved: a warning about a link names the link, not what it points at."""
     try:
-        absolute = path.resolve()
-        relative = absolute.relative_to(Path.cwd().resolve())
+        absolute = Path(os.path.abspath(path))
+        relative = absolute.relative_to(Path(os.path.abspath(Path.cwd())))
     except (OSError, ValueError):
         return str(path)
     return str(relative) if relative != Path(".") else str(absolute)

@@ -10,22 +10,28 @@ from enum import StrEnum
 
 
 class CollectionKind(StrEnum):
-    """The four Face collection kinds; the value is the config key's singular (used in addresses)."""
+    """What facesync manages; the value is the config key's singular (used in addresses).
+
+    The four classic collections, and the preview APIs' PersonDirectory (one per resource: its
+    id is empty) and DynamicPersonGroups (ids like a collection's; members are directory persons).
+    """
 
     PERSON_GROUP = "personGroup"
     LARGE_PERSON_GROUP = "largePersonGroup"
     FACE_LIST = "faceList"
     LARGE_FACE_LIST = "largeFaceList"
+    PERSON_DIRECTORY = "personDirectory"
+    DYNAMIC_PERSON_GROUP = "dynamicPersonGroup"
 
     @property
     def config_key(self) -> str:
-        """Top-level key in the YAML config, e.g. `personGroups`."""
-        return f"{self.value}s"
+        """Top-level key in the YAML config, e.g. `personGroups` (`personDirectory`: one)."""
+        return self.value if self.singleton else f"{self.value}s"
 
     @property
     def path_segment(self) -> str:
-        """URL segment under the API prefix, e.g. `persongroups`."""
-        return f"{self.value.lower()}s"
+        """URL segment under the API prefix, e.g. `persongroups` (`persons` for the directory)."""
+        return "persons" if self.singleton else f"{self.value.lower()}s"
 
     @property
     def id_field(self) -> str:
@@ -34,18 +40,49 @@ class CollectionKind(StrEnum):
 
     @property
     def has_persons(self) -> bool:
-        return self in (CollectionKind.PERSON_GROUP, CollectionKind.LARGE_PERSON_GROUP)
+        return self in (
+            CollectionKind.PERSON_GROUP,
+            CollectionKind.LARGE_PERSON_GROUP,
+            CollectionKind.PERSON_DIRECTORY,
+        )
 
     @property
     def trainable(self) -> bool:
-        # A FaceList is the only collection that is usable without training.
-        return self is not CollectionKind.FACE_LIST
+        # A FaceList needs no training, and the directory updates itself.
+        return self in (
+            CollectionKind.PERSON_GROUP,
+            CollectionKind.LARGE_PERSON_GROUP,
+            CollectionKind.LARGE_FACE_LIST,
+        )
+
+    @property
+    def classic(self) -> bool:
+        """One of the four collections every API version serves (listed with `GET /{segment}`)."""
+        return self not in DIRECTORY_KINDS
+
+    @property
+    def singleton(self) -> bool:
+        """The PersonDirectory: one per resource, no id, never created or deleted."""
+        return self is CollectionKind.PERSON_DIRECTORY
 
     @property
     def label(self) -> str:
         """Human name: `PersonGroup`, `LargeFaceList`, ..."""
         return self.value[0].upper() + self.value[1:]
 
+
+CLASSIC_KINDS: tuple[CollectionKind, ...] = (
+    CollectionKind.PERSON_GROUP,
+    CollectionKind.LARGE_PERSON_GROUP,
+    CollectionKind.FACE_LIST,
+    CollectionKind.LARGE_FACE_LIST,
+)
+DIRECTORY_KINDS: tuple[CollectionKind, ...] = (
+    CollectionKind.PERSON_DIRECTORY,
+    CollectionKind.DYNAMIC_PERSON_GROUP,
+)
+DIRECTORY_ID = ""
+"""The PersonDirectory's collection id: there is one per resource."""
 
 RECOGNITION_MODELS: tuple[str, ...] = (
     "recognition_01",
@@ -58,7 +95,10 @@ DETECTION_MODELS: tuple[str, ...] = ("detection_01", "detection_02", "detection_
 SERVICE_DEFAULT_RECOGNITION_MODEL = "recognition_01"
 SERVICE_DEFAULT_DETECTION_MODEL = "detection_01"
 
-API_VERSIONS: tuple[str, ...] = ("v1.0", "v1.2")
+DIRECTORY_API_VERSIONS: tuple[str, ...] = ("v1.2-preview.1", "v1.1-preview.1", "v1.0-preview")
+"""The API versions that serve the PersonDirectory and DynamicPersonGroups, newest first: the
+preview APIs (v1.2 dropped them). A configuration with either selects one with service.apiVersion."""
+API_VERSIONS: tuple[str, ...] = ("v1.0", "v1.2", *reversed(DIRECTORY_API_VERSIONS))
 AUTH_METHODS: tuple[str, ...] = ("key", "entra")
 """How facesync authenticates to a Face resource: its key, or a Microsoft Entra ID token."""
 
@@ -124,6 +164,14 @@ class DesiredPerson:
 
 
 @dataclass(frozen=True, slots=True)
+class DesiredMember:
+    """A DynamicPersonGroup's member: a directory person named in its `members:` list."""
+
+    name: str
+    pos: SourcePos | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredCollection:
     kind: CollectionKind
     id: str
@@ -134,10 +182,15 @@ class DesiredCollection:
     """`present` or `absent` (delete the live collection)."""
     protect: bool = False
     persons: tuple[DesiredPerson, ...] = ()
-    """Only for person groups (PG/LPG)."""
+    """Only for person groups (PG/LPG) and the PersonDirectory."""
     faces: tuple[DesiredFace, ...] = ()
     """Only for face lists (FL/LFL)."""
     pos: SourcePos | None = None
+    recognition_models: tuple[str, ...] = ()
+    """Only for the PersonDirectory: every face is enrolled once in each of these models
+    (`recognition_model` is the newest of them, what probes are detected with by default)."""
+    members: tuple[DesiredMember, ...] = ()
+    """Only for a DynamicPersonGroup: the directory persons it references, by name."""
 
     @property
     def present(self) -> bool:
@@ -149,9 +202,11 @@ class ServiceSettings:
     """The config's `service:` block. Never holds the key: that comes from flags or environment."""
 
     endpoint: str | None = None
+    """As written: `${VAR}` is expanded only when a connection is built (facesync.config.env)."""
     api_version: str = "v1.0"
     auth: str | None = None
     """`key` or `entra` when the config says (`service.auth`); None leaves it to flags and defaults."""
+    endpoint_pos: SourcePos | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +264,8 @@ class LiveFace:
     known: bool = False
     """The local cache says facesync itself wrote this face with this userData: of two faces with
     one fingerprint, this is the genuine one (the other's userData was copied)."""
+    recognition_model: str | None = None
+    """Only for a directory person's face: the model it is enrolled in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +274,15 @@ class LivePerson:
     name: str
     user_data: str | None = None
     faces: tuple[LiveFace, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMember:
+    """A DynamicPersonGroup's member on the service: a personId, and the name of the directory
+    person it refers to (None when the directory has no such person)."""
+
+    person_id: str
+    name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +296,8 @@ class LiveCollection:
     faces: tuple[LiveFace, ...] = ()
     training: LiveTraining | None = None
     """None for a FaceList (no training) or when not read."""
+    members: tuple[LiveMember, ...] = ()
+    """Only for a DynamicPersonGroup: the directory persons it references."""
 
     @property
     def face_count(self) -> int:

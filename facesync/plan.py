@@ -18,11 +18,14 @@ from typing import Any
 
 from facesync.address import Address, ResourceKind
 from facesync.model import (
+    CollectionKind,
     DesiredCollection,
     DesiredFace,
+    DesiredMember,
     DesiredPerson,
     LiveCollection,
     LiveFace,
+    LiveMember,
     LivePerson,
     LiveSummary,
     PlanWarning,
@@ -74,6 +77,10 @@ class Reason(StrEnum):
     """A configured person was renamed by hand on the service (recognised by its faces)."""
     KEPT_FACE_MISSING = "kept_face_missing"
     """A `persistedFaceId:` entry names a face the service does not hold: nothing can re-create it."""
+    MODEL_ADDED = "model_added"
+    """A directory face enrolled in a model newly listed in recognitionModels."""
+    MODEL_REMOVED = "model_removed"
+    """A directory face of a model no longer listed in recognitionModels."""
 
 
 REPAIRS = frozenset({Reason.TWIN, Reason.DUPLICATE_FACE})
@@ -83,8 +90,8 @@ RENAMES = frozenset({Reason.RENAMED, Reason.RENAMED_ON_SERVICE})
 UNAPPLIABLE = frozenset({Reason.KEPT_FACE_MISSING})
 """Differences no apply can resolve: a plan holding one is an error, not a change to make."""
 
-DesiredResource = DesiredCollection | DesiredPerson | DesiredFace
-LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace
+DesiredResource = DesiredCollection | DesiredPerson | DesiredFace | DesiredMember
+LiveResource = LiveCollection | LiveSummary | LivePerson | LiveFace | LiveMember
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +106,8 @@ class Change:
     live: LiveResource | None = None
     """What the service holds (None for a create)."""
     owner_id: str | None = None
-    """For a face in a person group: the live person it is in (None when this plan creates it)."""
+    """For a face of a person: the live person it is in; for a DynamicPersonGroup's new member:
+    the directory person it names (None when this plan creates that person)."""
 
     @property
     def kind(self) -> ResourceKind:
@@ -108,7 +116,7 @@ class Change:
     @property
     def person_id(self) -> str | None:
         """The live person this change acts on, or in."""
-        if isinstance(self.live, LivePerson):
+        if isinstance(self.live, LivePerson | LiveMember):
             return self.live.person_id
         return self.owner_id
 
@@ -143,6 +151,13 @@ class Change:
         live = self.live
         if isinstance(live, LiveSummary):
             return {"name": live.name}
+        if isinstance(live, LiveMember):
+            return {"name": live.name, "personId": live.person_id}
+        if isinstance(live, LiveCollection) and live.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            group: dict[str, Any] = {"name": live.name, "userData": live.user_data}
+            if self.action is not Action.UPDATE:
+                group["members"] = len(live.members)
+            return group
         if isinstance(live, LiveCollection):
             if self.action is Action.UPDATE:
                 return _collection_fields(live.name, live.user_data, live.recognition_model)
@@ -163,6 +178,8 @@ class Change:
                 fields["address"] = str(renamed_from)
             return fields
         fields = {"persistedFaceId": live.persisted_face_id, "fingerprint": live.fingerprint}
+        if live.recognition_model:
+            fields["recognitionModel"] = live.recognition_model
         if live.note:
             fields["note"] = live.note
         return fields
@@ -179,10 +196,14 @@ class Change:
         desired = self.desired
         if desired is None or self.action is Action.DELETE:
             return None
+        if isinstance(desired, DesiredCollection) and desired.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            return {"name": desired.name, "userData": desired.user_data}
         if isinstance(desired, DesiredCollection):
             return _collection_fields(desired.name, desired.user_data, desired.recognition_model)
         if isinstance(desired, DesiredPerson):
             return {"name": desired.name, "userData": desired.user_data}
+        if isinstance(desired, DesiredMember):
+            return {"name": desired.name}
         if desired.fingerprint is None:  # a kept face: known by its id alone
             kept: dict[str, Any] = {"persistedFaceId": desired.persisted_face_id}
             if desired.user_data:
@@ -196,6 +217,8 @@ class Change:
         if desired.target_face:
             fields["targetFace"] = list(desired.target_face)
         fields["detectionModel"] = desired.detection_model
+        if self.address.model:
+            fields["recognitionModel"] = self.address.model
         if desired.user_data:
             fields["note"] = desired.user_data
         return fields

@@ -10,7 +10,8 @@ Commands parse options, call in here, and render what comes back; refusals arriv
 
 `apply` takes the resource's lock before its first write (`lock()` takes it earlier, e.g. to wait
 with a message), plans again under it when the plan was made before, and checks at the end that
-the service converged. Leaving the `async with` releases the lock.
+the service converged. While the lock is held, every write first proves its lease still holds
+(`LeaseLost` otherwise). Leaving the `async with` releases the lock.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from facesync.apply import ApplyEvent, ApplyOptions, ApplyResult, apply_plan
 from facesync.cache import FaceCache
 from facesync.client import Endpoint, FaceClient, RetryPolicy
 from facesync.diff import diff
+from facesync.directory.journal import OperationJournal, settle
 from facesync.journal import TrainingJournal
 from facesync.live import DEFAULT_VERIFY_SAMPLE, ReadProgress, read_live_state
 from facesync.localstate import config_root, state_dir
@@ -76,10 +78,12 @@ class UnsafePlan(PlanRefused):
 
 @dataclass
 class LocalState:
-    """What facesync keeps beside the configuration: the face cache and the training journal."""
+    """What facesync keeps beside the configuration: the face cache, the training journal and the
+    directory operations an apply left running."""
 
     cache: FaceCache
     journal: TrainingJournal
+    operations: OperationJournal
 
     @classmethod
     def open(
@@ -91,11 +95,16 @@ class LocalState:
         return cls(
             cache=FaceCache(folder / "cache" / "faces.json", endpoint, load=not full_refresh),
             journal=TrainingJournal(folder / "pending-training.json", endpoint),
+            operations=OperationJournal(folder / "pending-operations.json", endpoint),
         )
 
     @classmethod
     def in_memory(cls, endpoint: str) -> LocalState:
-        return cls(cache=FaceCache(None, endpoint), journal=TrainingJournal(None, endpoint))
+        return cls(
+            cache=FaceCache(None, endpoint),
+            journal=TrainingJournal(None, endpoint),
+            operations=OperationJournal(None, endpoint),
+        )
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,8 @@ class Sync:
             return
         self._lock = ResourceLock(self.client, self.options.lock, on_wait)
         await self._lock.acquire()
+        # Fencing: from here every write of the run first proves that the lease still holds.
+        self.client.write_guard = self._lock.check_write
         self._keep_alive = asyncio.create_task(self._lock.keep_alive())
 
     async def unlock(self) -> None:
@@ -202,20 +213,26 @@ class Sync:
                 await self._keep_alive
             self._keep_alive = None
         if self._lock is not None:
-            await self._lock.release()
+            try:
+                await self._lock.release()
+            finally:
+                self.client.write_guard = None
 
     async def read_lock(self) -> LockInfo | None:
         return await read_lock(self.client)
 
-    async def force_unlock(self) -> list[str]:
-        """Remove the lock whoever holds it (a run that died); the collection ids deleted."""
-        return await force_unlock(self.client)
+    async def force_unlock(self, lock_id: str | None = None) -> list[str]:
+        """Remove the lock whoever holds it (a run that died), or only when its lock id is
+        `lock_id` (else `NotThatLock`); the collection ids deleted."""
+        return await force_unlock(self.client, lock_id)
 
     # -- plan and apply -------------------------------------------------------------------------
 
-    async def plan(self, progress: ReadProgress | None = None) -> Plan:
-        """Read the live service (counting into `progress`, for a progress line) and diff."""
-        return await self._plan(self.options.verify_sample, progress)
+    async def plan(self, progress: ReadProgress | None = None, *, unmanaged: bool = True) -> Plan:
+        """Read the live service (counting into `progress`, for a progress line) and diff.
+        `unmanaged=False` leaves out the collections of kinds the configuration does not declare
+        (apply has no use for them: a request per kind saved)."""
+        return await self._plan(self.options.verify_sample, progress, unmanaged=unmanaged)
 
     async def _plan(
         self,
@@ -224,10 +241,12 @@ class Sync:
         *,
         within: tuple[Address, ...] | None = None,
         trained: Collection[Address] = (),
+        unmanaged: bool = True,
     ) -> Plan:
         """`within`: only these collections (and only their kinds listed), for the convergence
         check; `trained`: collections whose training this run saw succeed (not read again)."""
         targets = self.targets if within is None else within
+        await settle(self.client, self.state.operations)
         live = await read_live_state(
             self.client,
             self.desired,
@@ -238,6 +257,7 @@ class Sync:
             progress=progress,
             only_targeted_kinds=within is not None,
             known_trained=trained,
+            report_unmanaged=unmanaged,
         )
         self.verified = live.verified
         self.state.cache.save()
@@ -301,6 +321,7 @@ class Sync:
             options=options,
             cache=self.state.cache,
             journal=self.state.journal,
+            operations=self.state.operations,
             on_event=on_event,
         )
         if result.ok:

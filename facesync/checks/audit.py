@@ -33,8 +33,16 @@ from facesync.checks.resolve import all_faces, collection_address
 from facesync.client import FaceAPIError, FaceClient
 from facesync.client.models import DetectedFace
 from facesync.config.errors import Diagnostic
+from facesync.config.images import read_image
 from facesync.config.loader import display_path
-from facesync.model import DesiredCollection, DesiredFace, DesiredPerson, DesiredState, SourcePos
+from facesync.model import (
+    CollectionKind,
+    DesiredCollection,
+    DesiredFace,
+    DesiredPerson,
+    DesiredState,
+    SourcePos,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +119,9 @@ _ImageKey = tuple[str, str, str]  # image path, recognition model, detection mod
 
 def _collections(desired: DesiredState, targets: Sequence[Address]) -> list[DesiredCollection]:
     """The present collections under `targets`; a person address narrows its group to the
-    persons named (unless the whole group is targeted too)."""
+    persons named (unless the whole group is targeted too). A DynamicPersonGroup holds no image
+    of its own: targeting one audits its members' faces in the directory."""
+    targets = [*targets, *_members_as_persons(desired, targets)]
     chosen = []
     for c in desired.collections:
         if not c.present or not selects(targets, c.kind, c.id):
@@ -121,6 +131,16 @@ def _collections(desired: DesiredState, targets: Sequence[Address]) -> list[Desi
             c = replace(c, persons=tuple(p for p in c.persons if any(t.person == p.name for t in mine)))
         chosen.append(c)
     return chosen
+
+
+def _members_as_persons(desired: DesiredState, targets: Sequence[Address]) -> list[Address]:
+    groups = [
+        c
+        for t in targets
+        if t.collection_kind is CollectionKind.DYNAMIC_PERSON_GROUP
+        and (c := desired.collection(t.collection_kind, t.collection_id)) is not None
+    ]
+    return [Address.directory().child_person(m.name) for g in groups for m in g.members]
 
 
 def _key(collection: DesiredCollection, face: DesiredFace) -> _ImageKey:
@@ -183,8 +203,7 @@ class _Audit:
         async def one(key: _ImageKey) -> None:
             path, recognition, detection = key
             wants_quality = recognition in QUALITY_MODELS and detection != "detection_02"
-            with open(path, "rb") as f:
-                image = f.read()
+            image = read_image(path)  # a regular file of at most 6 MB, never a FIFO or device
             try:
                 self.detected[key] = await self.client.detect(
                     image,

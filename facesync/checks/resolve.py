@@ -14,6 +14,7 @@ from facesync.address import Address, AddressError
 from facesync.checks.spec import NOBODY, ProbeTest
 from facesync.config.errors import Diagnostic
 from facesync.model import (
+    DIRECTORY_ID,
     SERVICE_DEFAULT_DETECTION_MODEL,
     CollectionKind,
     DesiredCollection,
@@ -57,7 +58,7 @@ def resolve_tests(
     tests: Sequence[ProbeTest], desired: DesiredState
 ) -> tuple[list[ResolvedTest], list[Diagnostic]]:
     default_detection = detection_model(_any_faces(desired))
-    models = Counter(c.recognition_model for c in desired.collections if c.present)
+    models = Counter(c.recognition_model for c in desired.collections if c.present and c.recognition_model)
     default_recognition = models.most_common(1)[0][0] if models else "recognition_04"
     resolved: list[ResolvedTest] = []
     problems: list[Diagnostic] = []
@@ -75,13 +76,24 @@ class _Problem(Exception):
     pass
 
 
-def _collection(desired: DesiredState, text: str, persons: bool) -> tuple[DesiredCollection, Address]:
+PG, LPG = CollectionKind.PERSON_GROUP, CollectionKind.LARGE_PERSON_GROUP
+PD, DPG = CollectionKind.PERSON_DIRECTORY, CollectionKind.DYNAMIC_PERSON_GROUP
+
+
+IDENTIFY_KINDS = (PG, LPG, DPG, PD)
+VERIFY_KINDS = (PG, LPG, PD)
+SIMILAR_KINDS = (CollectionKind.FACE_LIST, CollectionKind.LARGE_FACE_LIST)
+
+
+def _collection(
+    desired: DesiredState, text: str, kinds: tuple[CollectionKind, ...]
+) -> tuple[DesiredCollection, Address]:
     try:
         address = Address.parse(text)
     except AddressError as exc:
         raise _Problem(str(exc)) from None
-    if address.collection_kind.has_persons != persons:
-        wanted = "personGroup or largePersonGroup" if persons else "faceList or largeFaceList"
+    if address.collection_kind not in kinds:
+        wanted = ", ".join(k.value for k in kinds[:-1]) + f" or {kinds[-1].value}"
         raise _Problem(f"{text!r} is a {address.collection_kind.label}; this expectation needs a {wanted}")
     collection = desired.collection(address.collection_kind, address.collection_id)
     if collection is None:
@@ -92,6 +104,15 @@ def _collection(desired: DesiredState, text: str, persons: bool) -> tuple[Desire
 
 
 def _person(collection: DesiredCollection, name: str) -> str:
+    """`name` is a person of `collection`, or (a DynamicPersonGroup) one of its members."""
+    if collection.kind is DPG:
+        members = [m.name for m in collection.members]
+        if name not in members:
+            known = ", ".join(sorted(members)[:5]) or "none"
+            raise _Problem(
+                f"{Address(collection.kind, collection.id)} has no member {name!r} (members: {known})"
+            )
+        return name
     if not any(p.name == name for p in collection.persons):
         known = ", ".join(sorted(p.name for p in collection.persons)[:5]) or "none"
         raise _Problem(
@@ -107,17 +128,20 @@ def _resolve(
     collection: DesiredCollection | None = None
     person: str | None = None
     face: DesiredFace | None = None
+    model: str | None = None
     if spec.identify is not None:
-        collection, _ = _collection(desired, spec.identify.in_, persons=True)
+        collection, _ = _collection(desired, spec.identify.in_, IDENTIFY_KINDS)
         if spec.identify.expect != NOBODY:
             person = _person(collection, spec.identify.expect)
+        model = spec.identify.recognition_model
     elif spec.verify is not None:
-        collection, address = _collection(desired, spec.verify.person, persons=True)
-        if address.person is None or address.face is not None:
+        collection, address = _collection(desired, spec.verify.person, VERIFY_KINDS)
+        if address.person is None or address.face is not None or address.model is not None:
             raise _Problem(f'verify needs a person address, e.g. {address.collection}/person["Name"]')
         person = _person(collection, address.person)
+        model = spec.verify.recognition_model
     elif spec.find_similar is not None:
-        collection, _ = _collection(desired, spec.find_similar.in_, persons=False)
+        collection, _ = _collection(desired, spec.find_similar.in_, SIMILAR_KINDS)
         wanted = os.path.normpath(os.path.join(test.base_dir, spec.find_similar.expect))
         face = next((f for f in collection.faces if f.image_path == wanted), None)
         expect = spec.find_similar.expect
@@ -133,22 +157,45 @@ def _resolve(
             )
     if collection is None:
         return ResolvedTest(test, None, None, None, default_recognition, default_detection)
+    enrolled = collection
+    if collection.kind is DPG:
+        # A group's persons and their faces are the directory's.
+        directory = desired.collection(PD, DIRECTORY_ID)
+        if directory is None:
+            raise _Problem(
+                f"{Address(collection.kind, collection.id)}: the configuration has no personDirectory"
+            )
+        enrolled = directory
+    recognition = enrolled.recognition_model
+    if model is not None:
+        if enrolled.kind is not PD:
+            raise _Problem(
+                f"recognitionModel applies to the personDirectory and its groups; "
+                f"{Address(collection.kind, collection.id)} uses {collection.recognition_model}"
+            )
+        if model not in enrolled.recognition_models:
+            listed = ", ".join(enrolled.recognition_models)
+            raise _Problem(f"recognitionModel {model!r} is not enrolled in the personDirectory ({listed})")
+        recognition = model
     return ResolvedTest(
         test,
         collection,
         person,
         face,
-        collection.recognition_model,
-        detection_model(all_faces(collection), default_detection),
+        recognition,
+        detection_model(all_faces(enrolled), default_detection),
     )
 
 
-def problems_in_tests(config_path: Path, desired: DesiredState | None) -> list[Diagnostic]:
+def problems_in_tests(
+    config_path: Path, desired: DesiredState | None, root: Path | None = None
+) -> list[Diagnostic]:
     """What `facesync test` would refuse in the tests beside a configuration, before any call:
-    their own format, then (when the configuration is valid) what they name in it."""
+    their own format, probes outside `root` (default: the configuration's folder), then (when the
+    configuration is valid) what they name in it."""
     from facesync.checks.spec import load_tests
 
-    tests, diagnostics = load_tests(config_path)
+    tests, diagnostics = load_tests(config_path, root=root)
     if desired is None:
         return diagnostics
     return [*diagnostics, *resolve_tests(tests, desired)[1]]

@@ -22,6 +22,7 @@ from facesync.checks.resolve import ResolvedTest, collection_address
 from facesync.checks.spec import NOBODY
 from facesync.client import FaceAPIError, FaceClient
 from facesync.client.models import DetectedFace, IdentifyResult
+from facesync.config.images import read_image
 from facesync.fingerprint import decode_face_user_data
 from facesync.model import CollectionKind, DesiredCollection, SourcePos, TrainingStatus
 
@@ -114,7 +115,9 @@ async def _view(client: FaceClient, collection: DesiredCollection) -> _Collectio
             if status is TrainingStatus.FAILED:
                 view.problem = f"{where}: its last training failed ({training.message or 'no message'})"
                 return view
-        if kind.has_persons:
+        if not kind.classic:
+            await _directory_view(client, collection, view)
+        elif kind.has_persons:
             for person in await client.list_persons(kind, cid):
                 view.person_names[person.person_id] = person.name
                 view.person_ids.setdefault(person.name, []).append(person.person_id)
@@ -131,6 +134,21 @@ async def _view(client: FaceClient, collection: DesiredCollection) -> _Collectio
     except FaceAPIError as exc:
         view.problem = _service_problem(exc, where)
     return view
+
+
+async def _directory_view(client: FaceClient, collection: DesiredCollection, view: _CollectionView) -> None:
+    """The directory's persons by id and name; for a group, only its members (its persons)."""
+    members: set[str] | None = None
+    if collection.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+        members = set(await client.directory.group_members(collection.id))
+        if not members:
+            where = collection_address(collection.kind, collection.id)
+            view.problem = f"{where} has no members on the service: run facesync apply first"
+            return
+    for person in await client.directory.list_persons():
+        if members is None or person.person_id in members:
+            view.person_names[person.person_id] = person.name
+            view.person_ids.setdefault(person.name, []).append(person.person_id)
 
 
 def _score(confidence: float) -> str:
@@ -167,8 +185,7 @@ class _Runner:
     async def _detect_now(
         self, path: str, recognition: str, detection: str, need_id: bool
     ) -> list[DetectedFace]:
-        with open(path, "rb") as f:
-            image = f.read()
+        image = read_image(path)  # a regular file of at most 6 MB, never a FIFO or device
         return await self.client.detect(
             image,
             recognition_model=recognition,

@@ -11,7 +11,6 @@ share it.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from facesync.config.errors import Diagnostic, Reporter
-from facesync.config.loader import YamlDocument, YamlPath, load_yaml
+from facesync.config.imagepaths import ImagePaths
+from facesync.config.images import MAX_IMAGE_BYTES
+from facesync.config.loader import YamlDocument, YamlPath, display_path, load_yaml
 from facesync.config.models import SCHEMA_DRAFT, _SchemaGenerator
 from facesync.config.schema import schema_check
+from facesync.localfiles import regular_file_stat
 from facesync.model import SourcePos
 
 TEST_FILE_SUFFIXES = (".test.yaml", ".test.yml")
@@ -37,22 +39,36 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
 
-class IdentifySpec(_Spec):
-    """Identify the probe's face in a person group: the best candidate, or nobody."""
+DIRECTORY_MODEL_HELP = (
+    "For the personDirectory and its groups: the enrolled model to detect the probe with "
+    "(default: the newest of personDirectory.recognitionModels)."
+)
 
-    in_: str = Field(alias="in", description="personGroup.ID or largePersonGroup.ID.")
+
+class IdentifySpec(_Spec):
+    """Identify the probe's face in a person group, a DynamicPersonGroup or the whole
+    PersonDirectory: the best candidate, or nobody."""
+
+    in_: str = Field(
+        alias="in",
+        description="personGroup.ID, largePersonGroup.ID, dynamicPersonGroup.ID or personDirectory.",
+    )
     expect: str = Field(min_length=1, description=f"A person's name, or '{NOBODY}'.")
     min_confidence: float | None = Field(
         None, alias="minConfidence", ge=0, le=1, description="Lowest confidence that passes."
     )
+    recognition_model: str | None = Field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
 
 
 class VerifySpec(_Spec):
-    """Verify the probe's face against one person of a group."""
+    """Verify the probe's face against one person of a group or of the PersonDirectory."""
 
-    person: str = Field(description='personGroup.ID/person["Name"] (or largePersonGroup).')
+    person: str = Field(
+        description='personGroup.ID/person["Name"] (or largePersonGroup), or personDirectory/person["Name"].'
+    )
     expect: Literal["same", "different"] = "same"
     min_confidence: float | None = Field(None, alias="minConfidence", ge=0, le=1)
+    recognition_model: str | None = Field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
 
 
 class FindSimilarSpec(_Spec):
@@ -152,9 +168,47 @@ class ProbeTest:
 _TEST = TypeAdapter(TestSpec)
 
 
-def check_tests(data: Any, doc: YamlDocument, path: YamlPath, report: Reporter) -> list[ProbeTest]:
+@dataclass(frozen=True, slots=True)
+class ProbeRoot:
+    """Where probe images may be: inside `paths.root` (symlinks followed), unless the configuration
+    says `allowImagesOutsideRoot: true`. A pull request must not make `facesync test` upload
+    `/etc/passwd` or `../elsewhere` to the Face resource, any more than a config image."""
+
+    paths: ImagePaths
+    allow_outside: bool = False
+
+    def problem(self, written: str, probe: str) -> str | None:
+        """Why the probe `probe` (absolute; written as `written`) may not be read, or None."""
+        if "\0" in probe:
+            return f"probe {written!r} holds a NUL character, which no file name can"
+        if not self.allow_outside and not self.paths.inside_root(probe):
+            where = display_path(Path(self.paths.root))
+            return (
+                f"probe '{written}' resolves outside the configuration root '{where}': keep probes "
+                "inside it, pass --root, or set 'allowImagesOutsideRoot: true'"
+            )
+        try:
+            st = regular_file_stat(probe)
+        except FileNotFoundError:
+            return f"probe '{written}' does not exist"
+        except OSError as exc:
+            return f"cannot read probe '{written}': {exc.strerror or exc}"
+        if st.st_size > MAX_IMAGE_BYTES:
+            return (
+                f"probe '{written}' is {st.st_size / 2**20:.1f} MB; the Face API accepts at most "
+                f"6 MB ({MAX_IMAGE_BYTES:,} bytes)"
+            )
+        return None
+
+
+def check_tests(
+    data: Any, doc: YamlDocument, path: YamlPath, report: Reporter, root: ProbeRoot | None = None
+) -> list[ProbeTest]:
     """Validate the `tests:` list found at `path` in `doc`; problems go to `report` at their
-    positions. Returns the valid tests (one bad test does not hide the others' problems)."""
+    positions. Returns the valid tests (one bad test does not hide the others' problems).
+    `root`: where probes may be (default: the folder of `doc`)."""
+    if root is None:
+        root = ProbeRoot(ImagePaths(doc.path.parent))
     if not isinstance(data, list):
         report.add(doc.file, doc.positions.value(path), "'tests' must be a list of tests")
         return []
@@ -176,10 +230,10 @@ def check_tests(data: Any, doc: YamlDocument, path: YamlPath, report: Reporter) 
         if spec is None:
             continue
         pos = doc.positions.value(item_path)
-        probe = os.path.normpath(os.path.join(base, os.path.expanduser(spec.probe)))
-        if not os.path.isfile(probe):
-            probe_pos = doc.positions.value((*item_path, "probe"))
-            report.add(doc.file, probe_pos, f"probe '{spec.probe}' does not exist")
+        probe = ImagePaths.join(base, spec.probe)
+        problem = root.problem(spec.probe, probe)
+        if problem is not None:
+            report.add(doc.file, doc.positions.value((*item_path, "probe")), problem)
             continue
         tests.append(ProbeTest(spec, SourcePos(doc.file, *pos), probe, base))
     return tests
@@ -199,20 +253,28 @@ def _test_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def load_tests(config_path: Path, paths: Sequence[Path] = ()) -> tuple[list[ProbeTest], list[Diagnostic]]:
+def load_tests(
+    config_path: Path, paths: Sequence[Path] = (), *, root: Path | None = None
+) -> tuple[list[ProbeTest], list[Diagnostic]]:
     """Every test: the `tests:` lists of the configuration's files, then the test files.
 
     `paths` (files, or directories whose `*.test.yaml` files are read) replaces the default, the
-    `*.test.yaml` files beside the configuration.
+    `*.test.yaml` files beside the configuration. Probes must lie inside `root` (default: the
+    configuration's folder, as for its images) unless the configuration allows images outside it.
     """
     from facesync.config.sources import read_documents
 
     report = Reporter()
     tests: list[ProbeTest] = []
-    for config_doc in read_documents(config_path, report):
-        if isinstance(config_doc.data, dict) and "tests" in config_doc.data:
-            tests.extend(check_tests(config_doc.data["tests"], config_doc, ("tests",), report))
+    config_docs = read_documents(config_path, report)
     folder = config_path if config_path.is_dir() else config_path.parent
+    probes = ProbeRoot(
+        ImagePaths(root if root is not None else folder),
+        any(isinstance(d.data, dict) and d.data.get("allowImagesOutsideRoot") is True for d in config_docs),
+    )
+    for config_doc in config_docs:
+        if isinstance(config_doc.data, dict) and "tests" in config_doc.data:
+            tests.extend(check_tests(config_doc.data["tests"], config_doc, ("tests",), report, probes))
     for file in _test_files(paths or [folder]):
         doc, diagnostics = load_yaml(file)
         report.extend(diagnostics)
@@ -231,7 +293,7 @@ def load_tests(config_path: Path, paths: Sequence[Path] = ()) -> tuple[list[Prob
         if "tests" not in doc.data:
             report.add(doc.file, (1, 1), "a test file is a mapping with one key, 'tests'")
             continue
-        tests.extend(check_tests(doc.data["tests"], doc, ("tests",), report))
+        tests.extend(check_tests(doc.data["tests"], doc, ("tests",), report, probes))
     seen: dict[str, SourcePos] = {}
     for test in tests:
         first = seen.setdefault(test.name, test.pos)

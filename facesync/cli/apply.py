@@ -84,7 +84,8 @@ def _waiting(member: Member, holder: LockInfo) -> None:
     timeout = member.sync.options.lock.timeout
     echo(
         f"{label(member)}Waiting for the lock on {member.sync.endpoint.display}, held by {holder.describe()} "
-        f"(up to {timeout:g}s, --lock-timeout)...",
+        f"(up to {timeout:g}s, --lock-timeout; if that run died: "
+        f"facesync force-unlock {holder.lock_id})...",
         err=True,
     )
 
@@ -165,11 +166,13 @@ async def _checks_between(member: Member, config: Path) -> str | None:
 )
 @click.option(
     "--lock-expiry",
-    type=click.FloatRange(min=0),
-    default=3600.0,
+    type=click.FloatRange(min=0, max=86400),
+    default=120.0,  # facesync.lock.DEFAULT_LEASE (imported lazily)
     show_default=True,
-    help="Seconds this run's lock stays valid; after that another apply may take it over.",
+    help="Seconds this run's lease on the lock lasts unrenewed (at least 30; renewed every third): "
+    "a killed run's lock is taken over after that long.",
 )
+@click.option("--unsafe-short-lease", is_flag=True, hidden=True, help="Tests only: --lock-expiry down to 1s.")
 @click.option(
     "--lock-poll",
     type=click.FloatRange(min=0.01),
@@ -195,6 +198,7 @@ def apply_command(
     no_color: bool,
     lock_timeout: float,
     lock_expiry: float,
+    unsafe_short_lease: bool,
     lock_poll: float,
 ) -> NoReturn:
     """Make the live Face resource match the configuration (each environment's with --env).
@@ -209,7 +213,11 @@ def apply_command(
     """
     from facesync.apply import ApplyOptions
     from facesync.document import read_plan_file
-    from facesync.lock import LockOptions
+    from facesync.lock import LockOptions, lease_floor_problem
+
+    problem = lease_floor_problem(lock_expiry, for_tests=unsafe_short_lease)
+    if problem:
+        raise click.BadParameter(problem, param_hint="'--lock-expiry'")
 
     saved = read_plan_file(plan_file) if plan_file is not None else None
     if saved is not None and checksum and checksum != saved.checksum:
@@ -280,7 +288,8 @@ async def _apply(
     if not interactive and not sequential:
         await fleet.lock(on_wait=_waiting)
         stop_if_single_failed(fleet)
-    await plan_fleet(fleet)
+    # Apply reads only the kinds it manages: unmanaged collections are plan's and drift's to report.
+    await plan_fleet(fleet, unmanaged=False)
     doc = document(fleet)
     _show(doc, fmt, color)
     reviewed = _reviewed(saved, checksum, fleet)
@@ -340,6 +349,8 @@ async def _apply(
                 "the service does not match the configuration after apply (changed by another writer?); "
                 "run plan to see why"
             )
+        elif fleet.single and failed[0].error is not None:
+            message = str(failed[0].error)  # the run stopped: the lock lost, the service gone
         elif fleet.single:
             message = "some changes failed; fix the cause and run apply again to finish"
         else:

@@ -176,7 +176,9 @@ def import_command(
             "by name): rename or delete the extras on the service, or pass --rename-twins",
         ) from None
     header = (HEADER, KEPT_HEADER) if converter.stats.kept else (HEADER,)
-    files = render(imported, split=split, header=header, defaults=defaults)
+    # The directory and its groups exist only in the preview APIs: say which one was read.
+    preview = {"apiVersion": client.api_version} if any(not c.kind.classic for c in imported) else None
+    files = render(imported, split=split, header=header, defaults=defaults, service=preview)
     wrote = _write(files, out, split, force)
     for c in imported:
         for note in c.notes:

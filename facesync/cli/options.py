@@ -147,8 +147,9 @@ _TARGET = click.option(
     "targets",
     multiple=True,
     metavar="ADDRESS",
-    help="Only this collection (an id or an address such as personGroup.staff) or person "
-    '(personGroup.staff/person["Alice Smith"]); repeatable.',
+    help="Only this collection (an id or an address such as personGroup.staff, "
+    "dynamicPersonGroup.parents or personDirectory) or person "
+    '(personGroup.staff/person["Alice Smith"], personDirectory/person["Dad"]); repeatable.',
 )
 
 

@@ -28,24 +28,13 @@ def use_color(no_color: bool) -> bool:
 
 
 def write_file(path: Path, text: str, what: str) -> None:
-    """Write one output file whole (a reader never sees half of it). A target that is not a
-    regular file (`/dev/stdout`, a pipe) is written into, never replaced."""
-    import stat
-
+    """Write one output file whole (a reader never sees half of it); `/dev/stdout` or a pipe is
+    written into, a symlink is refused (see `facesync.atomic`). Known secrets are masked."""
     from facesync.atomic import write_text_atomically
     from facesync.secrets import scrub
 
     try:
-        try:
-            mode = path.stat().st_mode
-        except FileNotFoundError:
-            mode = None
-        text = scrub(text)
-        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-            with open(path, "w", encoding="utf-8") as out:
-                out.write(text)
-            return
-        write_text_atomically(path, text)
+        write_text_atomically(path, scrub(text))
     except OSError as exc:
         raise fail(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 

@@ -75,7 +75,7 @@ def read_summary(progress: ReadProgress, requests: int, verified: int) -> str:
     )
 
 
-async def plan_fleet(fleet: Fleet) -> None:
+async def plan_fleet(fleet: Fleet, *, unmanaged: bool = True) -> None:
     """Plan every member, a progress line on a terminal and a summary line each on stderr."""
 
     def describe() -> str:
@@ -88,7 +88,7 @@ async def plan_fleet(fleet: Fleet) -> None:
             f"{m.name} {m.progress.faces_read:,}/{m.progress.faces:,} faces" for m in fleet.members
         )
 
-    await with_status(fleet.plan(), describe)
+    await with_status(fleet.plan(unmanaged=unmanaged), describe)
     for member in fleet.members:
         if member.error is None and member.plan is not None:
             summary = read_summary(member.progress, member.sync.client.total_calls, member.sync.verified)

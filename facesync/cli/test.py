@@ -67,7 +67,7 @@ def test_command(
     from facesync.config.errors import ConfigError
 
     resource = one_resource(service, "facesync test")
-    tests, diagnostics = load_tests(service.config_path, test_paths)
+    tests, diagnostics = load_tests(service.config_path, test_paths, root=service.root)
     resolved, problems = resolve_tests(tests, resource.desired)
     if any(d.is_error for d in diagnostics) or problems:
         raise ConfigError([*diagnostics, *problems])

@@ -83,14 +83,14 @@ def validate_command(path: Path, fmt: str, api_version: str | None, tier: str, r
     from dataclasses import replace
 
     from facesync.checks.resolve import problems_in_tests
-    from facesync.environments.load import validation_environ
+    from facesync.environments.load import environment_problems
 
-    # Variables only some environment names need not be set where validation runs.
-    environ, environment_problems = validation_environ(path) if path.exists() else (None, [])
-    result = validate(path, api_version=api_version, tier=tier, root=root, environ=environ)
+    result = validate(path, api_version=api_version, tier=tier, root=root)  # reads no variable
     # The recognition tests beside the configuration (`tests:`, *.test.yaml) and the
     # `environments:` block are part of it.
-    extra = [*environment_problems, *(problems_in_tests(path, result.state) if path.exists() else [])]
+    extra = []
+    if path.exists():
+        extra = [*environment_problems(path), *problems_in_tests(path, result.state, root)]
     if extra:
         diagnostics = sorted(set(result.diagnostics) | set(extra))
         failed = any(d.is_error for d in diagnostics)

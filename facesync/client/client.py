@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import email.utils
 import json
 import logging
@@ -24,7 +25,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -42,6 +43,7 @@ from facesync.client.body import (
     format_size,
     parse_json,
 )
+from facesync.client.directory import DirectoryClient
 from facesync.client.endpoint import Endpoint, build_transport
 from facesync.client.errors import EndpointError, FaceAPIError, ServiceUnreachable, UnexpectedResponse
 from facesync.client.models import (
@@ -74,6 +76,14 @@ _RETRY_AFTER_TEXT = re.compile(
     r"(?:try again in|retry after)\s+(\d+(?:\.\d+)?(?:e\+?\d+)?|inf(?:inity)?)\s*second", re.IGNORECASE
 )
 _RETRYABLE_5XX = frozenset({500, 502, 503, 504})
+
+WriteGuard = Callable[[str, str, str], None]
+"""Called with (operation, method, path) before each attempt of a request that writes; raising
+stops the request unsent. The apply lock installs one to fence writes by its lease."""
+_UNCHECKED: WriteGuard = lambda op, method, path: None  # noqa: E731
+_priority_guard: contextvars.ContextVar[WriteGuard | None] = contextvars.ContextVar(
+    "facesync_priority_guard", default=None
+)
 WATCH_INTERVAL = 0.1
 """Real seconds between two looks at the client's clock while a try is in flight: how late a
 deadline may be noticed when no byte arrives."""
@@ -128,6 +138,15 @@ class Reply:
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives; a body an in-process transport handed over whole is one chunk."""
+    if response.is_stream_consumed:
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
 
 
 class _TooSlow(Exception):
@@ -208,10 +227,13 @@ class FaceClient:
         clock: Callable[[], float] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         credential: TokenCredential | None = None,
+        write_guard: WriteGuard | None = None,
     ) -> None:
         """`transport` replaces the network (e.g. `httpx.ASGITransport` to an emulator app in the
         same process); `sleep` and `clock` drive retries, deadlines, token renewal and the rate
-        limiter (tests pass fakes); `credential` replaces DefaultAzureCredential for `auth: entra`."""
+        limiter (tests pass fakes); `credential` replaces DefaultAzureCredential for `auth: entra`.
+        `write_guard` (also settable later) checks every attempt of every write: creates, updates,
+        add-face, deletes, train; never a GET or a recognition call (detect, identify, ...)."""
         clock = clock or DEFAULT_CLOCK
         sleep = sleep or DEFAULT_SLEEP
         self.endpoint = endpoint
@@ -239,8 +261,26 @@ class FaceClient:
         self._slots = asyncio.Semaphore(parallelism)
         self._sleep = sleep
         self._clock = clock
+        self.clock = clock
+        """Measures waits (operations); tests pass a fake together with `sleep`."""
+        self.sleep = sleep
+        self.directory = DirectoryClient(self)
+        """The PersonDirectory and DynamicPersonGroup calls (preview API versions)."""
         self.calls: Counter[str] = Counter()
         """Requests sent, by operation (retries included): benchmarks and tests read it."""
+        self.write_guard = write_guard
+
+    @contextlib.contextmanager
+    def priority(self, guard: WriteGuard | None = None) -> Iterator[None]:
+        """Requests made inside (in this task) skip the queues of the rate limiter and of the
+        parallel slots, and their writes are checked by `guard` (None: not at all) instead of
+        `write_guard`: for the apply lock's own calls (two per renewal), which must not wait
+        behind thousands of queued writes, nor be refused by the guard they keep satisfied."""
+        token = _priority_guard.set(guard or _UNCHECKED)
+        try:
+            yield
+        finally:
+            _priority_guard.reset(token)
 
     async def __aenter__(self) -> FaceClient:
         return self
@@ -277,12 +317,21 @@ class FaceClient:
         idempotent: bool,
         ok_after_uncertain: frozenset[int] = frozenset(),
         max_body: int | None = None,
+        writes: bool | None = None,
     ) -> Reply | None:
         """Send with rate limiting and retries; None when `ok_after_uncertain` absorbed a replay.
-        A successful answer's body may hold `max_body` bytes (default: `limits.OBJECT_BODY_MAX`)."""
+        A successful answer's body may hold `max_body` bytes (default: `limits.OBJECT_BODY_MAX`).
+        `writes` (default: any method but GET) puts each attempt under the write guard."""
         host = self.endpoint.display
         max_body = limits.OBJECT_BODY_MAX if max_body is None else max_body
         headers = {}
+        priority = _priority_guard.get()
+        guard = priority if priority is not None else self.write_guard
+        if not (method != "GET" if writes is None else writes):
+            guard = None
+        slots: contextlib.AbstractAsyncContextManager[object] = (
+            contextlib.nullcontext() if priority is not None else self._slots
+        )
         if content is not None:
             headers["Content-Type"] = "application/octet-stream"
         uncertain_before = reauthenticated = False
@@ -292,14 +341,18 @@ class FaceClient:
         while True:
             attempt += 1
             last_try = attempt >= self._retry.max_attempts
-            if self._limiter is not None:
+            if self._limiter is not None and priority is None:
                 await self._limiter.acquire()
-            self.calls[op] += 1
-            log.debug("%s %s%s (%s, attempt %d)", method, path, f" {params}" if params else "", op, attempt)
             failure: str | None = None
             may_have_been_sent = True
-            async with self._slots:
+            async with slots:
                 auth = await self._auth.headers()
+                if guard is not None:
+                    # Checked last, after every wait: the lease must hold when the write leaves.
+                    guard(op, method, path)
+                self.calls[op] += 1
+                query = f" {params}" if params else ""
+                log.debug("%s %s%s (%s, attempt %d)", method, path, query, op, attempt)
                 request = self._http.build_request(
                     method, path, params=params, json=json_body, content=content, headers={**headers, **auth}
                 )
@@ -491,7 +544,7 @@ class FaceClient:
             raise BodyTooLarge(limit)
         inflater = Inflater(encoding)
         body = bytearray()
-        async for chunk in response.aiter_raw():
+        async for chunk in _raw_chunks(response):
             deadline.add(received=len(chunk))
             if deadline.expired():
                 raise _TooSlow(deadline, request_over=deadline.end >= deadline.request_end)
@@ -655,12 +708,14 @@ class FaceClient:
         name: str,
         user_data: str | None,
         recognition_model: str,
-    ) -> None:
+    ) -> bool:
+        """True when this request created the collection; False when a replay after an uncertain
+        attempt answered 409 *Exists (most likely our own create, but not certainly)."""
         body: dict[str, Any] = {"name": name, "recognitionModel": recognition_model}
         if user_data is not None:
             body["userData"] = user_data
         # A replayed create answers 409 *Exists: after an uncertain attempt that is our own create.
-        await self._send(
+        reply = await self._send(
             f"{kind.label}.Create",
             "PUT",
             f"/{kind.path_segment}/{collection_id}",
@@ -668,6 +723,7 @@ class FaceClient:
             idempotent=True,
             ok_after_uncertain=frozenset({409}),
         )
+        return reply is not None
 
     async def _update_fields(self, op: str, path: str, name: str | None, user_data: str | None) -> None:
         """PATCH name and/or userData (a field left None stays as it is on the service)."""
@@ -841,7 +897,9 @@ class FaceClient:
     # mints faceIds that expire unused).
 
     async def _post_json(self, op: str, path: str, body: Any, params: dict[str, str] | None = None) -> Any:
-        response = await self._send(op, "POST", path, params=params, json_body=body, idempotent=True)
+        response = await self._send(
+            op, "POST", path, params=params, json_body=body, idempotent=True, writes=False
+        )
         assert response is not None
         return self._decode(op, "POST", path, response)
 
@@ -867,7 +925,7 @@ class FaceClient:
         if attributes:
             params["returnFaceAttributes"] = ",".join(attributes)
         response = await self._send(
-            "Face.Detect", "POST", "/detect", params=params, content=image, idempotent=True
+            "Face.Detect", "POST", "/detect", params=params, content=image, idempotent=True, writes=False
         )
         assert response is not None
         raw = self._decode("Face.Detect", "POST", "/detect", response)
@@ -882,10 +940,14 @@ class FaceClient:
         max_candidates: int = 1,
         confidence_threshold: float | None = None,
     ) -> list[IdentifyResult]:
-        """Up to 10 faceIds against a trained PersonGroup or LargePersonGroup."""
+        """Up to 10 faceIds against a trained PersonGroup or LargePersonGroup, a
+        DynamicPersonGroup, or the whole PersonDirectory (`personIds: ["*"]`)."""
+        scope: dict[str, Any] = (
+            {"personIds": ["*"]} if kind is CollectionKind.PERSON_DIRECTORY else {kind.id_field: group_id}
+        )
         body: dict[str, Any] = {
             "faceIds": list(face_ids),
-            kind.id_field: group_id,
+            **scope,
             "maxNumOfCandidatesReturned": max_candidates,
         }
         if confidence_threshold is not None:
@@ -900,7 +962,9 @@ class FaceClient:
     async def verify_person(
         self, face_id: str, *, kind: CollectionKind, group_id: str, person_id: str
     ) -> VerifyResult:
-        body = {"faceId": face_id, "personId": person_id, kind.id_field: group_id}
+        body = {"faceId": face_id, "personId": person_id}
+        if kind is not CollectionKind.PERSON_DIRECTORY:  # a directory person needs no group
+            body[kind.id_field] = group_id
         raw = await self._post_json("Face.Verify", "/verify", body)
         return self._model(VerifyResult, raw, "Face.Verify", "POST", "/verify")
 

@@ -77,6 +77,9 @@ def resolve_endpoint(
     key = flag_key or env.get("FACESYNC_KEY") or None
     secrets.register(key)
     secrets.register_environment(env)
+    problem = key_problem(key) if key else None
+    if problem is not None:
+        raise EndpointError(f"{'--key' if flag_key else 'FACESYNC_KEY'} {problem}; nothing was sent")
     auth = resolve_auth(flag_auth or env.get("FACESYNC_AUTH") or config_auth)
     if not url:
         raise EndpointError(
@@ -119,6 +122,28 @@ def resolve_auth(value: str | None) -> str:
     if auth not in AUTH_METHODS:
         raise EndpointError(f"auth {value!r} is not one of {', '.join(AUTH_METHODS)}")
     return auth
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be a Face key, or None. A key travels in an HTTP header, which holds visible
+    ASCII only: a line break or a non-ASCII character would fail every request (or be retried).
+    The message never quotes the key."""
+    for char in key:
+        if "!" <= char <= "~":
+            continue
+        if char in "\r\n":
+            what = "a line break"
+        elif char in " \t":
+            what = "a space or tab"
+        elif char.isascii():
+            what = "a control character"
+        else:
+            what = "a non-ASCII character"
+        return (
+            f"holds {what}, which no Face key has and no HTTP header can carry "
+            "(check how the secret was set)"
+        )
+    return None
 
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")

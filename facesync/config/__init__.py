@@ -6,7 +6,7 @@
 Modules, one job each:
     sources     which files make the configuration (-f FILE or DIR) and how they merge
     loader      YAML with positions, hardened against hostile input
-    env         `${VAR}` expansion
+    env         `${VAR}` expansion, in endpoints only
     models      the format as pydantic models (the JSON Schema's source)
     schema      schema errors turned into messages at YAML positions
     rules       the Face API's id, name, model and tier rules, defined once
@@ -18,7 +18,6 @@ Modules, one job each:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 from facesync.config.errors import ConfigError, Diagnostic, Severity, ValidationResult
@@ -43,20 +42,20 @@ def validate(
     api_version: str | None = None,
     tier: str = "S0",
     root: str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
 ) -> ValidationResult:
     """Check the configuration at `path` (a YAML file or a directory of them) without raising.
 
     `api_version` overrides `service.apiVersion`; `tier` (F0 or S0) sets the quotas checked;
     `root` is the folder image paths must stay inside (default: the folder of `path`, or `path`
-    itself when it is a directory); `environ` is what `${VAR}` reads (default: os.environ);
-    `cache_dir` holds the image cache (default: `.facesync/` beside the configuration).
+    itself when it is a directory); `cache_dir` holds the image cache (default: `.facesync/` beside
+    the configuration). No environment variable is read: `${VAR}` is text except in endpoints,
+    which are expanded when a connection is built (`facesync.config.env.service_endpoint`).
     Raises ValueError only for an unknown `api_version` or `tier`.
     """
     from facesync.config.resolve import validate as run
 
-    return run(path, api_version=api_version, tier=tier, root=root, environ=environ, cache_dir=cache_dir)
+    return run(path, api_version=api_version, tier=tier, root=root, cache_dir=cache_dir)
 
 
 def load(
@@ -65,16 +64,13 @@ def load(
     api_version: str | None = None,
     tier: str = "S0",
     root: str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
 ) -> tuple[DesiredState, list[Diagnostic]]:
     """The desired state and its warnings; raises `ConfigError` carrying every diagnostic.
 
     Arguments as for `validate`. No call to the Face service happens here.
     """
-    result = validate(
-        path, api_version=api_version, tier=tier, root=root, environ=environ, cache_dir=cache_dir
-    )
+    result = validate(path, api_version=api_version, tier=tier, root=root, cache_dir=cache_dir)
     if result.state is None:
         raise ConfigError(result.diagnostics)
     return result.state, result.diagnostics

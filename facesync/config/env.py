@@ -1,15 +1,31 @@
-"""`${VAR}` and `${VAR:-default}` expansion in string values.
+"""`${VAR}` in endpoints, and only there.
 
-`$${` writes a literal `${`. A variable that is unset (and has no default) is an error;
-`${VAR:-default}` uses the default when VAR is unset or empty, like the shell.
+A variable is expanded only where a connection needs one: `service.endpoint` and each
+environment's `endpoint`, and only when that connection is built (a job for staging needs none of
+production's variables; `facesync validate` needs none at all). Everywhere else `${…}` is text,
+sent as written: expanding it in userData or a name would hand any variable of the CI job (the
+Face key, a token) to whoever can open a pull request, through the plan and onto the service.
+
+In an endpoint, `${VAR:-default}` uses the default when VAR is unset or empty, like the shell;
+`$${` writes a literal `${`. A variable that holds a Face key (FACESYNC_KEY, an environment's
+`keyEnv`) is never expanded into an endpoint: the endpoint is shown in plans and logs.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+
+from facesync.config.errors import ConfigError, Diagnostic
+from facesync.model import ServiceSettings, SourcePos
 
 _VAR_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_REFERENCE_RE = re.compile(r"\$\$\{|\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
+"""What the expansion syntax would have acted on: a `${NAME}`, `${NAME:-default}` or `$${`."""
+
+KEY_VARIABLES = ("FACESYNC_KEY",)
+"""Variables that hold a Face key whatever the configuration says."""
 
 
 def expand(value: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -31,3 +47,84 @@ def expand(value: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
         return current
 
     return _VAR_RE.sub(repl, value), missing
+
+
+def variables(value: str) -> list[str]:
+    """The names `value` refers to with `${NAME}` or `${NAME:-default}`."""
+    return [m.group(1) for m in _VAR_RE.finditer(value) if m.group(1)]
+
+
+def literal_reference(value: str) -> str | None:
+    """The first `${NAME}`, `${NAME:-…}` or `$${` in `value` (None when there is none): text that
+    looks like a variable but, outside an endpoint, is sent as written."""
+    found = _REFERENCE_RE.search(value)
+    return found.group(0) if found else None
+
+
+def expand_endpoint(
+    text: str,
+    where: SourcePos | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    label: str = "",
+    key_variables: Collection[str] = (),
+) -> str:
+    """`text` (an endpoint as written) with its variables expanded from `environ` (default: the
+    process environment). Raises `ConfigError` at `where` for an unset variable without a default,
+    or a variable holding a key (`KEY_VARIABLES` and `key_variables`). `label` starts the message
+    (e.g. "environment 'prod': ")."""
+    environ = os.environ if environ is None else environ
+    file, line, column = (where.file, where.line, where.column) if where else ("configuration", 0, 0)
+    problems: list[Diagnostic] = []
+    forbidden = {*KEY_VARIABLES, *key_variables}
+    for name in dict.fromkeys(variables(text)):
+        if name in forbidden:
+            problems.append(
+                Diagnostic(
+                    file,
+                    line,
+                    column,
+                    f"{label}the endpoint may not use ${{{name}}}: it holds a Face key, and "
+                    "endpoints are shown in plans and logs",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+    expanded, missing = expand(text, environ)
+    if not missing and any(ord(char) < 0x20 or ord(char) == 0x7F for char in expanded):
+        raise ConfigError(
+            [
+                Diagnostic(
+                    file,
+                    line,
+                    column,
+                    f"{label}the endpoint holds a control character (a line break, a NUL?)",
+                )
+            ]
+        )
+    if missing:
+        raise ConfigError(
+            [
+                Diagnostic(
+                    file,
+                    line,
+                    column,
+                    f"{label}environment variable '{name}' is not set "
+                    f"(write ${{{name}:-default}} to give a default)",
+                )
+                for name in dict.fromkeys(missing)
+            ]
+        )
+    return expanded
+
+
+def service_endpoint(
+    settings: ServiceSettings, flag: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The configuration's `service.endpoint`, expanded now that a connection is built, or None when
+    the --endpoint flag (`flag`) or FACESYNC_ENDPOINT wins over it (its variables are not needed
+    then)."""
+    environ = os.environ if environ is None else environ
+    if flag or environ.get("FACESYNC_ENDPOINT") or settings.endpoint is None:
+        return None
+    return expand_endpoint(settings.endpoint, settings.endpoint_pos, environ, label="service.endpoint: ")

@@ -4,26 +4,43 @@ A face string is a path, a glob or a directory, relative to the YAML file that n
 CI runner a pull request could otherwise make facesync read and upload any image the runner
 can read (`/etc/...`, `../../`, a symlink out of the repository), so every file must resolve,
 symlinks followed, inside the configuration's root unless the config allows otherwise.
+
+Globs are matched here rather than by the `glob` module, whose `**` follows directory symlinks
+into every cycle: two symlinks to `..` make it walk 2^40 paths. Here `**` enters each real
+directory once (a symlinked directory already seen is skipped), and one run visits at most
+MAX_ENTRIES_VISITED files and folders in all.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from facesync.config.images import IMAGE_SUFFIXES
+
+MAX_ENTRIES_VISITED = 2_000_000
+"""Files and folders that the globs and directories of one configuration may list, together: ten
+times a million-face LargeFaceList's folder, and a few seconds of listing."""
+
+
+class TooManyEntries(Exception):
+    """The globs of this run listed more than MAX_ENTRIES_VISITED entries."""
 
 
 class ImagePaths:
     """Resolves the image paths of one run against `root` (a folder)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_entries: int | None = None) -> None:
         self.root = os.path.realpath(root)
         self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self._real_dirs: dict[str, str] = {}
         self.stats: dict[str, os.stat_result] = {}
+        self.max_entries = MAX_ENTRIES_VISITED if max_entries is None else max_entries
+        self.entries_left = self.max_entries
 
     @staticmethod
     def join(base_dir: str, name: str) -> str:
@@ -34,21 +51,102 @@ class ImagePaths:
     def expand(self, base_dir: str, pattern: str) -> tuple[list[str], bool, str | None]:
         """The files a face string names; whether it names one file directly (no glob, no
         directory); and a problem message when it names none."""
+        if "\0" in pattern:
+            return [], False, f"image path {pattern!r} holds a NUL character, which no file name can"
         full = self.join(base_dir, pattern)
-        if glob.has_magic(pattern):
-            matches = [m for m in sorted(glob.glob(full, recursive=True)) if not self._is_dir(m)]
-            return matches, False, None if matches else f"glob '{pattern}' matches no file"
-        if os.path.isdir(full):
-            with os.scandir(full) as entries:
+        try:
+            if glob.has_magic(pattern):
+                found = self._glob(full)
+                matches = [m for m in sorted(found) if not self._is_dir(m)]
+                return matches, False, None if matches else f"glob '{pattern}' matches no file"
+            if os.path.isdir(full):
                 images = sorted(
                     e.path
-                    for e in entries
+                    for e in self._list(full)
                     if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file()
                 )
-            if not images:
-                return [], False, f"directory '{pattern}' holds no image ({', '.join(IMAGE_SUFFIXES)})"
-            return images, False, None
+                if not images:
+                    return [], False, f"directory '{pattern}' holds no image ({', '.join(IMAGE_SUFFIXES)})"
+                return images, False, None
+        except TooManyEntries:
+            what = "glob" if glob.has_magic(pattern) else "directory"
+            return [], False, (
+                f"{what} '{pattern}' stopped after the configuration's globs and directories listed "
+                f"{self.max_entries:,} files and folders: narrow it (a symlink to a big folder?)"
+            )
         return [full], True, None
+
+    # -- globs -------------------------------------------------------------------------------
+
+    def _list(self, folder: str) -> list[os.DirEntry[str]]:
+        """The entries of `folder` ([] when it cannot be listed), counted against the budget."""
+        try:
+            with os.scandir(folder) as listing:
+                entries = []
+                for entry in listing:
+                    self.entries_left -= 1
+                    if self.entries_left < 0:
+                        raise TooManyEntries
+                    entries.append(entry)
+        except OSError:
+            return []
+        return entries
+
+    def _glob(self, full: str) -> set[str]:
+        """The paths matching the absolute pattern `full`, with `glob.glob(full, recursive=True)`'s
+        rules (`*` skips hidden names; `**` spans folders, hidden ones excepted), bounded."""
+        parts = full.split(os.sep)
+        first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+        start = os.sep.join(parts[:first]) or os.sep
+        found: set[str] = set()
+        if os.path.isdir(start):
+            self._match(start, parts[first:], found)
+        return found
+
+    def _match(self, folder: str, parts: list[str], found: set[str]) -> None:
+        part, rest = parts[0], parts[1:]
+        if part == "**":
+            for sub in self._folders_below(folder):
+                if rest:
+                    self._match(sub, rest, found)
+                else:
+                    found.update(e.path for e in self._list(sub) if not _hidden(e.name))
+            return
+        if not glob.has_magic(part):
+            path = os.path.join(folder, part)
+            if not rest:
+                if os.path.lexists(path):
+                    found.add(path)
+            elif os.path.isdir(path):
+                self._match(path, rest, found)
+            return
+        for entry in self._list(folder):
+            if _hidden(entry.name) and not _hidden(part):
+                continue
+            if not fnmatch.fnmatchcase(entry.name, part):
+                continue
+            if not rest:
+                found.add(entry.path)
+            elif _is_folder(entry):
+                self._match(entry.path, rest, found)
+
+    def _folders_below(self, top: str) -> Iterator[str]:
+        """`top` and every folder below it that is not hidden, each real folder once: a symlink to
+        a folder already seen (`..`, a loop, a second link to one place) is not entered again."""
+        seen: set[tuple[int, int]] = set()
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            try:
+                st = os.stat(folder)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            yield folder
+            below = (e.path for e in self._list(folder) if not _hidden(e.name) and _is_folder(e))
+            pending.extend(sorted(below, reverse=True))
 
     def _is_dir(self, path: str) -> bool:
         # One lstat answers this, the root check and the image's stat (unless it is a link).
@@ -100,3 +198,14 @@ class ImagePaths:
         """os.stat(file), without a second system call when `inside_root` already made one."""
         st = self.stats.pop(file, None)
         return st if st is not None else os.stat(file)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # symlinks followed, as globs do
+    except OSError:
+        return False

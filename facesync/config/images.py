@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
-from facesync.localstate import report_unusable
+from facesync.localfiles import read_regular_file
+from facesync.localstate import read_state_file, report_unusable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,12 @@ CACHE_FORMAT = "facesync-image-cache/1"
 
 class ImageError(Exception):
     """The file is not an image the Face API accepts; the message says why."""
+
+
+def read_image(path: str | Path) -> bytes:
+    """The bytes of the image file `path`: a regular file (never a FIFO or a device, which would
+    block or never end) of at most MAX_IMAGE_BYTES, the most the Face API accepts. OSError else."""
+    return read_regular_file(path, limit=MAX_IMAGE_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +147,7 @@ class ImageCache:
     def _read(self) -> None:
         assert self.file is not None
         try:
-            raw = json.loads(self.file.read_text(encoding="utf-8"))
+            raw = json.loads(read_state_file(self.file))
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -175,8 +182,7 @@ class ImageCache:
                 log.debug("image cache hit: %s", key)
                 return ImageInfo(sha, fmt, width, height, st.st_size)
         log.debug("image cache miss: %s", key)
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_image(path)
         self.hashed += 1
         info = probe_bytes(data)
         self.entries[key] = [

@@ -3,21 +3,23 @@
 PyYAML's loaders keep the last of two equal keys without a word; this loader reports the
 second one instead. Values are plain Python data (dict, list, str, int, float, bool, None);
 `Positions` maps each path (a tuple of keys and list indexes) to 1-based line and column.
-`${VAR}` references in string values are expanded here (see `facesync.config.env`).
+Nothing is expanded here: a `${VAR}` is text (see `facesync.config.env`); the loader only notes
+where string values hold one, for the configuration to warn about.
 
 Hostile input is refused with one clear diagnostic: a file that is not a regular file (a FIFO
-or a device would block or never end), bytes that are not UTF-8 (at their real line and
-column), and aliases that expand beyond a small budget (an "alias bomb" of a few hundred bytes
-would otherwise build gigabytes).
+or a device would block or never end), a file larger than MAX_FILE_BYTES (checked before it is
+read), bytes that are not UTF-8 (at their real line and column), aliases that expand beyond a
+small budget (an "alias bomb" of a few hundred bytes would otherwise build gigabytes), nesting
+deeper than MAX_DEPTH, and numbers too long to convert.
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 import os
-import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,14 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
-from facesync.config.env import expand
 from facesync.config.errors import Diagnostic
+from facesync.localfiles import FileTooLarge, NotRegularFile, read_regular_file
 
 log = logging.getLogger(__name__)
 
-ENV_UNSET = "environment variable"
-"""How an unset-variable diagnostic starts (later checks of that value are noise beside it)."""
+UNREADABLE = "cannot read value"
+"""How the diagnostic of a value the loader could not build starts: later checks of that value (it
+became None) are noise beside it."""
 
 # libyaml's composer when PyYAML was built with it: several times faster on big configs.
 _COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -49,6 +52,9 @@ MAX_ALIAS_NODES = 100_000
 """Nodes that alias expansion may add beyond the document's own nodes."""
 MAX_DEPTH = 64
 """Nesting levels; a facesync config needs about eight."""
+MAX_FILE_BYTES = 8 * 2**20
+"""One YAML file: about 100,000 persons written one per line. Parsing costs about half a second and
+70 MB of memory per MB of YAML, so the cap bounds both before the first byte is parsed."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -84,6 +90,10 @@ class YamlDocument:
     """Absolute path."""
     data: Any
     positions: Positions
+    dollar_braces: list[YamlPath] = field(default_factory=list)
+    """Paths of the string values that hold `${` (text, never expanded: see facesync.config.env)."""
+    size: int = 0
+    """Bytes read."""
     folder: str = ""
     """The file's folder as text (image paths are relative to it; text is what os.path wants)."""
 
@@ -162,11 +172,11 @@ def _compose(text: str) -> Node | None:
 
 
 class _Builder:
-    def __init__(self, file: str, environ: Mapping[str, str], key_label: KeyLabel) -> None:
+    def __init__(self, file: str, key_label: KeyLabel) -> None:
         self.file = file
-        self.environ = environ
         self.key_label = key_label
         self.positions = Positions()
+        self.dollar_braces: list[YamlPath] = []
         self.diagnostics: list[Diagnostic] = []
         self.constructor = SafeConstructor()
         self._active: set[int] = set()
@@ -179,7 +189,8 @@ class _Builder:
     def error(self, pos: Pos, message: str) -> None:
         self.diagnostics.append(Diagnostic(self.file, pos[0], pos[1], message))
 
-    def scalar(self, node: ScalarNode, *, is_key: bool) -> Any:
+    def scalar(self, node: ScalarNode, path: YamlPath | None = None) -> Any:
+        """The value of `node`; `path` is where it sits (None for a mapping key)."""
         if node.tag == _TIMESTAMP_TAG:
             return node.value  # a date-looking value stays text
         if node.tag == _STR_TAG:
@@ -188,15 +199,15 @@ class _Builder:
             try:
                 value = self.constructor.construct_object(node)
             except yaml.YAMLError as exc:
-                self.error(_pos(node), f"cannot read value: {getattr(exc, 'problem', exc)}")
+                self.error(_pos(node), f"{UNREADABLE}: {getattr(exc, 'problem', exc)}")
                 return None
-        if isinstance(value, str) and not is_key and "${" in value:
-            value, missing = expand(value, self.environ)
-            for name in missing:
-                self.error(
-                    _pos(node),
-                    f"{ENV_UNSET} '{name}' is not set (write ${{{name}:-default}} to give a default)",
-                )
+            except ValueError:
+                # Python converts at most 4,300 decimal digits (sys.int_info.str_digits_check_threshold).
+                digits = sum(c.isdigit() for c in node.value)
+                self.error(_pos(node), f"{UNREADABLE}: a number of {digits:,} digits is too long")
+                return None
+        if path is not None and isinstance(value, str) and "${" in value:
+            self.dollar_braces.append(path)
         return value
 
     def _count(self, node: Node) -> bool:
@@ -228,7 +239,7 @@ class _Builder:
         self.positions.values[path] = _pos(node)
         alias = self._count(node)
         if isinstance(node, ScalarNode):
-            return self.scalar(node, is_key=False)
+            return self.scalar(node, path)
         if id(node) in self._active:
             self.error(_pos(node), "recursive YAML alias")
             return None
@@ -268,7 +279,7 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 self.error(_pos(key_node), "a mapping key must be a plain value")
                 continue
-            key = self.scalar(key_node, is_key=True)
+            key = self.scalar(key_node)
             if key in first_seen:
                 line, column = first_seen[key]
                 self.error(
@@ -285,39 +296,6 @@ class _Builder:
         return result
 
 
-def read_regular_file(path: Path) -> bytes:
-    """The bytes of `path`, which must be a regular file (symlinks followed).
-
-    A FIFO would block the open and a device may never end, so the type is checked before the
-    open (which cannot block) and again on the open descriptor (the path may have changed).
-    Raises OSError; a non-regular file gives one whose strerror says what it is.
-    """
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise _not_regular(path, st.st_mode)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(f.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise _not_regular(path, mode)
-        return f.read()
-
-
-def _not_regular(path: Path, mode: int) -> OSError:
-    what = (
-        "a directory"
-        if stat.S_ISDIR(mode)
-        else "a FIFO (named pipe)"
-        if stat.S_ISFIFO(mode)
-        else "a device"
-        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-        else "a socket"
-        if stat.S_ISSOCK(mode)
-        else "not a regular file"
-    )
-    return OSError(0, f"{what}, not a regular file: a configuration must be a plain file", str(path))
-
-
 def _line_column(text: str, index: int) -> Pos:
     """1-based line and column of character `index` in `text`."""
     line = text.count("\n", 0, index) + 1
@@ -325,18 +303,46 @@ def _line_column(text: str, index: int) -> Pos:
 
 
 def load_yaml(
-    path: Path,
-    *,
-    environ: Mapping[str, str] | None = None,
-    key_label: KeyLabel = _describe_key,
+    path: Path, *, key_label: KeyLabel = _describe_key, limit: int = MAX_FILE_BYTES
 ) -> tuple[YamlDocument | None, list[Diagnostic]]:
-    """Parse one YAML file. Returns the document (None when it cannot be parsed) and diagnostics."""
+    """Parse one YAML file. Returns the document (None when it cannot be parsed) and diagnostics.
+
+    `limit`: the most bytes the file may hold (checked before it is read)."""
     file = display_path(path)
     try:
-        data = read_regular_file(path)
+        data = read_regular_file(path, limit=limit)
+    except FileTooLarge as exc:
+        return None, [Diagnostic(file, 0, 0, too_large(exc.size, limit))]
+    except NotRegularFile as exc:
+        return None, [
+            Diagnostic(file, 0, 0, f"cannot read file: {exc.strerror}: a configuration must be a plain file")
+        ]
     except OSError as exc:
         return None, [Diagnostic(file, 0, 0, f"cannot read file: {exc.strerror or exc}")]
     log.debug("read %s (%d bytes)", file, len(data))
+    # One command reads a file up to three times (its collections, its environments, its tests):
+    # the same bytes are parsed once. Keyed by content, never by a timestamp a quick edit keeps.
+    # The name shown (relative to the working directory) is part of the key: it is in the document.
+    key = (str(path.resolve()), file, key_label, hashlib.sha256(data).digest())
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        doc, found = _parse(path, file, data, key_label)
+        parsed = (doc, tuple(found))
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    doc, diagnostics = parsed
+    return doc, list(diagnostics)
+
+
+_PARSED: dict[tuple[str, str, KeyLabel, bytes], tuple[YamlDocument | None, tuple[Diagnostic, ...]]] = {}
+"""Documents parsed in this process, by file and content (they are read, never changed)."""
+_PARSED_MAX = 64
+
+
+def _parse(
+    path: Path, file: str, data: bytes, key_label: KeyLabel
+) -> tuple[YamlDocument | None, list[Diagnostic]]:
     try:
         text = codecs.decode(data, "utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -371,11 +377,20 @@ def load_yaml(
         return None, [Diagnostic(file, 1, 1, f"YAML error: {exc}")]
     except RecursionError:
         return None, [Diagnostic(file, 1, 1, "YAML error: the document nests too deeply")]
-    builder = _Builder(file, os.environ if environ is None else environ, key_label)
+    builder = _Builder(file, key_label)
     try:
         built = None if node is None else builder.build(node, ())
     except _Refused as exc:
         return None, [Diagnostic(file, exc.pos[0], exc.pos[1], str(exc))]
     except RecursionError:
         return None, [Diagnostic(file, 1, 1, "YAML error: the document nests too deeply")]
-    return YamlDocument(file, path.resolve(), built, builder.positions), builder.diagnostics
+    document = YamlDocument(file, path.resolve(), built, builder.positions, builder.dollar_braces, len(data))
+    return document, builder.diagnostics
+
+
+def too_large(size: int, limit: int) -> str:
+    """Why a file is refused for its size."""
+    return (
+        f"the file is {size / 2**20:.1f} MB ({size:,} bytes); a configuration file may be at most "
+        f"{limit / 2**20:g} MB ({limit:,} bytes): refusing to read it"
+    )

@@ -32,7 +32,8 @@ SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 URL_PATTERN = r"^https?://\S+$"
-ENDPOINT_PATTERN = r"^(https?://\S+|local:.*)$"
+ENDPOINT_PATTERN = r"^(https?://\S+|local:.*|.*\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}.*)$"
+"""An URL, local:PATH, or text with a `${VAR}` (expanded, and checked, when a connection is built)."""
 
 CollectionId = Annotated[
     str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
@@ -111,8 +112,7 @@ class FaceSpec(_Model):
         if isinstance(value, list | tuple):
             if len(value) != 4:
                 raise ValueError(
-                    f"'targetFace' must be [left, top, width, height]: 4 integers, "
-                    f"not {len(value)}"
+                    f"'targetFace' must be [left, top, width, height]: 4 integers, not {len(value)}"
                 )
         elif isinstance(value, str) and value.count(",") == 3:
             return [v.strip() for v in value.split(",")]
@@ -226,6 +226,40 @@ class FaceListModel(_CollectionModel):
     faces: list[Face] = Field(default_factory=list)
 
 
+class PersonDirectoryModel(_Model):
+    """The resource's PersonDirectory (preview APIs): persons at the root, faces per model."""
+
+    model_config = ConfigDict(title="PersonDirectory")
+
+    recognition_models: list[RecognitionModel] | None = Field(
+        None,
+        alias="recognitionModels",
+        min_length=1,
+        description="The models every face is enrolled in, one persisted face per model (default: "
+        "[defaults.recognitionModel]). A model added here is enrolled beside the others; a model "
+        "removed from here has its faces deleted, after the other models' faces were added.",
+    )
+    persons: dict[PersonName, PersonModel] = Field(
+        default_factory=dict, description="Directory persons keyed by name, unique in the directory."
+    )
+
+
+class DynamicPersonGroupModel(_Model):
+    """A DynamicPersonGroup (preview APIs): a named list of directory persons to identify against."""
+
+    model_config = ConfigDict(title="DynamicPersonGroup")
+
+    name: Name | None = Field(None, description="Required unless ensure is absent.")
+    user_data: UserData | None = Field(None, alias="userData")
+    members: list[PersonName] = Field(
+        default_factory=list, description="Names of personDirectory persons in this group."
+    )
+    ensure: Literal["present", "absent"] = Field(
+        "present", description="absent deletes the live group (its persons stay in the directory)."
+    )
+    protect: bool = Field(False, description="Refuse to delete it without --force.")
+
+
 class ServiceModel(_Model):
     """Where the Face resource is and how to authenticate. The key never goes here: pass it by
     flag or environment, or use `auth: entra` and have no key."""
@@ -233,7 +267,10 @@ class ServiceModel(_Model):
     model_config = ConfigDict(title="Service")
 
     endpoint: str | None = Field(
-        None, pattern=ENDPOINT_PATTERN, description="https://<name>.cognitiveservices.azure.com"
+        None,
+        pattern=ENDPOINT_PATTERN,
+        description="https://<name>.cognitiveservices.azure.com, local:PATH, or ${VARIABLE} (the one "
+        "place variables are expanded).",
     )
     api_version: Literal[API_VERSIONS] | None = Field(None, alias="apiVersion")  # type: ignore[valid-type]
     auth: Literal[AUTH_METHODS] | None = Field(  # type: ignore[valid-type]
@@ -281,8 +318,17 @@ class ConfigModel(_Model):
         default_factory=dict, alias="largePersonGroups"
     )
     face_lists: dict[CollectionId, FaceListModel] = Field(default_factory=dict, alias="faceLists")
-    large_face_lists: dict[CollectionId, FaceListModel] = Field(
-        default_factory=dict, alias="largeFaceLists"
+    large_face_lists: dict[CollectionId, FaceListModel] = Field(default_factory=dict, alias="largeFaceLists")
+    person_directory: PersonDirectoryModel | None = Field(
+        None,
+        alias="personDirectory",
+        description="The PersonDirectory: needs a preview service.apiVersion (v1.2-preview.1, "
+        "v1.1-preview.1 or v1.0-preview).",
+    )
+    dynamic_person_groups: dict[CollectionId, DynamicPersonGroupModel] = Field(
+        default_factory=dict,
+        alias="dynamicPersonGroups",
+        description="DynamicPersonGroups keyed by id: needs a preview service.apiVersion.",
     )
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from facesync.config import directory
+from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
+from facesync.config.env import literal_reference
 from facesync.config.errors import Diagnostic, Reporter, ValidationResult
 from facesync.config.imagepaths import ImagePaths
 from facesync.config.images import (
@@ -28,15 +30,18 @@ from facesync.config.images import (
     ImageError,
     ImageInfo,
 )
-from facesync.config.loader import ENV_UNSET, YamlDocument, YamlPath, display_path
+from facesync.config.loader import UNREADABLE, YamlDocument, YamlPath, display_path
 from facesync.config.models import (
     ConfigModel,
     DefaultsModel,
+    DynamicPersonGroupModel,
     Face,
     FaceListModel,
     FaceSpec,
+    PersonDirectoryModel,
     PersonGroupModel,
     PersonModel,
+    ServiceModel,
 )
 from facesync.config.rules import (
     DEFAULT_API_VERSION,
@@ -49,7 +54,13 @@ from facesync.config.rules import (
     person_name_problem,
 )
 from facesync.config.schema import schema_check
-from facesync.config.sources import COLLECTION_KEYS, CollectionEntry, merge, read_documents
+from facesync.config.sources import (
+    COLLECTION_KEYS,
+    SINGLETON_KEYS,
+    CollectionEntry,
+    merge,
+    read_documents,
+)
 from facesync.fingerprint import face_fingerprint, url_digest
 from facesync.localstate import config_root, state_dir
 from facesync.model import (
@@ -70,6 +81,8 @@ CACHE_FILE = Path("cache") / "images.json"
 
 _ROOT = TypeAdapter(ConfigModel)
 _GROUP = TypeAdapter(PersonGroupModel)
+_DIRECTORY = TypeAdapter(PersonDirectoryModel)
+_DYNAMIC_GROUP = TypeAdapter(DynamicPersonGroupModel)
 _PERSON = TypeAdapter(PersonModel)
 _LIST = TypeAdapter(FaceListModel)
 _FACES = TypeAdapter(list[Face])
@@ -85,34 +98,48 @@ def validate(
     api_version: str | None = None,
     tier: str = "S0",
     root: str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
 ) -> ValidationResult:
     """Check the configuration at `path` (a YAML file or a directory) and resolve it.
 
     `api_version` overrides `service.apiVersion`; `tier` (F0 or S0) sets the quotas checked;
-    `root` is the folder images must stay in (default: the config's folder); `environ` is what
-    `${VAR}` reads (default: the process environment); `cache_dir` defaults to `.facesync/`
-    beside the configuration.
+    `root` is the folder images must stay in (default: the config's folder); `cache_dir` defaults
+    to `.facesync/` beside the configuration. No environment variable is read: `${VAR}` is
+    expanded only in endpoints, when a connection is built (facesync.config.env).
     """
     if api_version is not None and api_version not in MODELS_BY_API_VERSION:
         raise ValueError(f"unknown API version {api_version!r}")
     if tier not in LIMITS:
         raise ValueError(f"unknown tier {tier!r}: use one of {', '.join(LIMITS)}")
-    builder = _Builder(Path(path), api_version, tier, root, cache_dir, environ)
+    builder = _Builder(Path(path), api_version, tier, root, cache_dir)
     state = builder.run()
-    diagnostics = _without_env_noise(builder.report.diagnostics)
+    diagnostics = _without_noise(builder.report.diagnostics)
     if any(d.is_error for d in diagnostics):
         state = None
     return ValidationResult(state, diagnostics, builder.cache.hashed if builder.cache else 0)
 
 
-def _without_env_noise(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Sorted diagnostics, minus those at a value whose variable was unset (already reported)."""
-    unset = {(d.file, d.line, d.column) for d in diagnostics if d.message.startswith(ENV_UNSET)}
+def _without_noise(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Sorted diagnostics, minus those at a value the loader could not read (already reported)."""
+    unreadable = {(d.file, d.line, d.column) for d in diagnostics if d.message.startswith(UNREADABLE)}
     return sorted(
-        d for d in diagnostics if d.message.startswith(ENV_UNSET) or (d.file, d.line, d.column) not in unset
+        d
+        for d in diagnostics
+        if d.message.startswith(UNREADABLE) or (d.file, d.line, d.column) not in unreadable
     )
+
+
+def is_endpoint(path: YamlPath) -> bool:
+    """Whether the value at `path` is an endpoint: the one place `${VAR}` is expanded."""
+    return path == ("service", "endpoint") or (
+        len(path) == 3 and path[0] == "environments" and path[2] == "endpoint"
+    )
+
+
+def _value_at(data: Any, path: YamlPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 @dataclass(slots=True)
@@ -129,7 +156,7 @@ class _Collection:
     id: str
     doc: YamlDocument
     path: YamlPath
-    model: PersonGroupModel | FaceListModel | None
+    model: PersonGroupModel | FaceListModel | PersonDirectoryModel | DynamicPersonGroupModel | None
     """None when the collection's own keys are invalid (its persons and faces are still checked)."""
     persons: list[_Person]
     faces: IndexedFaces
@@ -145,7 +172,6 @@ class _Builder:
         tier: str,
         root: str | Path | None,
         cache_dir: Path | None,
-        environ: Mapping[str, str] | None,
     ) -> None:
         self.path = path
         self.api_version_flag = api_version
@@ -153,19 +179,22 @@ class _Builder:
         self.tier = tier
         self.root = Path(root) if root is not None else None
         self.cache_dir = cache_dir
-        self.environ = environ
         self.report = Reporter()
         self.cache: ImageCache | None = None
         self.probed: dict[str, ImageInfo | None] = {}
         self.api_version = DEFAULT_API_VERSION
         self.default_detection = SERVICE_DEFAULT_DETECTION_MODEL
+        self.defaults_recognition: str | None = None
+        """`defaults.recognitionModel` as written (None when the config sets none)."""
         self.allow_outside_root = False
         self.paths = ImagePaths(self.root if self.root is not None else config_root(path))
 
     def run(self) -> DesiredState | None:
-        docs = read_documents(self.path, self.report, self.environ)
+        docs = read_documents(self.path, self.report)
         if not docs:
             return None
+        for doc in docs:
+            self._check_literal_variables(doc)
         if self.root is not None and not self.root.is_dir():
             # Every image would then be "outside the root": one error says more than all of those.
             self.report.add(display_path(self.root), (0, 0), "--root must be an existing folder")
@@ -188,12 +217,15 @@ class _Builder:
         if defaults_at is not None:
             self._check_models(defaults_at[0], ("defaults",), defaults)
         default_recognition = defaults.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL
+        self.defaults_recognition = defaults.recognition_model
         self.default_detection = defaults.detection_model or SERVICE_DEFAULT_DETECTION_MODEL
         self.allow_outside_root = any(r.allow_images_outside_root for _, r in roots)
 
         built = [self._collection(c, default_recognition) for c in collections]
         desired = [c for c in built if c is not None]
         self._check_collection_counts(collections)
+        directory.check_preview_api(self.report, collections, api_version)
+        directory.check_members(self.report, collections, desired)
         self.cache.save()
         log.debug("images: %d read and hashed, %d others probed", self.cache.hashed, len(self.probed))
         if self.report.has_errors:
@@ -202,14 +234,46 @@ class _Builder:
         desired.sort(key=lambda c: order.index(c.kind))
         return DesiredState(
             collections=tuple(desired),
-            service=ServiceSettings(
-                endpoint=service.endpoint if service else None,
-                api_version=api_version,
-                auth=service.auth if service else None,
-            ),
+            service=self._service(service, roots, api_version),
             prune=any(r.prune for _, r in roots),
             files=tuple(d.file for d in docs),
         )
+
+    @staticmethod
+    def _service(
+        service: ServiceModel | None, roots: list[tuple[YamlDocument, ConfigModel]], api_version: str
+    ) -> ServiceSettings:
+        if service is None:
+            return ServiceSettings(api_version=api_version)
+        if service.endpoint is None:
+            return ServiceSettings(api_version=api_version, auth=service.auth)
+        doc = next(d for d, r in roots if r.service is service)
+        where = SourcePos(doc.file, *doc.positions.value(("service", "endpoint")))
+        return ServiceSettings(
+            endpoint=service.endpoint, api_version=api_version, auth=service.auth, endpoint_pos=where
+        )
+
+    def _check_literal_variables(self, doc: YamlDocument) -> None:
+        """A `${NAME}` outside an endpoint is sent as written: say so where it is, in case the
+        author expected it to be expanded (facesync once did)."""
+        for path in doc.dollar_braces:
+            if is_endpoint(path):
+                continue
+            text = _value_at(doc.data, path)
+            found = literal_reference(text) if isinstance(text, str) else None
+            if found is None:
+                continue
+            if found == "$${":
+                message = (
+                    "'$${' is sent as written: outside endpoints '${' is plain text and needs no "
+                    "'$$' escape"
+                )
+            else:
+                message = (
+                    f"'{found}' is not expanded: facesync expands variables only in endpoints, "
+                    "so this text is sent as written"
+                )
+            self.report.add(doc.file, doc.positions.value(path), message, "warning")
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -220,8 +284,9 @@ class _Builder:
             return None
         # Collections are checked one by one (see _collection_schema), so that one mistake
         # does not hide the rest.
+        nested = {*COLLECTION_KEYS, *SINGLETON_KEYS}
         shell = (
-            {k: {} if k in COLLECTION_KEYS and isinstance(v, dict) else v for k, v in data.items()}
+            {k: {} if k in nested and isinstance(v, dict) else v for k, v in data.items()}
             if isinstance(data, dict)
             else data
         )
@@ -231,9 +296,16 @@ class _Builder:
         doc, kind, path = entry.doc, entry.kind, entry.path
         cid = str(entry.id)
         value = {} if entry.value is None else entry.value
+        if kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            before = len(self.report.diagnostics)
+            group = schema_check(_DYNAMIC_GROUP, DynamicPersonGroupModel, value, doc, path, self.report)
+            return _Collection(kind, cid, doc, path, group, [], [], len(self.report.diagnostics) > before)
+        adapter, model_type = (
+            (_DIRECTORY, PersonDirectoryModel) if kind.singleton else (_GROUP, PersonGroupModel)
+        )
         if not isinstance(value, dict):
             if kind.has_persons:
-                schema_check(_GROUP, PersonGroupModel, value, doc, path, self.report)
+                schema_check(adapter, model_type, value, doc, path, self.report)
             else:
                 schema_check(_LIST, FaceListModel, value, doc, path, self.report)
             return None
@@ -248,7 +320,7 @@ class _Builder:
         raw_persons = value.get("persons")
         shell = {**value, "persons": {}} if isinstance(raw_persons, dict) else value
         before = len(self.report.diagnostics)
-        group = schema_check(_GROUP, PersonGroupModel, shell, doc, path, self.report)
+        group = schema_check(adapter, model_type, shell, doc, path, self.report)
         reported = len(self.report.diagnostics) > before
         persons: list[_Person] = []
         for name, raw in raw_persons.items() if isinstance(raw_persons, dict) else ():
@@ -312,7 +384,14 @@ class _Builder:
                     self.report.add(doc.file, doc.positions.value((*path, key)), problem)
 
     def _collection(self, c: _Collection, default_recognition: str) -> DesiredCollection | None:
+        if c.kind is CollectionKind.PERSON_DIRECTORY:
+            enrolled = self._persons(c, CollectionKind.PERSON_DIRECTORY.value)
+            default = self.defaults_recognition or DIRECTORY_DEFAULT_MODEL
+            return directory.build_directory(self.report, self.api_version, c, enrolled, default)
+        if c.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+            return directory.build_dynamic_group(self.report, c)
         doc, model = c.doc, c.model
+        assert not isinstance(model, PersonDirectoryModel | DynamicPersonGroupModel)
         pos = doc.positions.key(c.path)
         label = f"{c.kind.value} '{c.id}'"
         if model is None:
@@ -470,6 +549,10 @@ class _Builder:
             detection = spec.detection_model or self.default_detection
             image: DesiredFace | None = None
             if spec.image is not None:
+                if "\0" in spec.image:
+                    problem = f"image path {spec.image!r} holds a NUL character, which no file name can"
+                    self.report.add(doc.file, pos, problem)
+                    continue
                 written = [self.paths.join(folder, spec.image)]
                 for file in self._confined(doc, spec.image, written, pos, direct=True):
                     image = self._image_face(
@@ -624,6 +707,8 @@ class _Builder:
     def _check_collection_counts(self, collections: list[_Collection]) -> None:
         counts: dict[CollectionKind, int] = {}
         for c in collections:
+            if c.kind not in self.limits.collections:
+                continue  # the directory is one; DynamicPersonGroups have no documented limit
             counts[c.kind] = counts.get(c.kind, 0) + 1
             service_limit = self.limits.collections[c.kind]
             reserved = RESERVED_COLLECTIONS.get(c.kind, 0)

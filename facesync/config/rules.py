@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from facesync.model import API_VERSIONS, DETECTION_MODELS, RECOGNITION_MODELS, CollectionKind
+from facesync.model import (
+    API_VERSIONS,
+    DETECTION_MODELS,
+    DIRECTORY_API_VERSIONS,
+    RECOGNITION_MODELS,
+    CollectionKind,
+)
 
 DEFAULT_API_VERSION = "v1.0"
 TIERS = ("F0", "S0")
@@ -28,6 +34,9 @@ FACES_PER_PERSON = 248
 MODELS_BY_API_VERSION: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "v1.0": (RECOGNITION_MODELS, DETECTION_MODELS),
     "v1.2": (RECOGNITION_MODELS, DETECTION_MODELS),
+    "v1.0-preview": (RECOGNITION_MODELS, DETECTION_MODELS),
+    "v1.1-preview.1": (RECOGNITION_MODELS, DETECTION_MODELS),
+    "v1.2-preview.1": (RECOGNITION_MODELS, DETECTION_MODELS),
 }
 assert set(MODELS_BY_API_VERSION) == set(API_VERSIONS)
 
@@ -44,12 +53,23 @@ class Limits:
 RESERVED_COLLECTIONS: dict[CollectionKind, int] = {CollectionKind.FACE_LIST: 2}
 """Collections facesync itself needs on the resource: apply's lock is a FaceList, and taking over
 an expired lock briefly adds a second one (facesync.lock). A config may declare the rest."""
+LOCK_KIND = CollectionKind.FACE_LIST
+LOCK_ID = "facesync-lock"
+"""The lock's collection id; takeover markers are `facesync-lock-<16 hex>`."""
+LOCK_MARKER_PREFIX = LOCK_ID + "-"
+
+
+def is_lock_collection(kind: CollectionKind, collection_id: str) -> bool:
+    """The apply lock or one of its takeover markers: never reported, pruned, imported or counted
+    (defined here, with the other rules about ids, so that reading the service needs no lock code)."""
+    return kind is LOCK_KIND and (collection_id == LOCK_ID or collection_id.startswith(LOCK_MARKER_PREFIX))
 
 LIMITS: dict[str, Limits] = {
     "S0": Limits(
         persons_per_group={
             CollectionKind.PERSON_GROUP: 10_000,
             CollectionKind.LARGE_PERSON_GROUP: 1_000_000,
+            CollectionKind.PERSON_DIRECTORY: 75_000_000,
         },
         faces_per_list={
             CollectionKind.FACE_LIST: 1_000,
@@ -68,6 +88,7 @@ LIMITS: dict[str, Limits] = {
         persons_per_group={
             CollectionKind.PERSON_GROUP: 1_000,
             CollectionKind.LARGE_PERSON_GROUP: 1_000,
+            CollectionKind.PERSON_DIRECTORY: 1_000,
         },
         faces_per_list={
             CollectionKind.FACE_LIST: 1_000,
@@ -142,6 +163,17 @@ def name_problem(what: str, name: Any) -> str | None:
 
 def person_name_problem(name: Any) -> str | None:
     return name_problem("person name", name)
+
+
+def directory_problem(api_version: str, key: str) -> str | None:
+    """Why `key` (personDirectory, dynamicPersonGroups) cannot be used with this API version."""
+    if api_version in DIRECTORY_API_VERSIONS:
+        return None
+    choices = ", ".join(DIRECTORY_API_VERSIONS)
+    return (
+        f"'{key}' needs a preview API version: API {api_version} has no PersonDirectory; "
+        f"set service.apiVersion to {DIRECTORY_API_VERSIONS[0]} (or {choices.split(', ', 1)[1]})"
+    )
 
 
 def model_problem(kind: str, value: str, api_version: str) -> str | None:

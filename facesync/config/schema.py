@@ -132,7 +132,7 @@ def _message(err: Any, path: YamlPath, model: Any, loc: tuple[Any, ...]) -> str:
         what = {
             "url": "an http:// or https:// URL",
             "persistedFaceId": "a UUID",
-            "endpoint": "an https:// URL (or local:PATH for the emulator)",
+            "endpoint": "an https:// URL, local:PATH for the emulator, or ${VARIABLE}",
         }.get(label, f"text matching {ctx.get('pattern')}")
         return f"'{label}' must be {what}, not {value!r}"
     if kind == "literal_error":

@@ -12,27 +12,37 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from facesync.config.errors import Reporter
-from facesync.config.loader import YamlDocument, YamlPath, display_path, load_yaml
+from facesync.config.loader import MAX_FILE_BYTES, YamlDocument, YamlPath, display_path, load_yaml
 from facesync.config.rules import id_problem
-from facesync.model import CollectionKind
+from facesync.localfiles import read_regular_file
+from facesync.model import DIRECTORY_ID, CollectionKind
 
 log = logging.getLogger(__name__)
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
-COLLECTION_KEYS: dict[str, CollectionKind] = {kind.config_key: kind for kind in CollectionKind}
+COLLECTION_KEYS: dict[str, CollectionKind] = {
+    kind.config_key: kind for kind in CollectionKind if not kind.singleton
+}
+"""Top-level keys holding collections by id."""
+SINGLETON_KEYS: dict[str, CollectionKind] = {
+    kind.config_key: kind for kind in CollectionKind if kind.singleton
+}
+"""Top-level keys holding one collection (`personDirectory`): defined in one file only."""
 SETTING_KEYS = ("service", "defaults", "prune", "allowImagesOutsideRoot", "environments")
 """Top-level settings that one file of a merged directory may set."""
-FACESYNC_KEYS = frozenset(("version", "tests", *SETTING_KEYS, *COLLECTION_KEYS))
+FACESYNC_KEYS = frozenset(("version", "tests", *SETTING_KEYS, *COLLECTION_KEYS, *SINGLETON_KEYS))
+MAX_TOTAL_BYTES = 4 * MAX_FILE_BYTES
+"""The files of one configuration directory together, read one by one: the next file is refused
+before it is read when it would take the total past this."""
 
 # A file that does not parse is still ours when it plainly declares collections.
 _COLLECTION_LINE = re.compile(
-    rb"^(?:personGroups|largePersonGroups|faceLists|largeFaceLists)\s*:", re.MULTILINE
+    rb"^(?:" + "|".join((*COLLECTION_KEYS, *SINGLETON_KEYS)).encode() + rb")\s*:", re.MULTILINE
 )
 
 
@@ -58,7 +68,7 @@ def is_facesync_config(data: Any) -> bool:
     if not isinstance(data, dict):
         return False
     keys = set(data)
-    if keys & set(COLLECTION_KEYS):
+    if keys & {*COLLECTION_KEYS, *SINGLETON_KEYS}:
         return True
     return "version" in keys and (bool(keys & set(SETTING_KEYS)) or keys <= FACESYNC_KEYS)
 
@@ -72,12 +82,12 @@ def key_label(path: YamlPath, key: Any) -> str:
         return f"{kind.value} {key!r}"
     if kind is not None and len(path) == 3 and path[2] == "persons":
         return f"person {key!r} in {kind.value} {path[1]!r}"
+    if path[0] in SINGLETON_KEYS and path[1:] == ("persons",):
+        return f"person {key!r} in {path[0]}"
     return f"key {key!r}"
 
 
-def read_documents(
-    path: Path, report: Reporter, environ: Mapping[str, str] | None = None
-) -> list[YamlDocument]:
+def read_documents(path: Path, report: Reporter) -> list[YamlDocument]:
     """Parse the configuration at `path` (a file or a directory); problems go to `report`."""
     shown = display_path(path)
     try:
@@ -89,15 +99,13 @@ def read_documents(
         report.add(shown, (0, 0), f"cannot read configuration: {exc.strerror or exc}")
         return []
     if not stat.S_ISDIR(st.st_mode):
-        doc, diagnostics = load_yaml(path, environ=environ, key_label=key_label)
+        doc, diagnostics = load_yaml(path, key_label=key_label)
         report.extend(diagnostics)
         return [doc] if doc is not None else []
-    return _read_directory(path, shown, report, environ)
+    return _read_directory(path, shown, report)
 
 
-def _read_directory(
-    path: Path, shown: str, report: Reporter, environ: Mapping[str, str] | None
-) -> list[YamlDocument]:
+def _read_directory(path: Path, shown: str, report: Reporter) -> list[YamlDocument]:
     files: list[Path] = []
     for entry in sorted(p for p in path.iterdir() if p.suffix in CONFIG_SUFFIXES):
         if entry.is_file():
@@ -110,8 +118,19 @@ def _read_directory(
         return []
     docs: list[YamlDocument] = []
     skipped: list[str] = []
+    total = 0
     for file in files:
-        doc, diagnostics = load_yaml(file, environ=environ, key_label=key_label)
+        room = MAX_TOTAL_BYTES - total
+        if room < MAX_FILE_BYTES and _size(file) > room:
+            report.add(
+                display_path(file),
+                (0, 0),
+                f"the configuration's files would exceed {MAX_TOTAL_BYTES:,} bytes in all with this "
+                f"one ({total:,} bytes read before it): refusing to read it",
+            )
+            break
+        doc, diagnostics = load_yaml(file, key_label=key_label)
+        total += doc.size if doc is not None else 0
         if doc is None and not _declares_collections(file):
             log.info("skipped %s: not valid YAML and declares no facesync collection", display_path(file))
             skipped.append(file.name)
@@ -133,10 +152,16 @@ def _read_directory(
     return docs
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # load_yaml reports it
+
+
 def _declares_collections(path: Path) -> bool:
     try:
-        with open(path, "rb") as f:
-            head = f.read(1 << 20)
+        head = read_regular_file(path, limit=1 << 20, head=True)
     except OSError:
         return True  # unreadable: keep the read error, it may well be ours
     return _COLLECTION_LINE.search(head) is not None
@@ -185,4 +210,14 @@ def merge(docs: list[YamlDocument], report: Reporter) -> list[CollectionEntry]:
                     continue
                 collections_at[(kind, cid)] = (doc.file, pos)
                 entries.append(CollectionEntry(kind, cid, doc, path, value))
+        for key, kind in SINGLETON_KEYS.items():
+            if key not in doc.data:
+                continue
+            pos = doc.positions.key((key,))
+            if (kind, DIRECTORY_ID) in collections_at:
+                file, (line, column) = collections_at[(kind, DIRECTORY_ID)]
+                report.add(doc.file, pos, f"'{key}' is already defined at {file}:{line}:{column}")
+                continue
+            collections_at[(kind, DIRECTORY_ID)] = (doc.file, pos)
+            entries.append(CollectionEntry(kind, DIRECTORY_ID, doc, (key,), doc.data[key]))
     return entries

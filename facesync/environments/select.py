@@ -15,6 +15,7 @@ from pathlib import Path
 
 from facesync.address import resolve_targets
 from facesync.client import require_key, resolve_endpoint
+from facesync.config.env import service_endpoint
 from facesync.config.errors import Diagnostic
 from facesync.document import Saved
 from facesync.environments.resolve import Resolved, resolve, resolve_environment_endpoint
@@ -144,10 +145,11 @@ def resolve_run(request: RunRequest, saved: Saved | None = None) -> tuple[list[R
             root=request.root,
         )
         resolve_targets(desired, options.targets)
+        written = service_endpoint(desired.service, request.endpoint)  # its ${VAR} expanded now
         endpoint = resolve_endpoint(
             request.endpoint,
             request.key,
-            desired.service.endpoint,
+            written,
             config_root=config_root(request.config),
             flag_auth=request.auth,
             config_auth=desired.service.auth,

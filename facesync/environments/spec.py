@@ -1,21 +1,22 @@
 """The `environments:` block: names → endpoint, key variable, rate, overrides and protection.
 
-A `${VAR}` left unset in one entry is an error only when that environment is chosen, so a job for
-staging needs none of production's variables.
+An endpoint is kept as written: its `${VAR}` is expanded when that environment's connection is
+built (facesync.environments.resolve), so a job for staging needs none of production's variables
+and `facesync validate` needs none at all.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from facesync import secrets
 from facesync.config.errors import ConfigError, Diagnostic
-from facesync.config.loader import ENV_UNSET, YamlPath
-from facesync.model import API_VERSIONS, AUTH_METHODS, RECOGNITION_MODELS
+from facesync.config.loader import YamlPath
+from facesync.model import API_VERSIONS, AUTH_METHODS, RECOGNITION_MODELS, SourcePos
 
 KEY = "environments"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -42,7 +43,7 @@ FIELDS = (
 class Environment:
     name: str
     endpoint: str
-    """With `${VAR}` expanded (see `unset`)."""
+    """As written: `${VAR}` is expanded when this environment's connection is built."""
     key_env: str | None = None
     """The name of the environment variable holding this resource's key (never the key)."""
     auth: str | None = None
@@ -59,15 +60,19 @@ class Environment:
     """Every collection of this environment uses this model (a model upgrade being rolled out)."""
     protect: bool = False
     """Plans that delete or replace anything here are refused unless --force-env NAME."""
-    unset: tuple[Diagnostic, ...] = ()
-    """`${VAR}` of this entry that are not set: an error only when this environment is chosen."""
     file: str = ""
     line: int = 0
     column: int = 0
+    endpoint_at: tuple[int, int] = (0, 0)
+    """Line and column of the endpoint's value (in `file`)."""
 
     @property
     def location(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+    @property
+    def endpoint_pos(self) -> SourcePos:
+        return SourcePos(self.file, *self.endpoint_at)
 
     @property
     def calls_per_second(self) -> float | None:
@@ -92,16 +97,10 @@ class Environments:
         return next((e for e in self.entries if e.name == name), None)
 
 
-_UNSET_NAME = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
-
-
 def load_environments(config: Path) -> Environments | None:
     """The configuration's `environments:` (None when it has none); `ConfigError` naming
-    file:line:column when the block is wrong.
-
-    Read with the configuration's own loader. A `${VAR}` left unset inside one entry is kept on
-    that entry (`Environment.unset`) and reported only when that environment is chosen.
-    """
+    file:line:column when the block is wrong. Read with the configuration's own loader; no
+    environment variable is read."""
     from facesync.config.errors import Reporter
     from facesync.config.sources import read_documents
 
@@ -119,49 +118,15 @@ def load_environments(config: Path) -> Environments | None:
         )
         for doc in docs[1:]
     ]
-    unset = [d for d in report.diagnostics if d.file == first.file and d.message.startswith(ENV_UNSET)]
     environments, problems = parse_environments(
-        first.data[KEY],
-        first.file,
-        first.positions.values,
-        first.positions.keys,
-        unset={(d.line, d.column) for d in unset},
+        first.data[KEY], first.file, first.positions.values, first.positions.keys
     )
     diagnostics += problems
     if diagnostics:
         raise ConfigError(diagnostics)
     # Every environment's key is a secret from now on, chosen or not: a service may echo any.
     secrets.register_environment(names=[e.key_env for e in environments.entries if e.key_env])
-    return _with_unset(environments, unset, first.positions.values)
-
-
-def _with_unset(
-    environments: Environments, unset: list[Diagnostic], values: Mapping[YamlPath, tuple[int, int]]
-) -> Environments:
-    entries = []
-    for entry in environments.entries:
-        mine = tuple(
-            d
-            for d in unset
-            if any(
-                (d.line, d.column) == pos
-                for path, pos in values.items()
-                if path[:2] == (KEY, entry.name) and len(path) > 2
-            )
-        )
-        entries.append(replace(entry, unset=mine) if mine else entry)
-    return replace(environments, entries=tuple(entries))
-
-
-def unset_variables(environments: Environments) -> set[str]:
-    """The variables only unchosen environments may lack (for loaders that read the whole file)."""
-    names: set[str] = set()
-    for entry in environments.entries:
-        for diagnostic in entry.unset:
-            found = _UNSET_NAME.search(diagnostic.message)
-            if found:
-                names.add(found.group(1))
-    return names
+    return environments
 
 
 def parse_environments(
@@ -169,11 +134,9 @@ def parse_environments(
     file: str,
     values: Mapping[YamlPath, tuple[int, int]],
     keys: Mapping[YamlPath, tuple[int, int]] | None = None,
-    unset: Collection[tuple[int, int]] = (),
 ) -> tuple[Environments, list[Diagnostic]]:
     """The raw `environments:` mapping (paths start with `("environments",)`) → entries and the
-    problems found, each at its file:line:column. `unset`: positions of values whose `${VAR}` was
-    not set (the loader reported them; they are judged when their environment is chosen)."""
+    problems found, each at its file:line:column."""
     keys = keys or {}
     problems: list[Diagnostic] = []
 
@@ -203,21 +166,20 @@ def parse_environments(
         if not isinstance(value, dict):
             problem(path, f"{label} must be a mapping with at least 'endpoint'")
             continue
-        blank_ok = at((*path, "endpoint")) in unset
-        entry = _entry(name, value, path, label, problem, blank_ok)
+        entry = _entry(name, value, path, label, problem)
         if entry is not None:
             pos = at(path, key=True)
-            entries.append(_located(entry, file, pos))
+            entries.append(_located(entry, file, pos, at((*path, "endpoint"))))
     return Environments(tuple(entries), file, *block_pos), problems
 
 
-def _located(entry: Environment, file: str, pos: tuple[int, int]) -> Environment:
-    return replace(entry, file=file, line=pos[0], column=pos[1])
+def _located(
+    entry: Environment, file: str, pos: tuple[int, int], endpoint_at: tuple[int, int]
+) -> Environment:
+    return replace(entry, file=file, line=pos[0], column=pos[1], endpoint_at=endpoint_at)
 
 
-def _entry(
-    name: str, value: dict[Any, Any], path: YamlPath, label: str, problem: Any, blank_ok: bool = False
-) -> Environment | None:
+def _entry(name: str, value: dict[Any, Any], path: YamlPath, label: str, problem: Any) -> Environment | None:
     ok = True
 
     def bad(key: str, message: str) -> None:
@@ -232,9 +194,7 @@ def _entry(
             hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(FIELDS)})"
             problem((*path, key), f"{label}: unknown key '{key}'{hint}", True)
     endpoint = value.get("endpoint")
-    if blank_ok and endpoint == "":
-        pass  # a ${VAR} that is not set: reported if this environment is chosen
-    elif not isinstance(endpoint, str) or not endpoint.strip():
+    if not isinstance(endpoint, str) or not endpoint.strip():
         bad("endpoint", "needs 'endpoint': an https URL, ${VARIABLE} or local:PATH")
         endpoint = ""
     key_env = value.get("keyEnv")

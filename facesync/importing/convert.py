@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facesync.address import Address
+from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
+from facesync.importing.directory import directory_body, group_body
 from facesync.importing.images import ImageIndex
 from facesync.model import (
     SERVICE_DEFAULT_DETECTION_MODEL,
@@ -103,7 +106,20 @@ class Converter:
         detected like the ones there, and later edits to `defaults` are not needed."""
         if not collections:
             return {}
-        counts = Counter(c.recognition_model for c in collections)
+        counts = Counter(c.recognition_model for c in collections if c.kind.classic)
+        # The directory votes with the model most of its faces are enrolled in; a group has none.
+        enrolled = Counter(
+            f.recognition_model
+            for c in collections
+            if c.kind is CollectionKind.PERSON_DIRECTORY
+            for p in c.persons
+            for f in p.faces
+            if f.recognition_model
+        )
+        if enrolled:
+            counts[min(enrolled, key=lambda m: (-enrolled[m], m))] += 1
+        if not counts:
+            counts[DIRECTORY_DEFAULT_MODEL] = 1
         recognition = min(counts, key=lambda m: (-counts[m], m))
         fallback = DETECTION_FOR_RECOGNITION.get(recognition, SERVICE_DEFAULT_DETECTION_MODEL)
         self.default_detection = self.common_detection_model(collections, fallback)
@@ -111,6 +127,14 @@ class Converter:
 
     def _collection(self, live: LiveCollection) -> ImportedCollection:
         self.stats.collections += 1
+        if not live.kind.classic:
+            said: list[str] = []
+            if live.kind is CollectionKind.PERSON_DIRECTORY:
+                written, shared = directory_body(self.images, self._persons, live, said)
+                self.stats.faces += shared  # written once for several models, imported all the same
+            else:
+                written = group_body(live, said)
+            return ImportedCollection(live.kind, live.id, written, tuple(said))
         body: dict[str, Any] = {"name": live.name}
         if live.user_data:
             body["userData"] = live.user_data
@@ -119,7 +143,7 @@ class Converter:
         if live.kind.has_persons:
             body["persons"] = self._persons(live, notes)
         else:
-            body["faces"] = self._faces(live.faces, f"{live.kind.value}.{live.id}", notes)
+            body["faces"] = self._faces(live.faces, str(Address(live.kind, live.id)), notes)
         has_faces = bool(live.faces) or any(p.faces for p in live.persons)
         training = live.training.status if live.training is not None else None
         if has_faces and training in (TrainingStatus.NOT_TRAINED, TrainingStatus.FAILED):
@@ -148,7 +172,7 @@ class Converter:
                         "the first plan renames the live person to match, in place (it holds "
                         "exactly these faces; one with no face is deleted and created again)."
                     )
-                owner = f"{live.kind.value}.{live.id}/person[{key}]"
+                owner = str(Address(live.kind, live.id).child_person(key))
                 persons[key] = self._person(person, owner, notes)
         return persons
 
@@ -212,7 +236,7 @@ def _twins(live: LiveCollection) -> list[tuple[str, str, tuple[str, ...]]]:
     for person in live.persons:
         by_name[person.name].append(person.person_id)
     return [
-        (f"{live.kind.value}.{live.id}", name, tuple(sorted(ids)))
+        (str(Address(live.kind, live.id)), name, tuple(sorted(ids)))
         for name, ids in sorted(by_name.items())
         if len(ids) > 1
     ]

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from facesync.address import Address
+from facesync.config.sources import SINGLETON_KEYS
 from facesync.importing.convert import ImportedCollection
 from facesync.model import CollectionKind
 
@@ -102,19 +104,29 @@ def document(
     sections: Mapping[str, Mapping[str, tuple[Mapping[str, Any], Sequence[str]]]],
     header: Sequence[str] = (),
     defaults: Mapping[str, str] | None = None,
+    service: Mapping[str, str] | None = None,
 ) -> str:
-    """A whole config file: `version: 1`, `defaults`, then each top-level key with its collections.
+    """A whole config file: `version: 1`, `service`, `defaults`, then each top-level key with its
+    collections.
 
     `sections` maps a top-level key (`personGroups`, ...) to collection id → (body, comments);
-    the comments are written above that collection.
+    the comments are written above that collection. The `personDirectory` key holds one
+    collection (id ""): its body is the key's value.
     """
     lines = [line for text in header for line in comment(text)]
     lines.append("version: 1")
-    if defaults:
-        lines.append("defaults:")
-        lines.extend(_lines(defaults, 1))
+    for key, values in (("service", service), ("defaults", defaults)):
+        if values:
+            lines.append(f"{key}:")
+            lines.extend(_lines(values, 1))
     for key, collections in sections.items():
         if not collections:
+            continue
+        if key in SINGLETON_KEYS:
+            ((body, notes),) = collections.values()
+            lines.extend(line for note in notes for line in comment(note))
+            lines.append(f"{key}:")
+            lines.extend(_lines(body, 1))
             continue
         lines.append(f"{key}:")
         for cid, (body, notes) in collections.items():
@@ -134,10 +146,12 @@ def render(
     split: bool,
     header: Sequence[str] = (),
     defaults: Mapping[str, str] | None = None,
+    service: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """File name → YAML text: one `facesync.yaml`, or (split) one file per collection named by
     its address (`personGroup.staff.yaml`), which a directory config merges, and `defaults.yaml`
-    for the `defaults` (a merged directory sets them in one file only)."""
+    for the `defaults` and the `service` the directory needs (a merged directory sets them in one
+    file only)."""
 
     def sections(chosen: Sequence[ImportedCollection]) -> Sections:
         out: Sections = {kind.config_key: {} for kind in CollectionKind}
@@ -146,8 +160,8 @@ def render(
         return out
 
     if not split:
-        return {"facesync.yaml": document(sections(collections), header, defaults)}
-    files = {f"{c.kind.value}.{c.id}.yaml": document(sections([c]), header) for c in collections}
-    if defaults:
-        files[DEFAULTS_FILE] = document({}, header[:1], defaults)
+        return {"facesync.yaml": document(sections(collections), header, defaults, service)}
+    files = {f"{Address(c.kind, c.id)}.yaml": document(sections([c]), header) for c in collections}
+    if defaults or service:
+        files[DEFAULTS_FILE] = document({}, header[:1], defaults, service)
     return files

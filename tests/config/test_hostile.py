@@ -8,6 +8,7 @@ Static cases live in `tests/config/hostile/<case>/` (`facesync.yaml` + `expected
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -16,10 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from facesync.cli import main
 from facesync.config import ValidationResult, validate
 from tests.config.conftest import WriteConfig
-from tests.config.expectations import assert_matches
+from tests.config.expectations import assert_matches, read_expected
 from tests.imagegen import face_image
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -46,6 +49,20 @@ def test_hostile_config_gets_one_clear_error(
     result = validate(case / "facesync.yaml")
     assert_matches(case, result)
     assert len(result.diagnostics) == 1
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_hostile_config_through_the_cli(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = shutil.copytree(HOSTILE / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main, ["validate", "-f", str(case / "facesync.yaml"), "--format", "json"], catch_exceptions=False
+    )
+    got = [(d["line"], d["column"], d["severity"], d["message"]) for d in json.loads(result.stdout)]
+    expected = read_expected(case)
+    assert [row[:3] for row in got] == [(line, column, sev) for _, line, column, sev, _ in expected]
+    assert all(want in message for (*_, message), (*_, want) in zip(got, expected, strict=True))
+    assert result.exit_code == (1 if any(row[3] == "error" for row in expected) else 0)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

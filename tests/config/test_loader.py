@@ -8,10 +8,10 @@ from facesync.config.env import expand
 from facesync.config.loader import load_yaml
 
 
-def _load(tmp_path: Path, text: str, environ: dict[str, str] | None = None):
+def _load(tmp_path: Path, text: str):
     path = tmp_path / "x.yaml"
     path.write_text(text)
-    return load_yaml(path, environ=environ or {})
+    return load_yaml(path)
 
 
 def test_positions_of_keys_and_values(tmp_path: Path) -> None:
@@ -40,20 +40,20 @@ def test_syntax_error_has_a_position(tmp_path: Path) -> None:
     assert diags[0].line == 2
 
 
-def test_env_expansion(tmp_path: Path) -> None:
-    text = "a: ${X}\nb: ${Y:-fallback}\nc: pre-${X}-post\nd: $${X}\ne: ${MISSING}\n${X}: keys stay\n"
-    doc, diags = _load(tmp_path, text, {"X": "ex"})
-    assert doc is not None
+def test_nothing_is_expanded_and_dollar_braces_are_noted(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("X", "ex")
+    text = "a: ${X}\nb: ${Y:-fallback}\nc: ['pre-${X}-post']\nd: $${X}\n${X}: keys stay\ne: plain\n"
+    doc, diags = _load(tmp_path, text)
+    assert doc is not None and not diags
     assert doc.data == {
-        "a": "ex",
-        "b": "fallback",
-        "c": "pre-ex-post",
-        "d": "${X}",
-        "e": "",
+        "a": "${X}",
+        "b": "${Y:-fallback}",
+        "c": ["pre-${X}-post"],
+        "d": "$${X}",
         "${X}": "keys stay",
+        "e": "plain",
     }
-    assert [(d.line, d.column) for d in diags] == [(5, 4)]
-    assert "environment variable 'MISSING' is not set" in diags[0].message
+    assert doc.dollar_braces == [("a",), ("b",), ("c", 0), ("d",)]  # values only, never keys
 
 
 def test_env_default_applies_to_empty_values() -> None:

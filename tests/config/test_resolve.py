@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from facesync.config import load, validate
+from facesync.config.env import service_endpoint
 from facesync.config.errors import ConfigError
 from facesync.fingerprint import face_fingerprint, image_digest, url_digest
 from facesync.model import CollectionKind
@@ -53,7 +54,7 @@ def test_desired_state_content(write_config: WriteConfig, tmp_path: Path) -> Non
     state, warnings = load(path)
     assert warnings == []
     assert state.files == ("facesync.yaml",)
-    assert state.service.endpoint == "https://x.cognitiveservices.azure.com"
+    assert service_endpoint(state.service, environ={}) == "https://x.cognitiveservices.azure.com"
     assert state.service.api_version == "v1.0"
     assert [(c.kind, c.id) for c in state.collections] == [
         (CollectionKind.PERSON_GROUP, "staff"),
@@ -112,13 +113,20 @@ def test_service_defaults_when_nothing_is_set(write_config: WriteConfig) -> None
     assert state.prune is False
 
 
-def test_env_variables_expand(write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_variables_are_text_outside_endpoints(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FS_ENDPOINT", "https://env.cognitiveservices.azure.com")
     monkeypatch.setenv("FS_GROUP_NAME", "From env")
     path = write_config(CONFIG.replace("name: Staff", "name: ${FS_GROUP_NAME}"), IMAGES)
-    state, _ = load(path)
-    assert state.service.endpoint == "https://env.cognitiveservices.azure.com"
-    assert state.collections[0].name == "From env"
+    state, warnings = load(path)
+    # The endpoint is kept as written, with its position: it is expanded when a connection is built.
+    assert state.service.endpoint == "${FS_ENDPOINT:-https://x.cognitiveservices.azure.com}"
+    assert state.service.endpoint_pos is not None and state.service.endpoint_pos.line == 2
+    assert service_endpoint(state.service) == "https://env.cognitiveservices.azure.com"
+    assert state.collections[0].name == "${FS_GROUP_NAME}"
+    assert [(w.line, w.severity) for w in warnings] == [(6, "warning")]
+    assert "'${FS_GROUP_NAME}' is not expanded" in warnings[0].message
 
 
 def test_api_version_from_flag_overrides_config(write_config: WriteConfig) -> None:

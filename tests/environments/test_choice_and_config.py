@@ -140,16 +140,14 @@ def test_the_key_comes_only_from_key_env(tmp_path: Path):
         resolve_environment_endpoint(env, tmp_path, {"FACESYNC_KEY": "k0", "DR_FACE_KEY": "k2"})
 
 
-def test_validation_environ_hides_only_the_environments_own_unset_variables(tmp_path: Path, monkeypatch):
+def test_validation_reads_no_variable_and_reports_the_block(tmp_path: Path, monkeypatch):
     from facesync.config import validate
-    from facesync.environments.load import validation_environ
+    from facesync.environments.load import environment_problems
 
     monkeypatch.delenv("PROD_FACE_ENDPOINT", raising=False)
     config = tmp_path / "facesync.yaml"
     config.write_text('version: 1\nenvironments:\n  prod: {endpoint: "${PROD_FACE_ENDPOINT}"}\n')
-    environ, problems = validation_environ(config)
-    assert problems == [] and environ is not None and environ["PROD_FACE_ENDPOINT"] == ""
-    assert validate(config, environ=environ).ok
+    assert environment_problems(config) == []
+    assert validate(config).ok
     config.write_text("version: 1\nenvironments:\n  prod: {endpoint: x, rateLimit: fast}\n")
-    environ, problems = validation_environ(config)
-    assert environ is None and [(d.line, "rateLimit" in d.message) for d in problems] == [(3, True)]
+    assert [(d.line, "rateLimit" in d.message) for d in environment_problems(config)] == [(3, True)]

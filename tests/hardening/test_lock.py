@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +16,7 @@ import pytest
 
 from facesync.client import Endpoint, FaceClient
 from facesync.emulator import EmulatorSettings, create_app
+from facesync.emulator.testing import FakeClock
 from facesync.lock import LOCK_ID, LOCK_KIND, LockHeld, LockInfo, LockOptions, ResourceLock, read_lock
 from facesync.model import SERVICE_DEFAULT_RECOGNITION_MODEL
 from tests.sync.sync_helpers import Service, Workspace, write_staff
@@ -109,16 +110,27 @@ def test_two_applies_at_once_with_faults_never_report_success_over_a_wrong_state
     assert live_snapshot(service) == expected_snapshot(workspace)
 
 
-def _kill_while_holding_the_lock(ws: Workspace, service: Service, *extra: str) -> None:
+def _start_holding_the_lock(ws: Workspace, service: Service, *extra: str) -> subprocess.Popen[str]:
+    """An apply that holds the lock and has made 10 writes, or one that already stopped because it
+    lost its own short lease (a loaded machine stalls a process for longer than a third of a 1 s
+    lease): either way it leaves the lock behind and has work left."""
     write_big(ws)
     # Paced at 20 calls/s, the ~90 writes left after the trigger take 4 s at the least: the run
-    # cannot finish (and release its lock) before the kill, however slowly this test sends it.
+    # cannot finish (and release its lock) before the signal, however slowly this test sends it.
     proc = spawn(ws, "--parallelism", "2", "--rate-limit", "20", *extra)
     deadline = time.monotonic() + 60
     while not (lock_exists(service) and service.stats()["mutating"] >= 10):
-        assert proc.poll() is None, proc.communicate()
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            assert "--unsafe-short-lease" in extra and "lost the apply lock" in out + err, out + err
+            break
         assert time.monotonic() < deadline
         time.sleep(0.02)
+    return proc
+
+
+def _kill_while_holding_the_lock(ws: Workspace, service: Service, *extra: str) -> None:
+    proc = _start_holding_the_lock(ws, service, *extra)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
 
@@ -139,9 +151,16 @@ def test_a_killed_apply_keeps_the_lock_until_force_unlock(workspace: Workspace, 
     without_terminal = workspace.run("force-unlock")
     assert without_terminal.exit_code == 1 and "--yes" in without_terminal.stderr
     assert lock_exists(service)
-    unlocked = workspace.run("force-unlock", "--yes")
+    # The waiting run names the lock; force-unlock with another id (a lock taken since) refuses.
+    lock_id = re.search(r"facesync force-unlock ([0-9a-f]{32})\b", waiting.stderr)
+    assert lock_id is not None, waiting.stderr
+    other = workspace.run("force-unlock", "0" * 32)
+    assert other.exit_code == 3 and lock_id[1] in other.stderr and "nothing was removed" in other.stderr
+    assert lock_exists(service)
+    unlocked = workspace.run("force-unlock", lock_id[1])
     assert unlocked.exit_code == 0, unlocked.stderr
     assert "held by" in unlocked.stderr and not lock_exists(service)
+    assert workspace.run("force-unlock", lock_id[1]).exit_code == 0  # nothing left: nothing to refuse
 
     result = workspace.run(*APPLY, "--lock-timeout", "0")
     assert result.exit_code == 0, result.output + result.stderr
@@ -149,11 +168,11 @@ def test_a_killed_apply_keeps_the_lock_until_force_unlock(workspace: Workspace, 
     assert no_lock_left(service)
 
 
-def test_an_expired_lock_is_taken_over(workspace: Workspace, service: Service):
-    _kill_while_holding_the_lock(workspace, service, "--lock-expiry", "0")
-    result = workspace.run(*APPLY, "--lock-timeout", "0")
+def test_a_killed_runs_lock_is_taken_over_after_its_lease(workspace: Workspace, service: Service):
+    _kill_while_holding_the_lock(workspace, service, "--unsafe-short-lease", "--lock-expiry", "1")
+    result = workspace.run(*APPLY, "--lock-timeout", "60")
     assert result.exit_code == 0, result.output + result.stderr
-    assert "took over an expired lock" in result.stderr
+    assert "took over a lock left unrenewed for 1s" in result.stderr
     assert live_snapshot(service) == expected_snapshot(workspace)
     assert no_lock_left(service)
 
@@ -172,8 +191,10 @@ def test_the_lock_is_not_pruned_or_reported(workspace: Workspace, service: Servi
 # -- the takeover race, in-process --------------------------------------------------------------
 
 
-def _expired_lock() -> LockInfo:
-    return LockInfo(token="dead", owner="ci", host="runner-1", pid=4242, started=1000.0, expires=1060.0)
+def _dead_holders_lock() -> LockInfo:
+    return LockInfo(
+        token="dead", owner="ci", host="runner-1", pid=4242, started=1000.0, expires=1060.0, lease=60
+    )
 
 
 async def _no_wait(seconds: float) -> None:
@@ -195,14 +216,26 @@ async def _contend(app: object, contenders: int) -> list[object]:
             LOCK_KIND,
             LOCK_ID,
             name="facesync apply lock",
-            user_data=_expired_lock().to_user_data(),
+            user_data=_dead_holders_lock().to_user_data(),
             recognition_model=SERVICE_DEFAULT_RECOGNITION_MODEL,
         )
+        # Each watches the dead holder's lock for its 60 s lease by its own clock, then all race for
+        # it; the winner's 600 s lease outlasts the others' wait.
+        clocks = [FakeClock(1e4 * i) for i in range(contenders)]
         locks = [
             ResourceLock(
-                c, LockOptions(timeout=0, expiry=600, owner=f"p{i}", now=lambda: 5000.0, sleep=_no_wait)
+                c,
+                LockOptions(
+                    timeout=100,
+                    poll=61,
+                    expiry=600,
+                    owner=f"p{i}",
+                    clock=clock,
+                    now=lambda: 5000.0,
+                    sleep=clock.sleep,
+                ),
             )
-            for i, c in enumerate(clients)
+            for i, (c, clock) in enumerate(zip(clients, clocks, strict=True))
         ]
         outcomes: list[object] = list(
             await asyncio.gather(*(lock.acquire() for lock in locks), return_exceptions=True)
@@ -267,39 +300,3 @@ def test_import_never_imports_the_lock(workspace: Workspace, service: Service):
     )
     assert result.exit_code == 0, result.output
     assert "vip" in result.stdout and LOCK_ID not in result.stdout
-
-
-def test_a_held_lock_is_renewed_so_a_long_apply_keeps_it():
-    """Time passes only through the injected clock: each wait of the keep-alive moves it on."""
-    app = create_app(EmulatorSettings())
-    now = [1000.0]
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-        if len(waits) == 3:
-            raise asyncio.CancelledError  # stop the keep-alive after two renewals
-
-    async def run() -> tuple[LockInfo | None, LockInfo | None, bool]:
-        async with FaceClient(
-            Endpoint("http://emulator.test"), rate_limit=None, transport=httpx.ASGITransport(app=app)
-        ) as client:
-            lock = ResourceLock(client, LockOptions(expiry=90, now=lambda: now[0], sleep=sleep))
-            await lock.acquire()
-            first = await read_lock(client)
-            with contextlib.suppress(asyncio.CancelledError):
-                await lock.keep_alive()
-            renewed = await read_lock(client)
-            # Someone force-unlocks: the next renewal notices the lock is no longer ours.
-            await client.delete_collection(LOCK_KIND, LOCK_ID)
-            return first, renewed, await lock.renew()
-
-    try:
-        first, renewed, still_ours = asyncio.run(run())
-    finally:
-        app.state.emulator.close()
-    assert waits == [30, 30, 30]
-    assert first is not None and first.expires == 1090
-    assert renewed is not None and renewed.token == first.token and renewed.expires == 1060 + 90
-    assert not still_ours

@@ -249,3 +249,38 @@ def test_fingerprinted_faces_without_a_local_image_are_kept_by_id_with_their_not
     bob = faces_by_owner(workspace.root / "staff.yaml")[("staff", "Bob Jones")]
     assert (None, "detection_01", 'badge "photo"\nlobby') in bob
     assert workspace.plan("staff.yaml").exit_code == 0
+
+
+DOLLAR_TEXTS = ("Team ${X}", "k=${FACESYNC_KEY} $${Y} ${Z:-d}", "${HOME} person", "note ${X}")
+
+
+def test_text_with_dollar_braces_imports_and_reads_back_unchanged(
+    workspace: Workspace, service: Service, monkeypatch
+):
+    """`${…}` outside an endpoint is text: what the service holds is written, and read back, as is."""
+    monkeypatch.setenv("X", "expanded")
+    monkeypatch.setenv("FACESYNC_KEY", "not-the-real-key")
+    group, user_data, person, note = DOLLAR_TEXTS
+
+    async def build(sdk: SdkScript) -> None:
+        await sdk.collection("persongroups", "staff", group, user_data)
+        await sdk.person("persongroups", "staff", person, user_data, [(1, note)])
+        await sdk.collection("facelists", "vip", group, None)
+        await sdk.face("/facelists/vip/persistedfaces", 2, note)
+        await sdk.train("persongroups", "staff")
+
+    run_sdk(service, build)
+    imported = workspace.import_("--all", "--out", "facesync.yaml")
+    assert imported.exit_code == 0, imported.output + imported.stderr
+
+    desired, _ = load_config(workspace.root / "facesync.yaml")
+    staff = next(c for c in desired.collections if c.id == "staff")
+    assert (staff.name, staff.user_data) == (group, user_data)
+    assert [(p.name, p.user_data, [f.user_data for f in p.faces]) for p in staff.persons] == [
+        (person, user_data, [note])
+    ]
+    vip = next(c for c in desired.collections if c.id == "vip")
+    assert (vip.name, [f.user_data for f in vip.faces]) == (group, [note])
+    plan = workspace.plan("facesync.yaml")
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+    assert "No changes" in plan.stdout
