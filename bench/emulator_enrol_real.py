@@ -9,7 +9,8 @@ suite re-enrolling its photos does), and the restart pass does it after restarti
 on the same --data file. Also printed: seconds from process start to the first 200 on a GET, and
 the engine alone in a thread pool beside a process pool (why the emulator uses processes).
 
-    python bench/emulator_enrol_real.py [--clients 8] [--variants 6] [--baseline main] [--no-pools]
+    python bench/emulator_enrol_real.py [--clients 8] [--variants 6] [--baseline main] [--rounds 3]
+                                        [--no-pools]
 
 The baseline is extracted with `git archive` and run with PYTHONPATH, from the same interpreter.
 Needs the `recognition` extra.
@@ -20,7 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,6 +139,18 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(child)) for child in children)
 
 
+def settle(pid: int, timeout: float = 60.0) -> None:
+    """Wait until the emulator's processes stop using CPU (at most `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
 def run(source: Path, label: str, images: list[bytes], clients: int, again: bool) -> dict[str, float]:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +158,7 @@ def run(source: Path, label: str, images: list[bytes], clients: int, again: bool
         emulator = Emulator(source, data)
         figures["startup"] = emulator.startup
         try:
-            time.sleep(2)  # let workers finish loading their models: their CPU is not enrolment's
+            settle(emulator.proc.pid)  # workers load their models first: not enrolment's CPU
             cpu = cpu_seconds(emulator.proc.pid)
             figures["first"], failed = asyncio.run(enrol(emulator.url, images, clients, True))
             figures["cpu_per_face"] = (cpu_seconds(emulator.proc.pid) - cpu) / len(images)
@@ -195,7 +210,7 @@ def pools(images: list[bytes], workers: int) -> None:
     alone = _count_until(idle)
     executors: dict[str, Executor] = {
         "threads": ThreadPoolExecutor(workers),
-        "processes": ProcessPoolExecutor(workers),
+        "processes": ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")),
     }
     for name, executor in executors.items():
         with executor:
@@ -221,11 +236,20 @@ def pools(images: list[bytes], workers: int) -> None:
         )
 
 
+def spread(values: list[float], digits: int = 1) -> str:
+    """The median, and the range when there are several values."""
+    middle = f"{statistics.median(values):.{digits}f}"
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--variants", type=int, default=6, help="encodings of each of the 16 photos")
     parser.add_argument("--baseline", default="main", help="git revision to compare with ('' for none)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each; medians shown")
     parser.add_argument("--no-pools", action="store_true", help="skip the threads-vs-processes figure")
     args = parser.parse_args()
     images = variants(args.variants)
@@ -234,35 +258,37 @@ def main() -> None:
         f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}"
     )
     rows = [("now", REPO)]
+    runs: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if args.baseline:
             rows.append((f"baseline {args.baseline}", extract(args.baseline, Path(tmp))))
-        results = {label: run(source, label, images, args.clients, label == "now") for label, source in rows}
+        for round_ in range(args.rounds):
+            # Alternating which goes first cancels a drift in the machine's load between them.
+            for label, source in rows if round_ % 2 == 0 else rows[::-1]:
+                again = label == "now" and round_ == 0
+                runs.setdefault(label, []).append(run(source, label, images, args.clients, again))
     print(
-        f"\n| emulator | start to first 200 | faces/s, new photos | ratio to {S0_RATE:g}/s "
+        f"\nmedian (range) of {args.rounds} alternating rounds:\n"
+        f"| emulator | start to first 200 (s) | faces/s, new photos | ratio to {S0_RATE:g}/s "
         "| CPU s per face | same photos again | after a restart (--data) |"
     )
     print("|---|---|---|---|---|---|---|")
-    for label, figures in results.items():
-        again = f"{figures['again']:.1f} faces/s" if "again" in figures else "-"
-        restart = f"{figures['restart']:.1f} faces/s" if "restart" in figures else "-"
+    for label, figures in runs.items():
+        first = [f["first"] for f in figures]
+        again = f"{figures[0]['again']:.1f} faces/s" if "again" in figures[0] else "-"
+        restart = f"{figures[0]['restart']:.1f} faces/s" if "restart" in figures[0] else "-"
         print(
-            f"| {label} | {figures['startup']:.2f} s | {figures['first']:.1f} | "
-            f"{figures['first'] / S0_RATE:.2f} | {figures['cpu_per_face']:.3f} | {again} | {restart} |"
+            f"| {label} | {spread([f['startup'] for f in figures], 2)} | {spread(first)} | "
+            f"{statistics.median(first) / S0_RATE:.2f} | {spread([f['cpu_per_face'] for f in figures], 3)} "
+            f"| {again} | {restart} |"
         )
-    from facesync.emulator.recognition.workers import cores
-
     print(
-        f"load average after the runs: {os.getloadavg()[0]:.1f} on {cores()} cores. On a shared machine "
-        "faces/s follows the CPU the emulator gets; CPU s per face does not. With the machine to "
-        "itself the emulator could reach cores / (CPU s per face) now (one worker per core) and "
-        "1 / (CPU s per face) before (one model behind one lock):"
+        f"load average after the runs: {os.getloadavg()[0]:.1f}. On a shared machine faces/s follows "
+        "the CPU the emulator gets; CPU s per face (all its processes) does not."
     )
-    for label, figures in results.items():
-        usable = cores() if label == "now" else 1
-        ceiling = usable / figures["cpu_per_face"]
-        print(f"  {label}: {ceiling:.1f} faces/s, {ceiling / S0_RATE:.2f} x the S0 rate")
     if not args.no_pools:
+        from facesync.emulator.recognition.workers import cores
+
         pools(images, cores())
 
 

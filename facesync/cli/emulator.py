@@ -71,7 +71,7 @@ def _checked(setting: str) -> Callable[[click.Context, click.Parameter, Any], An
     type=float,
     default=None,
     callback=_checked("rate_limit"),
-    help="Transactions per second (429 above).",
+    help="Transactions per second, up to 100000 (429 above).",
 )
 @click.option(
     "--latency",

@@ -25,7 +25,8 @@ from facesync.render.text import (
     summary_line,
     warning_text,
 )
-from facesync.render.values import code, printable_document, short_fingerprints
+from facesync.render.values import code, short_fingerprints
+from facesync.text import printable_lines
 
 MARKER_PREFIX = "<!-- facesync-plan"
 MAX_LENGTH = 60_000
@@ -250,8 +251,13 @@ def render_markdown(
     max_length: int = MAX_LENGTH,
     drift: bool = False,
 ) -> str:
-    doc = printable_document(document(plan))
+    doc = document(plan)
     title = title or ("facesync drift" if drift else "facesync plan")
     if "environments" in doc:
-        return _environments_markdown(doc, title=title, marker=marker, drift=drift)
-    return _plan_markdown(doc, title=title, marker=marker, max_length=max_length, drift=drift, section=False)
+        text = _environments_markdown(doc, title=title, marker=marker, drift=drift)
+    else:
+        text = _plan_markdown(
+            doc, title=title, marker=marker, max_length=max_length, drift=drift, section=False
+        )
+    # A comment is read in a browser and in terminals (gh, CI logs): no controls, no bidi tricks.
+    return printable_lines(text)

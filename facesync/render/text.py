@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from facesync.plan import RENAMES, REPAIRS, Action, Plan, Reason
-from facesync.render.values import field_differences, printable_document, short_fingerprints, show
+from facesync.render.values import field_differences, short_fingerprints, show
+from facesync.text import printable
 
 PlanDocument = Mapping[str, Any]
 
@@ -114,15 +115,15 @@ def _headline(change: Mapping[str, Any], drift: bool) -> str:
         verb = (_DRIFT_VERBS if drift else _VERBS)[action]
         head = f"{address} {verb}{' (a repair)' if code in REPAIRS else ''}"
     if drift and code in _SAID_BY_DRIFT_VERB:
-        return f"# {head}"
-    return f"# {head}: {change['reason']}"
+        return printable(f"# {head}")
+    return printable(f"# {head}: {change['reason']}")
 
 
 def render_change(change: Mapping[str, Any], color: bool = False, *, drift: bool = False) -> list[str]:
     action = Action(change["action"])
     symbol, colour = SYMBOLS[action]
     address = short_fingerprints(change["address"])
-    head = f"{symbol} {'train ' if action is Action.TRAIN else ''}{address}"
+    head = printable(f"{symbol} {'train ' if action is Action.TRAIN else ''}{address}")
     out = ["  " + _headline(change, drift)]
     out.append("  " + (click.style(head, fg=colour, bold=True) if color else head))
     details = _detail_lines(change)
@@ -137,9 +138,9 @@ def render_change(change: Mapping[str, Any], color: bool = False, *, drift: bool
             value = f"live {show(old)}, configured {show(new)}"
         else:
             value = f"{show(old)} → {show(new)}"
-        out.append(f"      {label.ljust(width)}  {short_fingerprints(value)}")
+        out.append(printable(f"      {label.ljust(width)}  {short_fingerprints(value)}"))
     if source:
-        out.append(f"      {'source'.ljust(width)}  {source}")
+        out.append(printable(f"      {'source'.ljust(width)}  {source}"))
     return out
 
 
@@ -152,7 +153,7 @@ def refusal_lines(doc: PlanDocument) -> list[str]:
     )
     return [
         f"This plan is refused by the safety gates; applying it needs {' and '.join(needs)}:",
-        *(f"  - {r['message']}" for r in refusals),
+        *(printable(f"  - {r['message']}") for r in refusals),
         "",
     ]
 
@@ -212,7 +213,7 @@ def _plan_text(doc: PlanDocument, *, color: bool, endpoint: str | None, drift: b
         lines.append(click.style(head, fg="red", bold=True) if color else head)
         lines.extend(rest)
     if doc["changes"]:
-        where = f" on {endpoint}" if endpoint else ""
+        where = f" on {printable(endpoint)}" if endpoint else ""
         lines.append(
             f"The live service{where} differs from the configuration:"
             if drift
@@ -224,11 +225,12 @@ def _plan_text(doc: PlanDocument, *, color: bool, endpoint: str | None, drift: b
             lines.append("")
     if doc["unmanaged"]:
         lines.append("Unmanaged collections (not in the configuration, left alone):")
-        lines.extend(f"  {u['address']}  {show(u['name'])}" for u in doc["unmanaged"])
+        lines.extend(printable(f"  {u['address']}  {show(u['name'])}") for u in doc["unmanaged"])
         lines.append("")
     for warning in doc["warnings"]:
         lines.append(
-            ("Warning: " if not color else click.style("Warning: ", fg="yellow")) + warning_text(warning)
+            ("Warning: " if not color else click.style("Warning: ", fg="yellow"))
+            + printable(warning_text(warning))
         )
     if doc["warnings"]:
         lines.append("")
@@ -252,8 +254,8 @@ def status(entry: Mapping[str, Any], drift: bool) -> str:
 def difference_lines(doc: PlanDocument) -> list[str]:
     lines: list[str] = []
     for diff in doc.get("differences") or []:
-        lines.append(f"  {short_fingerprints(diff['address'])}")
-        lines.extend(f"      {name}: {state}" for name, state in diff["environments"].items())
+        lines.append(printable(f"  {short_fingerprints(diff['address'])}"))
+        lines.extend(printable(f"      {name}: {state}") for name, state in diff["environments"].items())
     return lines
 
 
@@ -262,28 +264,29 @@ def _environments_text(doc: PlanDocument, *, color: bool, drift: bool) -> str:
     for entry in doc["environments"]:
         name = entry["environment"]
         endpoint = (entry.get("scope") or {}).get("endpoint")
-        rule = f"── environment {name}" + (f" ({endpoint})" if endpoint else "") + " "
+        rule = printable(f"── environment {name}" + (f" ({endpoint})" if endpoint else "") + " ")
         out.append(click.style(rule.ljust(72, "─"), bold=True) if color else rule.ljust(72, "─"))
         if "changes" not in entry:
-            out += [f"Error: {entry['error']}", ""]
+            out += [printable(f"Error: {entry['error']}"), ""]
             continue
         out.append(_plan_text(entry, color=color, endpoint=endpoint, drift=drift))
         if "error" in entry:
-            out += [f"Error: {entry['error']}", ""]
+            out += [printable(f"Error: {entry['error']}"), ""]
     out.append("─" * 72)
     diffs = difference_lines(doc)
     if diffs:
         out += ["The environments differ from each other:", *diffs, ""]
     for entry in doc["environments"]:
         if "changes" not in entry:
-            out.append(f"  {entry['environment']}: error")
+            out.append(printable(f"  {entry['environment']}: error"))
             continue
         s = entry["summary"]
         if drift:
             counts = ", ".join(f"{s[a.value]} {DRIFT_NOUNS[a]}" for a in Action if s[a.value])
         else:
             counts = ", ".join(f"{s[a.value]} {a.value}" for a in Action if s[a.value])
-        out.append(f"  {entry['environment']}: {status(entry, drift)}" + (f" ({counts})" if counts else ""))
+        state = printable(f"  {entry['environment']}: {status(entry, drift)}")
+        out.append(state + (f" ({counts})" if counts else ""))
     return "\n".join(out) + "\n"
 
 
@@ -291,7 +294,9 @@ def render_text(
     plan: Plan | PlanDocument, *, color: bool = False, endpoint: str | None = None, drift: bool = False
 ) -> str:
     """The plan (or drift) for a terminal; `endpoint` defaults to the one the plan was made for."""
-    doc = printable_document(document(plan))
+    # Every string from the configuration or the service is made printable where it is written
+    # into a line (after JSON quoting: escaping first would double the backslashes).
+    doc = document(plan)
     if "environments" in doc:
         return _environments_text(doc, color=color, drift=drift)
     if endpoint is None:

@@ -6,8 +6,6 @@ import json
 import re
 from typing import Any
 
-from facesync.text import printable
-
 _FINGERPRINT = re.compile(r"fs1:([0-9a-f]{12})[0-9a-f]{52}")
 
 
@@ -62,18 +60,6 @@ def field_differences(field: str, before: Any, after: Any) -> list[tuple[str, An
             else:
                 lines.append((label, item.t1, item.t2))
     return sorted(lines, key=lambda line: line[0]) or [(field, before, after)]
-
-
-def printable_document(value: Any) -> Any:
-    """A document (plan, environments) with every string made printable, keys included: what
-    people read must not carry terminal escapes or bidi overrides from the service or a config."""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {printable_document(k): printable_document(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [printable_document(v) for v in value]
-    return value
 
 
 def code(text: str) -> str:

@@ -118,3 +118,15 @@ def test_the_command_line_passes_auth_settings_on(monkeypatch):
     settings = served[0].state.emulator.settings
     assert settings.bearer_token == "t0k3n" and settings.disable_local_auth is True
     assert settings.latency_ms == 25 and settings.url_timeout_seconds == 2
+
+
+def test_an_empty_key_variable_means_no_key(monkeypatch):
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    monkeypatch.setenv("FACESYNC_EMULATOR_KEY", "")
+    result = CliRunner().invoke(main, ["emulator", "--data", ":memory:", "--recognition", "deterministic"])
+    assert result.exit_code == 0, result.output
+    assert "no key required" in result.output
+    assert served[0].state.emulator.settings.key is None

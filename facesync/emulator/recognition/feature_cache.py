@@ -65,9 +65,10 @@ def _decode(text: str) -> list[Face]:
 
 
 class FeatureCache:
-    def __init__(self, store: Store, tag: str) -> None:
+    def __init__(self, store: Store, tag: str, max_entries: int = MAX_ENTRIES) -> None:
         self.store = store
         self.tag = tag
+        self.max_entries = max_entries
         self._counts_lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -103,7 +104,7 @@ class FeatureCache:
                 "INSERT OR REPLACE INTO rec_feature_cache (key, faces) VALUES (?, ?)", (key, _encode(faces))
             )
             last = c.execute("SELECT MAX(seq) FROM rec_feature_cache").fetchone()[0]
-            c.execute("DELETE FROM rec_feature_cache WHERE seq <= ?", (last - MAX_ENTRIES,))
+            c.execute("DELETE FROM rec_feature_cache WHERE seq <= ?", (last - self.max_entries,))
 
     def zero_counts(self) -> None:
         with self._counts_lock:
