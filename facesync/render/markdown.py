@@ -26,7 +26,7 @@ from facesync.render.text import (
     warning_text,
 )
 from facesync.render.values import code, short_fingerprints
-from facesync.text import printable_lines
+from facesync.text import printable, printable_lines
 
 MARKER_PREFIX = "<!-- facesync-plan"
 MAX_LENGTH = 60_000
@@ -172,9 +172,11 @@ def _image_findings(doc: PlanDocument) -> list[str]:
             continue
         lines += [f"> [!{alert}]", f"> {head}"]
         for finding in found[:MAX_FINDINGS]:
-            image, line, owner = finding_place(finding)
+            # Each value escaped whole: a line break in one must not start a line of its own.
+            image, line, owner = (printable(part) if part else part for part in finding_place(finding))
             where = ", ".join(code(part) for part in (line, owner) if part)
-            lines.append(f"> - {code(image)} ({where}): {_inline(str(finding['message']))}")
+            message = _inline(printable(str(finding["message"])))
+            lines.append(f"> - {code(str(image))} ({where}): {message}")
         if len(found) > MAX_FINDINGS:
             lines.append(f"> - and {len(found) - MAX_FINDINGS} more (`facesync plan` lists them all)")
         lines.append("")

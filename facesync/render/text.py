@@ -192,8 +192,8 @@ def image_lines(doc: PlanDocument, color: bool) -> list[str]:
         lines.append(click.style(head, fg=colour, bold=True) if color else head)
         for finding in found:
             image, line, owner = finding_place(finding)
-            lines.append(f"  - {image}" + (f" ({line})" if line else "") + f", for {owner}:")
-            lines.append(f"      {finding['message']}")
+            lines.append(printable(f"  - {image}" + (f" ({line})" if line else "") + f", for {owner}:"))
+            lines.append(printable(f"      {finding['message']}"))
         lines.append("")
     return lines
 
