@@ -179,4 +179,11 @@ def build_transport(endpoint: Endpoint) -> tuple[str, httpx.AsyncBaseTransport |
         raise EndpointError(
             f"endpoint {endpoint.url}: cannot open the emulator's data file {path}: {exc}"
         ) from None
+    except ValueError:
+        # The emulator refuses settings it cannot honour (a key no header can carry, …); its
+        # words may quote the key, so they are not repeated.
+        raise EndpointError(
+            f"endpoint {endpoint.url}: the in-process emulator refuses this key (it must be a short "
+            "single-line text)"
+        ) from None
     return _LOCAL_BASE_URL, httpx.ASGITransport(app=app)

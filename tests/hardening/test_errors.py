@@ -111,3 +111,16 @@ def test_an_odd_response_is_an_error_never_an_empty_resource(
     for command in ("plan", "drift"):
         line = one_error_line(ws.run(command, "--rate-limit", "0"))
         assert expected in line and ".List (GET /" in line, line
+
+
+def test_a_key_the_in_process_emulator_refuses_is_one_line_without_the_key(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facesync.cli import main
+
+    (tmp_path / "facesync.yaml").write_text('version: 1\nservice: {endpoint: "local:e.sqlite"}\n')
+    key = "k" * 20_000
+    env = {"FACESYNC_KEY": key, "FACESYNC_ENDPOINT": ""}
+    result = CliRunner().invoke(main, ["plan", "-f", str(tmp_path / "facesync.yaml")], env=env)
+    line = one_error_line(result)
+    assert "refuses this key" in line and key[:100] not in result.stderr + result.stdout
