@@ -95,7 +95,7 @@ def _plan_markdown(
             "> **This plan is refused by the safety gates**: applying it fails (exit 3) unless "
             + " and ".join(code(n) for n in needs)
             + " is given.",
-            *(f"> - {r['message']}" for r in refusals),
+            *(f"> - {printable(r['message'])}" for r in refusals),
             "",
         ]
     head += _image_findings(doc)
@@ -116,7 +116,7 @@ def _plan_markdown(
         else:
             head += ["> [!WARNING]", f"> This plan destroys {len(destroyed)} resource(s): {names}{more}.", ""]
     for warning in doc["warnings"]:
-        head += ["> [!NOTE]", f"> {warning_text(warning)}", ""]
+        head += ["> [!NOTE]", f"> {printable(warning_text(warning))}", ""]
     tail: list[str] = []
     if doc["unmanaged"]:
         unmanaged = ", ".join(code(u["address"]) for u in doc["unmanaged"])
@@ -218,7 +218,7 @@ def _environments_markdown(doc: PlanDocument, *, title: str, marker: str | None,
     if diffs:
         lines += ["> [!IMPORTANT]", f"> The environments differ from each other at {len(diffs)} address(es):"]
         for diff in diffs[:20]:
-            states = "; ".join(f"{n}: {s}" for n, s in diff["environments"].items())
+            states = "; ".join(f"{printable(n)}: {s}" for n, s in diff["environments"].items())
             lines.append(f"> - {code(short_fingerprints(diff['address']))} — {states}")
         if len(diffs) > 20:
             lines.append(f"> - and {len(diffs) - 20} more")
@@ -226,7 +226,8 @@ def _environments_markdown(doc: PlanDocument, *, title: str, marker: str | None,
     budget = max(2_000, (MAX_LENGTH - len("\n".join(lines))) // max(1, len(entries)))
     for entry in entries:
         if "changes" not in entry:
-            lines += [f"#### {code(entry['environment'])}: error", "", "```", entry["error"], "```", ""]
+            error = printable(entry["error"])
+            lines += [f"#### {code(entry['environment'])}: error", "", "```", error, "```", ""]
             continue
         lines.append(
             _plan_markdown(
@@ -239,7 +240,7 @@ def _environments_markdown(doc: PlanDocument, *, title: str, marker: str | None,
             )
         )
         if "error" in entry:
-            blocked = f"> {code(entry['environment'])} cannot be applied: {entry['error']}"
+            blocked = f"> {code(entry['environment'])} cannot be applied: {printable(entry['error'])}"
             lines += ["> [!CAUTION]", blocked, ""]
     lines.append(f"Checksum (all environments): `{doc['checksum']}`")
     return "\n".join(lines).rstrip() + "\n"
@@ -262,4 +263,6 @@ def render_markdown(
             doc, title=title, marker=marker, max_length=max_length, drift=drift, section=False
         )
     # A comment is read in a browser and in terminals (gh, CI logs): no controls, no bidi tricks.
+    # Each value was made printable where it was written (a line break inside one cannot start a
+    # line of its own); this pass is the net under them.
     return printable_lines(text)

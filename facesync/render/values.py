@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from facesync.text import printable
+
 _FINGERPRINT = re.compile(r"fs1:([0-9a-f]{12})[0-9a-f]{52}")
 
 
@@ -64,7 +66,8 @@ def field_differences(field: str, before: Any, after: Any) -> list[tuple[str, An
 
 def code(text: str) -> str:
     """`text` as a Markdown code span that no backtick inside it can close (CommonMark: the
-    fence is one backtick longer than the longest run inside)."""
+    fence is one backtick longer than the longest run inside), with no control character in it."""
+    text = printable(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""

@@ -107,3 +107,17 @@ def test_plan_checks_a_sample_and_says_how_many(workspace: Workspace, service: S
     assert "12 faces from the local cache, 10 of them checked" in plan.stderr
     sampled = workspace.run("drift", "--rate-limit", "0", "--verify-sample", "3")
     assert "12 faces from the local cache, 3 of them checked" in sampled.stderr
+
+
+def test_a_line_break_inside_a_value_never_starts_a_line_of_markdown() -> None:
+    from facesync.render import render_markdown
+    from tests.sync.test_render import every_action_plan
+
+    doc = every_action_plan().to_dict()
+    forged = "fine\n::error file=x::forged\n> [!NOTE] forged"
+    doc["warnings"] = [{"code": "x", "address": None, "message": forged}]
+    doc["unmanaged"] = [{"kind": "faceList", "id": "x", "name": forged, "address": f"faceList.{forged}"}]
+    doc["refusals"] = [{"gate": "prune", "address": "faceList.x", "message": forged}]
+    text = render_markdown(doc)
+    assert not [line for line in text.splitlines() if line.startswith(("::", "> [!NOTE] forged"))]
+    assert "::error file=x::forged" in text  # shown, inside its line
