@@ -25,7 +25,7 @@ import pytest
 import yaml
 from imagegen import face_image
 
-from facesync.cli import main as cli_main
+from facesync.cli import command as cli_command
 from facesync.localstate import state_dir
 from facesync.render.markdown import comment_marker
 from tests.github_expressions import evaluate, truthy
@@ -214,7 +214,7 @@ def test_workflows_call_facesync_only_with_options_its_cli_has() -> None:
                 calls.append((path.name, args))
     assert {args[0] for _, args in calls} == {"validate", "plan", "show", "apply", "drift", "test"}
     for name, args in calls:
-        command = cli_main.commands[args[0]]
+        command = cli_command(args[0])
         options = _command_options(command)
         for i, token in enumerate(args[1:], start=1):
             if not token.startswith("-"):
@@ -227,7 +227,7 @@ def test_workflows_call_facesync_only_with_options_its_cli_has() -> None:
 
 def test_the_auth_option_the_workflows_use_exists_on_every_command_they_call() -> None:
     for command in ("plan", "apply", "drift", "test"):
-        option = _command_options(cli_main.commands[command])["--auth"]
+        option = _command_options(cli_command(command))["--auth"]
         assert isinstance(option.type, click.Choice) and "entra" in option.type.choices, command
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from facesync.cli import main as cli_main
+from facesync.cli import command as cli_command
 from tests.environments.helpers import Region, env_config
 from tests.environments.test_gates_and_order import PROTECTED, WITHOUT_BOB, _persons
 from tests.github_expressions import evaluate, interpolate, truthy
@@ -102,7 +102,7 @@ def test_workflows_call_facesync_only_with_options_its_cli_has_and_always_choose
                     calls.append((path.name, _args(step, context)))
     assert {args[0] for _, args in calls} == {"plan", "apply", "drift"}
     for name, args in calls:
-        options = _command_options(cli_main.commands[args[0]])
+        options = _command_options(cli_command(args[0]))
         for token in args[1:]:
             if token.startswith("-"):
                 assert token in options, f"{name}: facesync {args[0]} has no option {token}"
