@@ -1,7 +1,8 @@
-"""The orchestrator: plan, check, apply — the one path every command and library caller takes.
+"""One Face resource's plan, check and apply. `facesync.fleet` runs one `Sync` per resource (the
+one run path of every command); a library caller may use one directly.
 
-Commands parse options, call in here, and render what comes back; refusals arrive as exceptions
-(`StalePlan`, `UnsafePlan`) carrying their reasons as data.
+Refusals arrive as exceptions (`StalePlan`, `UnsafePlan`, `PlanBlocked`) carrying their reasons as
+data.
 
     async with Sync(desired, endpoint, state_root=Path(".")) as sync:
         plan = await sync.plan()
