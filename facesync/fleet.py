@@ -86,17 +86,9 @@ BetweenMembers = Callable[[Member], Awaitable[str | None]]
 
 
 class Fleet:
-    def __init__(
-        self,
-        resolved: Sequence[Resolved],
-        *,
-        state_root: Path | None,
-        sync_factory: Callable[..., Sync] = Sync,
-    ) -> None:
-        """`sync_factory`: how each member's `Sync` is made (tests pass a transport through it)."""
+    def __init__(self, resolved: Sequence[Resolved], *, state_root: Path | None) -> None:
         self.members = [
-            Member(r, sync_factory(r.desired, r.endpoint, options=r.options, state_root=state_root))
-            for r in resolved
+            Member(r, Sync(r.desired, r.endpoint, options=r.options, state_root=state_root)) for r in resolved
         ]
         self._stack = AsyncExitStack()
 
@@ -114,9 +106,6 @@ class Fleet:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._stack.aclose()
-
-    def member(self, name: str | None) -> Member:
-        return next(m for m in self.members if m.name == name)
 
     async def _each(self, work: Callable[[Member], Awaitable[Any]], what: str) -> None:
         async def one(member: Member) -> None:

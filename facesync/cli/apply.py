@@ -51,8 +51,7 @@ def _stale(fleet: Fleet, refused: Mapping[str | None, Exception], why: str) -> b
 
     stale = {name: exc for name, exc in refused.items() if isinstance(exc, StalePlan)}
     for name, exc in stale.items():
-        prefix = f"[{name}] " if name is not None else ""
-        echo(f"Refused: {prefix}{exc}", err=True)
+        echo(f"Refused: {label(name)}{exc}", err=True)
     if not stale:
         return False
     names = "" if fleet.single else f" of {', '.join(str(n) for n in stale)}"
@@ -89,7 +88,8 @@ def _ask_approval() -> None:
 def _waiting(member: Member, holder: LockInfo) -> None:
     timeout = member.sync.options.lock.timeout
     echo(
-        f"{label(member)}Waiting for the lock on {member.sync.endpoint.display}, held by {holder.describe()} "
+        f"{label(member.name)}Waiting for the lock on {member.sync.endpoint.display}, "
+        f"held by {holder.describe()} "
         f"(up to {timeout:g}s, --lock-timeout; if that run died: "
         f"facesync force-unlock {holder.lock_id})...",
         err=True,
@@ -118,14 +118,14 @@ async def _checks_between(member: Member, config: Path) -> str | None:
         t for t in resolved if t.collection is None or selects(targets, t.collection.kind, t.collection.id)
     ]
     if not resolved:
-        echo(f"{label(member)}no recognition tests to run (facesync test)", err=True)
+        echo(f"{label(member.name)}no recognition tests to run (facesync test)", err=True)
         return None
     result = await run_tests(member.sync.client, resolved)
     for line in TEST_RENDERERS["text"](result).splitlines():
-        echo(f"{label(member)}{line}", err=True)
+        echo(f"{label(member.name)}{line}", err=True)
     if not result.ok:
         return f"recognition tests failed on '{member.name}'"
-    echo(f"{label(member)}recognition tests passed", err=True)
+    echo(f"{label(member.name)}recognition tests passed", err=True)
     return None
 
 

@@ -20,7 +20,7 @@ from facesync.cli.options import (
     service_options,
 )
 from facesync.cli.output import echo, run_async, use_color
-from facesync.cli.run import document, emit, errors, failure, open_fleet, plan_fleet, resolve
+from facesync.cli.run import document, emit, failure, label, open_fleet, plan_fleet, resolve
 
 
 def refusal_messages(refused: Mapping[str | None, Exception]) -> str:
@@ -30,9 +30,8 @@ def refusal_messages(refused: Mapping[str | None, Exception]) -> str:
 
     needs: list[str] = []
     for name, exc in refused.items():
-        prefix = f"[{name}] " if name is not None else ""
         for reason in getattr(exc, "refusals", None) or (exc,):
-            echo(f"Refused: {prefix}{printable(str(reason))}", err=True)
+            echo(f"Refused: {label(name)}{printable(str(reason))}", err=True)
             gate = getattr(reason, "gate", None)
             flag = f"--force-env {name}" if gate is Gate.PROTECTED_ENVIRONMENT else "--force"
             if flag not in needs:
@@ -72,16 +71,16 @@ def plan_command(
     """
     resolved = resolve(service, delete_threshold=delete_threshold, check_images=not no_check_images)
 
-    async def run() -> tuple[dict[str, object], list[str], dict[str | None, Exception]]:
+    async def run() -> tuple[dict[str, object], Exit | None, dict[str | None, Exception]]:
         async with open_fleet(resolved, service) as fleet:
             await plan_fleet(fleet)
             refused = fleet.check(reviewed=None, force=force, force_envs=force_envs)
-            return document(fleet), errors(fleet), dict(refused)
+            return document(fleet), failure(fleet, "plan"), dict(refused)
 
     doc, failed, refused = run_async(run())
     emit(doc, fmt, no_color=no_color, out_path=out_path, marker=marker)
-    if failed:
-        raise failure("environments" not in doc, failed, "plan")
+    if failed is not None:
+        raise failed
     if refused:
         needs = refusal_messages(refused)
         raise Exit(EXIT_REFUSED, f"the plan needs {needs} (see the reasons above)")
@@ -112,15 +111,15 @@ def drift_command(
     """
     resolved = resolve(service, verify_default=None)
 
-    async def run() -> tuple[dict[str, object], list[str]]:
+    async def run() -> tuple[dict[str, object], Exit | None]:
         async with open_fleet(resolved, service) as fleet:
             await plan_fleet(fleet)
-            return document(fleet), errors(fleet)
+            return document(fleet), failure(fleet, "read")
 
     doc, failed = run_async(run())
     emit(doc, fmt, no_color=no_color, out_path=out_path, drift=True, marker=marker)
-    if failed:
-        raise failure("environments" not in doc, failed, "read")
+    if failed is not None:
+        raise failed
     raise Exit(EXIT_CHANGES if _changed(doc) else EXIT_OK)
 
 

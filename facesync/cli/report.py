@@ -45,7 +45,7 @@ class Reporter:
 
     def __init__(self, fmt: str, total: int, member: Member) -> None:
         self.name = member.name
-        self.prefix = label(member)
+        self.prefix = label(member.name)
         self.fmt = fmt
         self.total = total
         self.count = 0
@@ -176,7 +176,7 @@ def report_outcomes(fleet: Fleet, fmt: str) -> None:
     for member in fleet.members:
         line, entry = member_outcome(member)
         entries.append(entry)
-        prefix = label(member)
+        prefix = label(member.name)
         if member.result is not None:
             for change, message in member.result.failed:
                 echo(

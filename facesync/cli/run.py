@@ -17,7 +17,7 @@ from facesync.cli.output import echo, step_summary, use_color, with_status, writ
 if TYPE_CHECKING:
     from facesync.document import Saved
     from facesync.environments.resolve import Resolved
-    from facesync.fleet import Fleet, Member
+    from facesync.fleet import Fleet
     from facesync.live import ReadProgress
     from facesync.lock import LockOptions
 
@@ -64,9 +64,9 @@ def open_fleet(resolved: Iterable[Resolved], service: ServiceArgs) -> Fleet:
     return Fleet(list(resolved), state_root=service.config_path)
 
 
-def label(member: Member) -> str:
-    """How a line about one member starts: nothing for a configuration without environments."""
-    return "" if member.name is None else f"[{member.name}] "
+def label(name: str | None) -> str:
+    """How a line about one resource starts: nothing for a configuration without environments."""
+    return "" if name is None else f"[{name}] "
 
 
 def read_summary(progress: ReadProgress, requests: int, verified: int) -> str:
@@ -102,17 +102,18 @@ async def plan_fleet(fleet: Fleet, *, unmanaged: bool = True) -> None:
             checks = member.plan.image_checks
             if checks is not None and checks.checked:
                 summary += f"; checked {checks.checked:,} new face image(s) with {detects:,} detect call(s)"
-            echo(f"{label(member)}{summary}.", err=True)
+            echo(f"{label(member.name)}{summary}.", err=True)
     stop_if_single_failed(fleet)
+    # Whatever stopped a member (its lock, its read) is said once, here.
+    for member in fleet.members:
+        if member.error is not None:
+            echo(f"{label(member.name)}Error: {member.error}", err=True)
 
 
 def stop_if_single_failed(fleet: Fleet) -> None:
     """One resource that failed is the command's error; several report theirs in the document."""
     if fleet.single and fleet.members[0].error is not None:
         raise Exit(EXIT_ERROR, str(fleet.members[0].error))
-    for member in fleet.members:
-        if member.error is not None and not fleet.single:
-            echo(f"{label(member)}Error: {member.error}", err=True)
 
 
 def document(fleet: Fleet) -> dict[str, Any]:
@@ -153,15 +154,13 @@ def emit(
     step_summary(render(doc, "markdown", drift=drift, marker=marker))
 
 
-def errors(fleet: Fleet) -> list[str]:
-    """Why members failed: the one resource's error, or the names of the environments that did."""
+def failure(fleet: Fleet, verb: str) -> Exit | None:
+    """The command's error, to raise once its document is shown: the one resource's own, or which
+    environments could not be `verb`-ed; None when none failed."""
+    failed = [m for m in fleet.members if m.error is not None]
+    if not failed:
+        return None
     if fleet.single:
-        return [str(m.error) for m in fleet.members if m.error is not None]
-    return [str(m.name) for m in fleet.members if m.error is not None]
-
-
-def failure(fleet_single: bool, failed: list[str], verb: str) -> Exit:
-    """The command's error after its document was shown."""
-    if fleet_single:
-        return Exit(EXIT_ERROR, failed[0])
-    return Exit(EXIT_ERROR, f"could not {verb} environment(s) {', '.join(failed)} (see above)")
+        return Exit(EXIT_ERROR, str(failed[0].error))
+    names = ", ".join(str(m.name) for m in failed)
+    return Exit(EXIT_ERROR, f"could not {verb} environment(s) {names} (see above)")

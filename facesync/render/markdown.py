@@ -17,6 +17,7 @@ from facesync.plan import Action, Plan
 from facesync.render.text import (
     DRIFT_NOUNS,
     PlanDocument,
+    accepting_flags,
     document,
     finding_place,
     image_findings,
@@ -87,9 +88,7 @@ def _plan_markdown(
     head += _scope_line(doc)
     refusals = doc.get("refusals") or []
     if refusals and not drift:
-        needs = sorted(
-            {"--force-env" if r.get("gate") == "protected_environment" else "--force" for r in refusals}
-        )
+        needs = accepting_flags(refusals)
         head += [
             "> [!CAUTION]",
             "> **This plan is refused by the safety gates**: applying it fails (exit 3) unless "

@@ -144,13 +144,18 @@ def render_change(change: Mapping[str, Any], color: bool = False, *, drift: bool
     return out
 
 
+def accepting_flags(refusals: list[Mapping[str, Any]]) -> list[str]:
+    """The flags that would accept these refusals: --force for the safety gates, --force-env for
+    a protected environment."""
+    flags = {"--force-env" if r.get("gate") == "protected_environment" else "--force" for r in refusals}
+    return sorted(flags)
+
+
 def refusal_lines(doc: PlanDocument) -> list[str]:
     refusals = doc.get("refusals") or []
     if not refusals:
         return []
-    needs = sorted(
-        {"--force-env" if r.get("gate") == "protected_environment" else "--force" for r in refusals}
-    )
+    needs = accepting_flags(refusals)
     return [
         f"This plan is refused by the safety gates; applying it needs {' and '.join(needs)}:",
         *(printable(f"  - {r['message']}") for r in refusals),
