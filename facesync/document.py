@@ -155,17 +155,13 @@ class PlanFile:
         return str(self.doc["checksum"])
 
     @property
-    def plans(self) -> list[dict[str, Any]]:
-        """Each resource's plan document (one without environments)."""
-        if is_environments(self.doc):
-            return [e for e in self.doc["environments"] if "changes" in e]
-        return [self.doc]
+    def plans(self) -> dict[str | None, dict[str, Any]]:
+        """Each resource's plan document by environment (None: a configuration without them)."""
+        return plans_by_name(self.doc)
 
     def saved(self) -> Saved:
         """What the file fixes for the apply that honours it, per resource."""
-        by_name: dict[str | None, dict[str, Any]] = {
-            (p.get("environment") if is_environments(self.doc) else None): p for p in self.plans
-        }
+        by_name = self.plans
         return Saved(
             checksums={name: str(p["checksum"]) for name, p in by_name.items()},
             targets={name: tuple(p["scope"]["targets"]) for name, p in by_name.items() if p.get("scope")},
@@ -173,11 +169,15 @@ class PlanFile:
         )
 
     def endpoint(self, name: str | None) -> str | None:
-        for plan in self.plans:
-            if (plan.get("environment") if is_environments(self.doc) else None) == name:
-                scope = plan.get("scope")
-                return str(scope["endpoint"]) if scope else None
-        return None
+        scope = (self.plans.get(name) or {}).get("scope")
+        return str(scope["endpoint"]) if scope else None
+
+
+def plans_by_name(doc: Mapping[str, Any]) -> dict[str | None, dict[str, Any]]:
+    """The plans of a document: its environments' (those planned), or the one plan by None."""
+    if is_environments(doc):
+        return {e["environment"]: e for e in doc["environments"] if "changes" in e}
+    return {None: dict(doc)}
 
 
 def read_plan_file(path: Path) -> PlanFile:
@@ -199,16 +199,17 @@ def read_plan_file(path: Path) -> PlanFile:
     problem = _shape_problem(doc)
     if problem is not None:
         raise PlanFileError(f"{path} is not a plan this version of facesync can read: {problem}")
-    for plan in [doc] if not is_environments(doc) else [e for e in doc["environments"] if "changes" in e]:
+    plans = plans_by_name(doc)
+    for name, plan in plans.items():
         if checksum_of(plan["changes"]) != plan["checksum"]:
-            where = f" (environment {plan['environment']})" if "environment" in plan else ""
+            where = f" (environment {name})" if name is not None else ""
             raise PlanFileError(
                 f"the plan file {path} was modified after it was made: its changes{where} no longer "
                 "match its checksum; make the plan again with `facesync plan --out FILE`",
                 refused=True,
             )
     if is_environments(doc):
-        planned = {e["environment"]: e["checksum"] for e in doc["environments"] if "changes" in e}
+        planned = {str(name): plan["checksum"] for name, plan in plans.items()}
         if combined_checksum(planned) != doc["checksum"]:
             raise PlanFileError(
                 f"the plan file {path} was modified after it was made: its environments no longer "

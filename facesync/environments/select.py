@@ -137,12 +137,12 @@ def resolve_run(request: RunRequest, saved: Saved | None = None) -> tuple[list[R
         )
     if environments is None or names is None:
         options = request.options
+        saved_version = None
         if saved is not None:
             options = replace(options, targets=saved.targets.get(None, ()))
+            saved_version = saved.api_versions.get(None)
         desired, diagnostics = load_config(
-            request.config,
-            api_version=request.api_version or (saved.api_versions.get(None) if saved else None),
-            root=request.root,
+            request.config, api_version=request.api_version or saved_version, root=request.root
         )
         resolve_targets(desired, options.targets)
         written = service_endpoint(desired.service, request.endpoint)  # its ${VAR} expanded now
@@ -155,12 +155,7 @@ def resolve_run(request: RunRequest, saved: Saved | None = None) -> tuple[list[R
             config_auth=desired.service.auth,
         )
         require_key(endpoint)
-        api_version = (
-            request.api_version
-            or (saved.api_versions.get(None) if saved else None)
-            or desired.service.api_version
-            or "v1.0"
-        )
+        api_version = request.api_version or saved_version or desired.service.api_version or "v1.0"
         options = replace(
             options, api_version=api_version, rate_limit=_rate(request, None, endpoint.is_local)
         )
@@ -203,7 +198,7 @@ def connection(request: RunRequest, name: str | None) -> Resolved:
             rate_limit=_rate(request, None, endpoint.is_local),
         )
         return Resolved(None, DesiredState(), endpoint, options)
-    environments = configured_environments(replace(request, environments=(name,)))
+    environments = configured_environments(request)
     names = chosen_names(environments, replace(request, environments=(name,), all_environments=False))
     assert environments is not None and names == [name]
     env = environments.get(name)
