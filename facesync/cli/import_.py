@@ -9,7 +9,7 @@ import click
 
 from facesync.cli import main
 from facesync.cli.exits import EXIT_ERROR, EXIT_REFUSED, Exit, fail, handle_errors
-from facesync.cli.options import ServiceArgs, connection_options, redact, run_request
+from facesync.cli.options import ServiceArgs, connection_options, run_request
 from facesync.cli.output import echo, run_async, with_status
 
 if TYPE_CHECKING:
@@ -144,7 +144,6 @@ def import_command(
         auth=auth,
     )
     resource = connection(run_request(service), env_name)
-    redact(resource.endpoint.key)
     images = index_images(image_dirs) if image_dirs else ImageIndex({})
     client = FaceClient(
         resource.endpoint,

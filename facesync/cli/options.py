@@ -50,12 +50,6 @@ class _Stderr(logging.StreamHandler[Any]):
         pass
 
 
-def redact(secret: str | None) -> None:
-    from facesync.secrets import register
-
-    register(secret)
-
-
 def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     ctx.meta[f"facesync.log.{param.name}"] = value
     verbose = ctx.meta.get("facesync.log.verbose") or 0

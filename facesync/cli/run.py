@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facesync.cli.exits import EXIT_ERROR, Exit
-from facesync.cli.options import ServiceArgs, redact, run_request
+from facesync.cli.options import ServiceArgs, run_request
 from facesync.cli.output import echo, step_summary, use_color, with_status, write_file
 
 if TYPE_CHECKING:
@@ -42,9 +42,8 @@ def resolve(
         verify_default=verify_default,
         check_images=check_images,
     )
+    # Every key was registered as a secret when its endpoint was resolved (facesync.secrets).
     resolved, diagnostics = resolve_run(request, saved)
-    for one in resolved:
-        redact(one.endpoint.key)
     for diagnostic in diagnostics:
         echo(str(diagnostic), err=True)
     return resolved
