@@ -16,27 +16,59 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from facesync.atomic import write_text_atomically
 from facesync.localstate import read_state_file, report_journal_unusable, report_unusable
 from facesync.model import CollectionKind
 
 
-class TrainingJournal:
+class EndpointJournal:
+    """A journal file under `.facesync/`: one JSON object, a section per endpoint (one file serves
+    every resource the configuration has been applied to). `path` None keeps it in memory."""
+
     def __init__(self, path: Path | None, endpoint: str) -> None:
         self.path = path
         self._endpoint = endpoint
-        self._pending: set[str] = set()
-        if path is not None:
-            try:
-                raw = json.loads(read_state_file(path))
-                self._pending = set(raw.get(endpoint, []))
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                report_unusable(path, exc)
-            except (ValueError, AttributeError, TypeError):
-                self._pending = set()
+
+    def _load(self) -> Any:
+        """This endpoint's section, or None when there is none or it cannot be read (an unusable
+        `.facesync/` is reported once, an unreadable file counts as empty)."""
+        if self.path is None:
+            return None
+        try:
+            return json.loads(read_state_file(self.path)).get(self._endpoint)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            report_unusable(self.path, exc)
+            return None
+        except (ValueError, AttributeError):
+            return None
+
+    def _write(self, section: Any) -> None:
+        """Replace this endpoint's section, keeping the others; OSError when it cannot be written."""
+        if self.path is None:
+            return
+        try:
+            data = json.loads(read_state_file(self.path))
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}  # unreadable: the write below fails too, or replaces it
+        data[self._endpoint] = section
+        # Durable: an entry must outlive a SIGKILL right after the write it announces.
+        write_text_atomically(self.path, json.dumps(data, sort_keys=True), durable=True)
+
+
+class TrainingJournal(EndpointJournal):
+    def __init__(self, path: Path | None, endpoint: str) -> None:
+        super().__init__(path, endpoint)
+        raw = self._load()
+        try:
+            self._pending: set[str] = {str(key) for key in raw or ()}
+        except TypeError:
+            self._pending = set()
 
     @staticmethod
     def _key(kind: CollectionKind, collection_id: str) -> str:
@@ -67,14 +99,4 @@ class TrainingJournal:
                 report_unusable(self.path, exc)
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        try:
-            data = json.loads(read_state_file(self.path))
-            if not isinstance(data, dict):
-                data = {}
-        except (OSError, ValueError):
-            data = {}  # unreadable: the write below fails too, or replaces it
-        data[self._endpoint] = sorted(self._pending)
-        # Durable: the entry must outlive a SIGKILL right after the first write it announces.
-        write_text_atomically(self.path, json.dumps(data), durable=True)
+        self._write(sorted(self._pending))

@@ -14,33 +14,25 @@ or a duplicate face, which the next plan repairs, or a member change planned onc
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-from facesync.atomic import write_text_atomically
 from facesync.client import FaceClient
 from facesync.client.directory import DEFAULT_OPERATION_TIMEOUT, OperationFailed
+from facesync.journal import EndpointJournal
 from facesync.localstate import diagnose, report_unusable
 
 log = logging.getLogger(__name__)
 
 
-class OperationJournal:
+class OperationJournal(EndpointJournal):
     def __init__(self, path: Path | None, endpoint: str) -> None:
-        self.path = path
-        self._endpoint = endpoint
-        self._pending: dict[str, str] = {}
-        if path is not None:
-            try:
-                raw = json.loads(path.read_text()).get(endpoint, {})
-                self._pending = {str(k): str(v) for k, v in raw.items()}
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                report_unusable(path, exc)
-            except (ValueError, AttributeError, TypeError):
-                self._pending = {}
+        super().__init__(path, endpoint)
+        raw = self._load()
+        try:
+            self._pending: dict[str, str] = {str(k): str(v) for k, v in (raw or {}).items()}
+        except AttributeError:
+            self._pending = {}
 
     def pending(self) -> dict[str, str]:
         """Operation id → what it does (e.g. `create personDirectory/person["Dad"]`)."""
@@ -71,17 +63,7 @@ class OperationJournal:
                 report_unusable(self.path, exc)
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        try:
-            data = json.loads(self.path.read_text())
-            if not isinstance(data, dict):
-                data = {}
-        except (OSError, ValueError):
-            data = {}
-        data[self._endpoint] = self._pending
-        # Durable: the entry must outlive a SIGKILL right after the 202 it records.
-        write_text_atomically(self.path, json.dumps(data, sort_keys=True), durable=True)
+        self._write(self._pending)
 
 
 async def settle(
