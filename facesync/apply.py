@@ -24,10 +24,10 @@ from facesync.address import Address, ResourceKind
 from facesync.cache import FaceCache
 from facesync.client import FaceAPIError, FaceClient
 from facesync.client.directory import DEFAULT_OPERATION_TIMEOUT
-from facesync.config.images import read_image
+from facesync.config.images import ImageChanged, read_planned_image
 from facesync.directory.apply import DirectoryApply, DirectoryApplyError
 from facesync.directory.journal import OperationJournal
-from facesync.fingerprint import encode_face_user_data, image_digest
+from facesync.fingerprint import encode_face_user_data
 from facesync.journal import TrainingJournal
 from facesync.live import FaceReader
 from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredPerson, TrainingStatus
@@ -135,7 +135,7 @@ class _Executor:
             return False
         try:
             await action
-        except (FaceAPIError, ApplyError, DirectoryApplyError, OSError) as exc:
+        except (FaceAPIError, ApplyError, DirectoryApplyError, ImageChanged, OSError) as exc:
             self.result.failed.append((change, str(exc)))
             self._emit("change", "failed", change.address, change, str(exc))
             if self.options.fail_fast:
@@ -336,7 +336,7 @@ class _Executor:
         self, address: Address, person_id: str | None, face: DesiredFace, user_data: str
     ) -> str:
         kind, cid = address.collection_kind, address.collection_id
-        image = _read_image(face) if face.image_path else None
+        image = read_planned_image(face) if face.image_path else None
 
         async def look() -> str | None:
             live = await self.faces.faces_of(kind, cid, person_id)
@@ -406,14 +406,6 @@ class _Executor:
                 )
             await self.options.sleep(delay)
             delay = min(self.options.poll_max, delay * 1.5)
-
-
-def _read_image(face: DesiredFace) -> bytes:
-    assert face.image_path is not None
-    data = read_image(face.image_path)  # a regular file of at most 6 MB, never a FIFO or device
-    if face.image_sha256 and image_digest(data) != face.image_sha256:
-        raise ApplyError(f"{face.image_path} changed since the plan was made; plan again")
-    return data
 
 
 def group_by_collection(changes: Iterable[Change]) -> list[list[Change]]:

@@ -24,14 +24,12 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Sequence
-from pathlib import Path
 
 from facesync.address import ResourceKind
 from facesync.checks.faces import SAME_FACE_OVERLAP, overlap
 from facesync.client import FaceAPIError, FaceClient
 from facesync.client.models import DetectedFace
-from facesync.config.images import ImageError, probe_bytes
-from facesync.fingerprint import image_digest
+from facesync.config.images import ImageChanged, ImageError, probe_bytes, read_planned_image
 from facesync.model import SERVICE_DEFAULT_RECOGNITION_MODEL, DesiredFace, DesiredState, TargetFace
 from facesync.plan import Action, Change, ImageChecks, ImageFinding, ImageProblem
 
@@ -183,9 +181,7 @@ class _Detector:
         async with self.slots:
             data = None
             if face.image_path is not None:
-                data = Path(face.image_path).read_bytes()
-                if face.image_sha256 and image_digest(data) != face.image_sha256:
-                    raise _Changed()
+                data = read_planned_image(face)
                 try:
                     info = probe_bytes(data)
                     self.sizes[face.image_path] = (info.width, info.height)
@@ -198,10 +194,6 @@ class _Detector:
                 detection_model=face.detection_model,
                 return_face_id=False,
             )
-
-
-class _Changed(Exception):
-    """The image on disk is not the one the configuration was read with."""
 
 
 async def check_images(
@@ -237,7 +229,7 @@ async def check_images(
             return [
                 finding(ImageProblem.IMAGE_UNREADABLE, True, f"cannot read the image: {exc.strerror or exc}")
             ]
-        except _Changed:
+        except ImageChanged:
             return [
                 finding(
                     ImageProblem.IMAGE_UNREADABLE,

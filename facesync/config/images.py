@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facesync.atomic import write_text_atomically
+from facesync.fingerprint import image_digest
 from facesync.localfiles import read_regular_file
 from facesync.localstate import read_state_file, report_unusable
+from facesync.model import DesiredFace
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,20 @@ def read_image(path: str | Path) -> bytes:
     """The bytes of the image file `path`: a regular file (never a FIFO or a device, which would
     block or never end) of at most MAX_IMAGE_BYTES, the most the Face API accepts. OSError else."""
     return read_regular_file(path, limit=MAX_IMAGE_BYTES)
+
+
+class ImageChanged(Exception):
+    """A face's image on disk is not the one the plan was made with."""
+
+
+def read_planned_image(face: DesiredFace) -> bytes:
+    """The bytes of a face's image file as the plan saw them (`read_image`): `ImageChanged` when
+    the file changed since, so what is sent is always what was reviewed."""
+    assert face.image_path is not None
+    data = read_image(face.image_path)
+    if face.image_sha256 and image_digest(data) != face.image_sha256:
+        raise ImageChanged(f"{face.image_path} changed since the plan was made; plan again")
+    return data
 
 
 @dataclass(frozen=True, slots=True)

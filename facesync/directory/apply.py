@@ -22,15 +22,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from facesync.address import ResourceKind
 from facesync.cache import FaceCache
 from facesync.client import FaceClient, FaceClientError
 from facesync.client.directory import DEFAULT_OPERATION_TIMEOUT, OperationTimeout
+from facesync.config.images import ImageChanged, read_planned_image
 from facesync.directory.journal import OperationJournal
-from facesync.fingerprint import encode_face_user_data, image_digest
+from facesync.fingerprint import encode_face_user_data
 from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredPerson
 from facesync.plan import Action, Change
 
@@ -173,7 +173,7 @@ class DirectoryApply:
     async def _add_face(
         self, change: Change, person_id: str, model: str, face: DesiredFace, user_data: str
     ) -> str:
-        image = _read_image(face) if face.image_path else None
+        image = read_planned_image(face) if face.image_path else None
         what = f"add {change.address}"
 
         async def create() -> str:
@@ -267,7 +267,7 @@ async def _recording(action: Coroutine[Any, Any, None], failure: list[str]) -> N
     """Run `action`, keeping why it failed for the changes that share its outcome."""
     try:
         await action
-    except (FaceClientError, DirectoryApplyError, OSError) as exc:
+    except (FaceClientError, DirectoryApplyError, ImageChanged, OSError) as exc:
         failure.append(str(exc))
         raise
 
@@ -278,11 +278,3 @@ async def _fail(message: str) -> None:
 
 async def _done() -> None:
     return None
-
-
-def _read_image(face: DesiredFace) -> bytes:
-    assert face.image_path is not None
-    data = Path(face.image_path).read_bytes()
-    if face.image_sha256 and image_digest(data) != face.image_sha256:
-        raise DirectoryApplyError(f"{face.image_path} changed since the plan was made; plan again")
-    return data

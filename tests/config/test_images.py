@@ -78,3 +78,17 @@ def test_stale_entry_with_wrong_shape_is_ignored(tmp_path: Path) -> None:
     cache = ImageCache(cache_file)
     cache.probe(a, st)
     assert cache.hashed == 1
+
+
+def test_a_face_image_that_changed_since_the_plan_is_never_sent(tmp_path: Path) -> None:
+    from facesync.config.images import ImageChanged, read_planned_image
+    from facesync.fingerprint import image_digest
+    from facesync.model import DesiredFace
+
+    image = tmp_path / "a.png"
+    image.write_bytes(face_image(1))
+    planned = DesiredFace("fs1:x", image_path=str(image), image_sha256=image_digest(image.read_bytes()))
+    assert read_planned_image(planned) == image.read_bytes()
+    image.write_bytes(face_image(2))
+    with pytest.raises(ImageChanged, match="changed since the plan was made"):
+        read_planned_image(planned)
