@@ -14,16 +14,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from typing import Any, ClassVar, Literal
 
 from facesync.config.errors import Diagnostic, Reporter
 from facesync.config.imagepaths import ImagePaths
 from facesync.config.images import MAX_IMAGE_BYTES
 from facesync.config.loader import YamlDocument, YamlPath, display_path, load_yaml
-from facesync.config.models import SCHEMA_DRAFT, _SchemaGenerator
+from facesync.config.models import SCHEMA_DRAFT
 from facesync.config.schema import schema_check
+from facesync.config.shape import Shape, Validator, after, field
 from facesync.localfiles import regular_file_stat
 from facesync.model import SourcePos
 
@@ -35,83 +34,77 @@ EXPECTATIONS = ("identify", "verify", "findSimilar", "detect")
 Kind = Literal["identify", "verify", "findSimilar", "detect"]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
-
 DIRECTORY_MODEL_HELP = (
     "For the personDirectory and its groups: the enrolled model to detect the probe with "
     "(default: the newest of personDirectory.recognitionModels)."
 )
 
 
-class IdentifySpec(_Spec):
+class IdentifySpec(Shape):
     """Identify the probe's face in a person group, a DynamicPersonGroup or the whole
     PersonDirectory: the best candidate, or nobody."""
 
-    in_: str = Field(
+    in_: str = field(
         alias="in",
         description="personGroup.ID, largePersonGroup.ID, dynamicPersonGroup.ID or personDirectory.",
     )
-    expect: str = Field(min_length=1, description=f"A person's name, or '{NOBODY}'.")
-    min_confidence: float | None = Field(
+    expect: str = field(min_length=1, description=f"A person's name, or '{NOBODY}'.")
+    min_confidence: float | None = field(
         None, alias="minConfidence", ge=0, le=1, description="Lowest confidence that passes."
     )
-    recognition_model: str | None = Field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
+    recognition_model: str | None = field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
 
 
-class VerifySpec(_Spec):
+class VerifySpec(Shape):
     """Verify the probe's face against one person of a group or of the PersonDirectory."""
 
-    person: str = Field(
+    person: str = field(
         description='personGroup.ID/person["Name"] (or largePersonGroup), or personDirectory/person["Name"].'
     )
     expect: Literal["same", "different"] = "same"
-    min_confidence: float | None = Field(None, alias="minConfidence", ge=0, le=1)
-    recognition_model: str | None = Field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
+    min_confidence: float | None = field(None, alias="minConfidence", ge=0, le=1)
+    recognition_model: str | None = field(None, alias="recognitionModel", description=DIRECTORY_MODEL_HELP)
 
 
-class FindSimilarSpec(_Spec):
+class FindSimilarSpec(Shape):
     """Find faces like the probe's in a (large) face list: the expected image among the first N."""
 
-    in_: str = Field(alias="in", description="faceList.ID or largeFaceList.ID.")
-    expect: str = Field(min_length=1, description="An image of that list, relative to this YAML file.")
-    within: int = Field(1, ge=1, le=1000, description="Rank the image must reach (1 = first).")
-    mode: Literal["matchPerson", "matchFace"] = Field(
+    in_: str = field(alias="in", description="faceList.ID or largeFaceList.ID.")
+    expect: str = field(min_length=1, description="An image of that list, relative to this YAML file.")
+    within: int = field(1, ge=1, le=1000, description="Rank the image must reach (1 = first).")
+    mode: Literal["matchPerson", "matchFace"] = field(
         "matchPerson", description="matchPerson keeps only the same person; matchFace ranks all."
     )
 
 
-class DetectSpec(_Spec):
+class DetectSpec(Shape):
     """Count the faces the service detects in the probe."""
 
-    faces: int = Field(ge=0, le=100, description="How many faces the probe holds.")
+    faces: int = field(ge=0, le=100, description="How many faces the probe holds.")
 
 
-class TestSpec(_Spec):
+class TestSpec(Shape):
     """One recognition test: a probe image and exactly one expectation."""
 
     __test__ = False  # not a pytest test class
 
-    model_config = ConfigDict(
-        title="Recognition test",
-        json_schema_extra={"oneOf": [{"required": [k]} for k in EXPECTATIONS]},
-    )
+    shape_title = "Recognition test"
+    shape_schema_extra: ClassVar[dict[str, Any]] = {"oneOf": [{"required": [k]} for k in EXPECTATIONS]}
 
-    name: str = Field(min_length=1, description="Shown in reports; --filter matches it.")
-    probe: str = Field(min_length=1, description="Image file, relative to this YAML file.")
-    face: int | None = Field(
+    name: str = field(min_length=1, description="Shown in reports; --filter matches it.")
+    probe: str = field(min_length=1, description="Image file, relative to this YAML file.")
+    face: int | None = field(
         None, ge=0, description="Which detected face to use (0 = the largest) when there are several."
     )
-    target_face: tuple[int, int, int, int] | None = Field(
+    target_face: tuple[int, int, int, int] | None = field(
         None, alias="targetFace", description="Face rectangle [left, top, width, height] to use."
     )
     identify: IdentifySpec | None = None
     verify: VerifySpec | None = None
-    find_similar: FindSimilarSpec | None = Field(None, alias="findSimilar")
+    find_similar: FindSimilarSpec | None = field(None, alias="findSimilar")
     detect: DetectSpec | None = None
 
-    @model_validator(mode="after")
+    @after()
     def _one_expectation(self) -> TestSpec:
         given = [k for k in EXPECTATIONS if self.expectation(k) is not None]
         if len(given) != 1:
@@ -123,8 +116,8 @@ class TestSpec(_Spec):
             raise ValueError("a detect test counts every face: face and targetFace do not apply")
         return self
 
-    def expectation(self, kind: str) -> _Spec | None:
-        value: _Spec | None = {
+    def expectation(self, kind: str) -> Shape | None:
+        value: Shape | None = {
             "identify": self.identify,
             "verify": self.verify,
             "findSimilar": self.find_similar,
@@ -140,14 +133,14 @@ class TestSpec(_Spec):
         raise AssertionError("validated: one expectation")  # pragma: no cover
 
 
-class TestFileModel(_Spec):
+class TestFileModel(Shape):
     """A `*.test.yaml` file: recognition tests kept beside the configuration."""
 
     __test__ = False  # not a pytest test class
 
-    model_config = ConfigDict(title="facesync recognition tests")
+    shape_title = "facesync recognition tests"
 
-    tests: list[TestSpec] = Field(description="Recognition tests run by `facesync test`.")
+    tests: list[TestSpec] = field(description="Recognition tests run by `facesync test`.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +158,7 @@ class ProbeTest:
         return self.spec.name
 
 
-_TEST = TypeAdapter(TestSpec)
+_TEST = Validator(TestSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +219,7 @@ def check_tests(
                     doc.file, name_pos, f"test {name!r} is already defined at line {line}, column {column}"
                 )
             names.setdefault(name, name_pos)
-        spec = schema_check(_TEST, TestSpec, item, doc, item_path, report)
+        spec = schema_check(_TEST, item, doc, item_path, report)
         if spec is None:
             continue
         pos = doc.positions.value(item_path)
@@ -304,7 +297,7 @@ def load_tests(
 
 
 def json_schema() -> dict[str, Any]:
-    schema = TestFileModel.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    schema = Validator(TestFileModel).json_schema()
     schema["$schema"] = SCHEMA_DRAFT
     schema["$id"] = SCHEMA_ID
     return schema

@@ -1,13 +1,15 @@
 """The configuration: YAML files in, a checked desired state out.
 
 `load` and `validate` are the entry points. This package stays light to import (the CLI's
-`--help` must start fast): the parts that need pydantic are imported when a config is read.
+`--help` must start fast): the parts that need PyYAML are imported when a config is read. No
+pydantic here at all: `facesync validate` must start fast too (see `shape`).
 
 Modules, one job each:
     sources     which files make the configuration (-f FILE or DIR) and how they merge
     loader      YAML with positions, hardened against hostile input
     env         `${VAR}` expansion, in endpoints only
-    models      the format as pydantic models (the JSON Schema's source)
+    shape       declared classes checked field by field, every problem at once, and their JSON Schema
+    models      the format as shapes (the JSON Schema's source)
     schema      schema errors turned into messages at YAML positions
     rules       the Face API's id, name, model and tier rules, defined once
     imagepaths  image paths: globs, directories, confinement to the root

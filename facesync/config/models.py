@@ -1,4 +1,4 @@
-"""The configuration format as pydantic models: the source of the JSON Schema and of type checks.
+"""The configuration format as declared shapes: the source of the JSON Schema and of type checks.
 
 Face API rules that depend on flags (API version, tier) or on files (images) are checked in
 `facesync.config.resolve`, with the limits of `facesync.config.rules`; what the schema can say,
@@ -8,22 +8,10 @@ it says here.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    StringConstraints,
-    Tag,
-    field_validator,
-    model_validator,
-)
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
+from typing import Annotated, Any, ClassVar, Literal
 
 from facesync.config.rules import ID_MAX_LENGTH, ID_PATTERN, NAME_MAX_LENGTH, USER_DATA_MAX_LENGTH
+from facesync.config.shape import Limits, OneOf, Shape, Validator, after, before, field
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
 from facesync.model import API_VERSIONS, AUTH_METHODS, DETECTION_MODELS, RECOGNITION_MODELS
 
@@ -35,80 +23,59 @@ URL_PATTERN = r"^https?://\S+$"
 ENDPOINT_PATTERN = r"^(https?://\S+|local:.*|.*\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}.*)$"
 """An URL, local:PATH, or text with a `${VAR}` (expanded, and checked, when a connection is built)."""
 
-CollectionId = Annotated[
-    str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
-]
-PersonName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH)]
+CollectionId = Annotated[str, Limits(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+PersonName = Annotated[str, Limits(min_length=1, max_length=NAME_MAX_LENGTH)]
 Name = Annotated[
     str,
-    Field(min_length=1, max_length=NAME_MAX_LENGTH, description="Display name (1-128 characters)."),
+    Limits(min_length=1, max_length=NAME_MAX_LENGTH, description="Display name (1-128 characters)."),
 ]
 UserData = Annotated[
-    str,
-    Field(max_length=USER_DATA_MAX_LENGTH, description="Free text stored on the service (16 KB)."),
+    str, Limits(max_length=USER_DATA_MAX_LENGTH, description="Free text stored on the service (16 KB).")
 ]
+# The model names are checked against the API version in facesync.config.resolve, with a message
+# that says which version accepts what; the schema lists them for editors.
 RecognitionModel = Annotated[
     str,
-    Field(
-        description="Recognition model; fixed when the collection is created.",
-        json_schema_extra={"enum": list(RECOGNITION_MODELS)},
-    ),
+    Limits(description="Recognition model; fixed when the collection is created.", enum=RECOGNITION_MODELS),
 ]
 DetectionModel = Annotated[
-    str,
-    Field(
-        description="Detection model used when a face is added.",
-        json_schema_extra={"enum": list(DETECTION_MODELS)},
-    ),
+    str, Limits(description="Detection model used when a face is added.", enum=DETECTION_MODELS)
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
-
-class FaceSpec(_Model):
+class FaceSpec(Shape):
     """A face in long form: exactly one of `image`, `url` or `persistedFaceId`."""
 
-    model_config = ConfigDict(
-        title="Face",
-        json_schema_extra={
-            "oneOf": [
-                {"required": ["image"]},
-                {"required": ["url"]},
-                {"required": ["persistedFaceId"]},
-            ]
-        },
-    )
+    shape_title = "Face"
+    shape_schema_extra: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": ["image"]}, {"required": ["url"]}, {"required": ["persistedFaceId"]}]
+    }
 
-    image: str | None = Field(
-        None, min_length=1, description="Image file, relative to this YAML file."
-    )
-    url: str | None = Field(
+    image: str | None = field(None, min_length=1, description="Image file, relative to this YAML file.")
+    url: str | None = field(
         None, pattern=URL_PATTERN, description="http(s) URL the service fetches the image from."
     )
-    persisted_face_id: str | None = Field(
+    persisted_face_id: str | None = field(
         None,
         alias="persistedFaceId",
         pattern=UUID_PATTERN,
         description="Keep this live face, which no local image describes.",
     )
-    target_face: tuple[int, int, int, int] | None = Field(
+    target_face: tuple[int, int, int, int] | None = field(
         None,
         alias="targetFace",
         description="Face rectangle [left, top, width, height] in image pixels.",
     )
-    detection_model: DetectionModel | None = Field(None, alias="detectionModel")
-    user_data: str | None = Field(
+    detection_model: DetectionModel | None = field(None, alias="detectionModel")
+    user_data: str | None = field(
         None,
         alias="userData",
         max_length=MAX_FACE_NOTE_LENGTH,
         description="Note stored beside facesync's fingerprint in the face's 1 KB userData.",
     )
 
-    @field_validator("target_face", mode="before")
-    @classmethod
-    def _target_face_shape(cls, value: Any) -> Any:
+    @before("target_face")
+    def _target_face_shape(value: Any) -> Any:
         if isinstance(value, list | tuple):
             if len(value) != 4:
                 raise ValueError(
@@ -118,11 +85,8 @@ class FaceSpec(_Model):
             return [v.strip() for v in value.split(",")]
         return value
 
-    @field_validator("target_face", mode="after")
-    @classmethod
-    def _target_face_values(
-        cls, value: tuple[int, int, int, int] | None
-    ) -> tuple[int, int, int, int] | None:
+    @after("target_face")
+    def _target_face_values(value: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
         if value is not None:
             left, top, width, height = value
             if left < 0 or top < 0:
@@ -131,7 +95,7 @@ class FaceSpec(_Model):
                 raise ValueError("'targetFace' width and height must be positive")
         return value
 
-    @model_validator(mode="after")
+    @after()
     def _one_source(self) -> FaceSpec:
         given = [
             key
@@ -157,40 +121,39 @@ class FaceSpec(_Model):
         return self
 
 
-def _face_kind(value: Any) -> str | None:
+def _face_kind(value: Any) -> int | None:
+    """Which member of `Face` checks `value`: a path (text) or a mapping."""
     if isinstance(value, str):
-        return "path"
+        return 0
     if isinstance(value, dict | FaceSpec):
-        return "mapping"
+        return 1
     return None
 
 
 FacePath = Annotated[
     str,
-    Field(
+    Limits(
         min_length=1,
         title="FacePath",
         description="Image path, glob or directory, relative to this YAML file.",
     ),
 ]
 Face = Annotated[
-    Annotated[FacePath, Tag("path")] | Annotated[FaceSpec, Tag("mapping")],
-    Discriminator(
+    FacePath | FaceSpec,
+    OneOf(
         _face_kind,
-        custom_error_type="face_type",
-        custom_error_message=(
-            "a face is a path or glob (text) or a mapping with 'image', 'url' or 'persistedFaceId'"
-        ),
+        "face_type",
+        "a face is a path or glob (text) or a mapping with 'image', 'url' or 'persistedFaceId'",
     ),
 ]
 
 
-class PersonModel(_Model):
-    model_config = ConfigDict(title="Person")
+class PersonModel(Shape):
+    shape_title = "Person"
 
-    user_data: UserData | None = Field(None, alias="userData")
-    faces: list[Face] = Field(default_factory=list, description="The person's faces (≤ 248).")
-    renamed_from: PersonName | None = Field(
+    user_data: UserData | None = field(None, alias="userData")
+    faces: list[Face] = field(default_factory=list, description="The person's faces (≤ 248).")
+    renamed_from: PersonName | None = field(
         None,
         alias="renamedFrom",
         description="The person's previous name: the live person of that name is renamed in "
@@ -198,22 +161,22 @@ class PersonModel(_Model):
     )
 
 
-class _CollectionModel(_Model):
-    name: Name | None = Field(None, description="Required unless ensure is absent.")
-    user_data: UserData | None = Field(None, alias="userData")
-    recognition_model: RecognitionModel | None = Field(None, alias="recognitionModel")
-    ensure: Literal["present", "absent"] = Field(
+class _CollectionModel(Shape):
+    name: Name | None = field(None, description="Required unless ensure is absent.")
+    user_data: UserData | None = field(None, alias="userData")
+    recognition_model: RecognitionModel | None = field(None, alias="recognitionModel")
+    ensure: Literal["present", "absent"] = field(
         "present", description="absent deletes the live collection."
     )
-    protect: bool = Field(False, description="Refuse to delete or replace it without --force.")
+    protect: bool = field(False, description="Refuse to delete or replace it without --force.")
 
 
 class PersonGroupModel(_CollectionModel):
     """A PersonGroup or LargePersonGroup: persons keyed by name."""
 
-    model_config = ConfigDict(title="PersonGroup")
+    shape_title = "PersonGroup"
 
-    persons: dict[PersonName, PersonModel] = Field(
+    persons: dict[PersonName, PersonModel] = field(
         default_factory=dict, description="Persons keyed by name, unique within the group."
     )
 
@@ -221,17 +184,17 @@ class PersonGroupModel(_CollectionModel):
 class FaceListModel(_CollectionModel):
     """A FaceList or LargeFaceList: faces without persons."""
 
-    model_config = ConfigDict(title="FaceList")
+    shape_title = "FaceList"
 
-    faces: list[Face] = Field(default_factory=list)
+    faces: list[Face] = field(default_factory=list)
 
 
-class PersonDirectoryModel(_Model):
+class PersonDirectoryModel(Shape):
     """The resource's PersonDirectory (preview APIs): persons at the root, faces per model."""
 
-    model_config = ConfigDict(title="PersonDirectory")
+    shape_title = "PersonDirectory"
 
-    recognition_models: list[RecognitionModel] | None = Field(
+    recognition_models: list[RecognitionModel] | None = field(
         None,
         alias="recognitionModels",
         min_length=1,
@@ -239,120 +202,106 @@ class PersonDirectoryModel(_Model):
         "[defaults.recognitionModel]). A model added here is enrolled beside the others; a model "
         "removed from here has its faces deleted, after the other models' faces were added.",
     )
-    persons: dict[PersonName, PersonModel] = Field(
+    persons: dict[PersonName, PersonModel] = field(
         default_factory=dict, description="Directory persons keyed by name, unique in the directory."
     )
 
 
-class DynamicPersonGroupModel(_Model):
+class DynamicPersonGroupModel(Shape):
     """A DynamicPersonGroup (preview APIs): a named list of directory persons to identify against."""
 
-    model_config = ConfigDict(title="DynamicPersonGroup")
+    shape_title = "DynamicPersonGroup"
 
-    name: Name | None = Field(None, description="Required unless ensure is absent.")
-    user_data: UserData | None = Field(None, alias="userData")
-    members: list[PersonName] = Field(
+    name: Name | None = field(None, description="Required unless ensure is absent.")
+    user_data: UserData | None = field(None, alias="userData")
+    members: list[PersonName] = field(
         default_factory=list, description="Names of personDirectory persons in this group."
     )
-    ensure: Literal["present", "absent"] = Field(
+    ensure: Literal["present", "absent"] = field(
         "present", description="absent deletes the live group (its persons stay in the directory)."
     )
-    protect: bool = Field(False, description="Refuse to delete it without --force.")
+    protect: bool = field(False, description="Refuse to delete it without --force.")
 
 
-class ServiceModel(_Model):
+class ServiceModel(Shape):
     """Where the Face resource is and how to authenticate. The key never goes here: pass it by
     flag or environment, or use `auth: entra` and have no key."""
 
-    model_config = ConfigDict(title="Service")
+    shape_title = "Service"
 
-    endpoint: str | None = Field(
+    endpoint: str | None = field(
         None,
         pattern=ENDPOINT_PATTERN,
         description="https://<name>.cognitiveservices.azure.com, local:PATH, or ${VARIABLE} (the one "
         "place variables are expanded).",
     )
-    api_version: Literal[API_VERSIONS] | None = Field(None, alias="apiVersion")  # type: ignore[valid-type]
-    auth: Literal[AUTH_METHODS] | None = Field(  # type: ignore[valid-type]
+    api_version: Literal[API_VERSIONS] | None = field(None, alias="apiVersion")  # type: ignore[valid-type]
+    auth: Literal[AUTH_METHODS] | None = field(  # type: ignore[valid-type]
         None,
         description="How facesync authenticates: `key` (FACESYNC_KEY, the default) or `entra` "
         "(a Microsoft Entra ID token from azure-identity; no key at all). --auth wins.",
     )
 
 
-class DefaultsModel(_Model):
-    model_config = ConfigDict(title="Defaults")
+class DefaultsModel(Shape):
+    shape_title = "Defaults"
 
-    recognition_model: RecognitionModel | None = Field(None, alias="recognitionModel")
-    detection_model: DetectionModel | None = Field(None, alias="detectionModel")
+    recognition_model: RecognitionModel | None = field(None, alias="recognitionModel")
+    detection_model: DetectionModel | None = field(None, alias="detectionModel")
 
 
-class ConfigModel(_Model):
+class ConfigModel(Shape):
     """A facesync configuration file."""
 
-    model_config = ConfigDict(title="facesync configuration")
+    shape_title = "facesync configuration"
 
-    version: Literal[1] = Field(description="Format version: 1.")
+    version: Literal[1] = field(description="Format version: 1.")
     service: ServiceModel | None = None
     defaults: DefaultsModel | None = None
-    prune: bool = Field(False, description="Delete live collections the config does not declare.")
-    environments: dict[str, Any] | None = Field(
+    prune: bool = field(False, description="Delete live collections the config does not declare.")
+    environments: dict[str, Any] | None = field(
         None,
         description="Named Face resources this configuration is applied to (prod, a DR region, "
         "staging): see docs/environments.md.",
     )
-    tests: list[Any] | None = Field(
+    tests: list[Any] | None = field(
         None,
         description="Recognition tests run by `facesync test` (schemas/tests.schema.json); "
         "checked by `facesync validate`.",
     )
-    allow_images_outside_root: bool = Field(
+    allow_images_outside_root: bool = field(
         False,
         alias="allowImagesOutsideRoot",
         description="Allow image paths outside the configuration's root folder (symlinks resolved).",
     )
-    person_groups: dict[CollectionId, PersonGroupModel] = Field(
+    person_groups: dict[CollectionId, PersonGroupModel] = field(
         default_factory=dict, alias="personGroups"
     )
-    large_person_groups: dict[CollectionId, PersonGroupModel] = Field(
+    large_person_groups: dict[CollectionId, PersonGroupModel] = field(
         default_factory=dict, alias="largePersonGroups"
     )
-    face_lists: dict[CollectionId, FaceListModel] = Field(default_factory=dict, alias="faceLists")
-    large_face_lists: dict[CollectionId, FaceListModel] = Field(default_factory=dict, alias="largeFaceLists")
-    person_directory: PersonDirectoryModel | None = Field(
+    face_lists: dict[CollectionId, FaceListModel] = field(default_factory=dict, alias="faceLists")
+    large_face_lists: dict[CollectionId, FaceListModel] = field(default_factory=dict, alias="largeFaceLists")
+    person_directory: PersonDirectoryModel | None = field(
         None,
         alias="personDirectory",
         description="The PersonDirectory: needs a preview service.apiVersion (v1.2-preview.1, "
         "v1.1-preview.1 or v1.0-preview).",
     )
-    dynamic_person_groups: dict[CollectionId, DynamicPersonGroupModel] = Field(
+    dynamic_person_groups: dict[CollectionId, DynamicPersonGroupModel] = field(
         default_factory=dict,
         alias="dynamicPersonGroups",
         description="DynamicPersonGroups keyed by id: needs a preview service.apiVersion.",
     )
 
 
-class _SchemaGenerator(GenerateJsonSchema):
-    """Optional keys are simply left out in YAML: describe them without `null`."""
-
-    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
-        return self.generate_inner(schema["schema"])
-
-    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
-        result = super().default_schema(schema)
-        if result.get("default", ...) is None:
-            del result["default"]
-        return result
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
+CONFIG = Validator(ConfigModel)
 
 
 def json_schema() -> dict[str, Any]:
-    schema = ConfigModel.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    schema = CONFIG.json_schema(title="facesync configuration")
     schema["$schema"] = SCHEMA_DRAFT
     schema["$id"] = SCHEMA_ID
-    schema["title"] = "facesync configuration"
     return schema
 
 

@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from facesync.config import directory
-from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
 from facesync.config.env import literal_reference
 from facesync.config.errors import Diagnostic, Reporter, ValidationResult
 from facesync.config.imagepaths import ImagePaths
@@ -32,6 +28,7 @@ from facesync.config.images import (
 )
 from facesync.config.loader import UNREADABLE, YamlDocument, YamlPath, display_path
 from facesync.config.models import (
+    CONFIG,
     ConfigModel,
     DefaultsModel,
     DynamicPersonGroupModel,
@@ -54,6 +51,7 @@ from facesync.config.rules import (
     person_name_problem,
 )
 from facesync.config.schema import schema_check
+from facesync.config.shape import Validator
 from facesync.config.sources import (
     COLLECTION_KEYS,
     SINGLETON_KEYS,
@@ -79,14 +77,15 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = Path("cache") / "images.json"
 
-_ROOT = TypeAdapter(ConfigModel)
-_GROUP = TypeAdapter(PersonGroupModel)
-_DIRECTORY = TypeAdapter(PersonDirectoryModel)
-_DYNAMIC_GROUP = TypeAdapter(DynamicPersonGroupModel)
-_PERSON = TypeAdapter(PersonModel)
-_LIST = TypeAdapter(FaceListModel)
-_FACES = TypeAdapter(list[Face])
-_FACE: TypeAdapter[str | FaceSpec] = TypeAdapter(Face)
+_ROOT = CONFIG
+_GROUP = Validator(PersonGroupModel)
+_DIRECTORY = Validator(PersonDirectoryModel)
+_DYNAMIC_GROUP = Validator(DynamicPersonGroupModel)
+_PERSON = Validator(PersonModel)
+_LIST = Validator(FaceListModel)
+_FACES = Validator(list[Face])
+_FACE = Validator(Face)
+_DEFAULTS = Validator(DefaultsModel)
 
 IndexedFaces = list[tuple[int, str | FaceSpec]]
 """Faces that passed the schema, with their index in the YAML list (for positions)."""
@@ -213,7 +212,7 @@ class _Builder:
             api_version = (service.api_version if service else None) or DEFAULT_API_VERSION
         self.api_version = api_version
         defaults_at = next(((d, r.defaults) for d, r in roots if r.defaults is not None), None)
-        defaults = defaults_at[1] if defaults_at else DefaultsModel.model_validate({})
+        defaults = defaults_at[1] if defaults_at else _DEFAULTS.validate({})[0]
         if defaults_at is not None:
             self._check_models(defaults_at[0], ("defaults",), defaults)
         default_recognition = defaults.recognition_model or SERVICE_DEFAULT_RECOGNITION_MODEL
@@ -224,8 +223,12 @@ class _Builder:
         built = [self._collection(c, default_recognition) for c in collections]
         desired = [c for c in built if c is not None]
         self._check_collection_counts(collections)
-        directory.check_preview_api(self.report, collections, api_version)
-        directory.check_members(self.report, collections, desired)
+        if any(not c.kind.classic for c in collections):
+            # Imported only here: a configuration without the preview kinds never compiles them.
+            from facesync.config import directory
+
+            directory.check_preview_api(self.report, collections, api_version)
+            directory.check_members(self.report, collections, desired)
         self.cache.save()
         log.debug("images: %d read and hashed, %d others probed", self.cache.hashed, len(self.probed))
         if self.report.has_errors:
@@ -290,7 +293,7 @@ class _Builder:
             if isinstance(data, dict)
             else data
         )
-        return schema_check(_ROOT, ConfigModel, shell, doc, (), self.report)
+        return schema_check(_ROOT, shell, doc, (), self.report)
 
     def _collection_schema(self, entry: CollectionEntry) -> _Collection | None:
         doc, kind, path = entry.doc, entry.kind, entry.path
@@ -298,21 +301,19 @@ class _Builder:
         value = {} if entry.value is None else entry.value
         if kind is CollectionKind.DYNAMIC_PERSON_GROUP:
             before = len(self.report.diagnostics)
-            group = schema_check(_DYNAMIC_GROUP, DynamicPersonGroupModel, value, doc, path, self.report)
+            group = schema_check(_DYNAMIC_GROUP, value, doc, path, self.report)
             return _Collection(kind, cid, doc, path, group, [], [], len(self.report.diagnostics) > before)
-        adapter, model_type = (
-            (_DIRECTORY, PersonDirectoryModel) if kind.singleton else (_GROUP, PersonGroupModel)
-        )
+        validator = _DIRECTORY if kind.singleton else _GROUP
         if not isinstance(value, dict):
             if kind.has_persons:
-                schema_check(adapter, model_type, value, doc, path, self.report)
+                schema_check(validator, value, doc, path, self.report)
             else:
-                schema_check(_LIST, FaceListModel, value, doc, path, self.report)
+                schema_check(_LIST, value, doc, path, self.report)
             return None
         if not kind.has_persons:
             shell, faces = self._split_faces(doc, value, path)
             before = len(self.report.diagnostics)
-            model = schema_check(_LIST, FaceListModel, shell, doc, path, self.report)
+            model = schema_check(_LIST, shell, doc, path, self.report)
             if faces is None:
                 faces = list(enumerate(model.faces)) if model else []
             reported = len(self.report.diagnostics) > before
@@ -320,7 +321,7 @@ class _Builder:
         raw_persons = value.get("persons")
         shell = {**value, "persons": {}} if isinstance(raw_persons, dict) else value
         before = len(self.report.diagnostics)
-        group = schema_check(adapter, model_type, shell, doc, path, self.report)
+        group = schema_check(validator, shell, doc, path, self.report)
         reported = len(self.report.diagnostics) > before
         persons: list[_Person] = []
         for name, raw in raw_persons.items() if isinstance(raw_persons, dict) else ():
@@ -335,16 +336,14 @@ class _Builder:
 
     def _person_schema(self, doc: YamlDocument, raw: Any, path: YamlPath) -> _Person | None:
         name = str(path[-1])  # an invalid name was reported; its faces are checked all the same
-        try:
-            valid = _PERSON.validate_python(raw)  # the common case, in one call
+        valid, problems = _PERSON.validate(raw)  # the common case, in one call
+        if not problems:
             return _Person(name, valid, path, list(enumerate(valid.faces)))
-        except ValidationError:
-            pass
         if not isinstance(raw, dict):
-            person = schema_check(_PERSON, PersonModel, raw, doc, path, self.report)
+            person = schema_check(_PERSON, raw, doc, path, self.report)
             return None if person is None else _Person(name, person, path, list(enumerate(person.faces)))
         shell, faces = self._split_faces(doc, raw, path)
-        person = schema_check(_PERSON, PersonModel, shell, doc, path, self.report)
+        person = schema_check(_PERSON, shell, doc, path, self.report)
         if person is None:
             return None
         return _Person(name, person, path, list(enumerate(person.faces)) if faces is None else faces)
@@ -359,13 +358,13 @@ class _Builder:
         return {**value, "faces": []}, self._face_specs(doc, raw, (*path, "faces"))
 
     def _face_specs(self, doc: YamlDocument, raw: list[Any], path: YamlPath) -> IndexedFaces:
-        try:
-            return list(enumerate(_FACES.validate_python(raw)))
-        except ValidationError:
-            pass  # find which faces are wrong, and keep the others
+        valid, problems = _FACES.validate(raw)
+        if not problems:
+            return list(enumerate(valid))
+        # Find which faces are wrong, and keep the others.
         faces: IndexedFaces = []
         for i, item in enumerate(raw):
-            spec = schema_check(_FACE, Face, item, doc, (*path, i), self.report)
+            spec = schema_check(_FACE, item, doc, (*path, i), self.report)
             if spec is not None:
                 faces.append((i, spec))
         return faces
@@ -384,11 +383,13 @@ class _Builder:
                     self.report.add(doc.file, doc.positions.value((*path, key)), problem)
 
     def _collection(self, c: _Collection, default_recognition: str) -> DesiredCollection | None:
-        if c.kind is CollectionKind.PERSON_DIRECTORY:
-            enrolled = self._persons(c, CollectionKind.PERSON_DIRECTORY.value)
-            default = self.defaults_recognition or DIRECTORY_DEFAULT_MODEL
-            return directory.build_directory(self.report, self.api_version, c, enrolled, default)
-        if c.kind is CollectionKind.DYNAMIC_PERSON_GROUP:
+        if not c.kind.classic:
+            from facesync.config import directory
+
+            if c.kind is CollectionKind.PERSON_DIRECTORY:
+                enrolled = self._persons(c, CollectionKind.PERSON_DIRECTORY.value)
+                default = self.defaults_recognition or directory.DIRECTORY_DEFAULT_MODEL
+                return directory.build_directory(self.report, self.api_version, c, enrolled, default)
             return directory.build_dynamic_group(self.report, c)
         doc, model = c.doc, c.model
         assert not isinstance(model, PersonDirectoryModel | DynamicPersonGroupModel)

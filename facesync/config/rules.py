@@ -2,8 +2,9 @@
 
 Identifier and name rules, model names by API version, and count limits by pricing tier
 (digest §6, §7). Validation and anything else in facesync that needs a limit reads it here.
-This module stays free of pydantic so that light callers can import it. The emulator keeps its
-own table on purpose: it imitates the service, it does not share facesync's view of it.
+This module stays free of YAML and the format's classes so that light callers can import it.
+The emulator keeps its own table on purpose: it imitates the service, it does not share
+facesync's view of it.
 """
 
 from __future__ import annotations

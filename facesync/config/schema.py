@@ -1,4 +1,4 @@
-"""Schema checking: pydantic's errors turned into messages at YAML positions.
+"""Schema checking: shape problems turned into messages at YAML positions.
 
 A key that is unknown or holds a bad value is reported and then set aside, so that it hides
 nothing else: the rest of the mapping is still validated and used by later checks (a typo beside
@@ -8,68 +8,26 @@ a missing image shows both).
 from __future__ import annotations
 
 import difflib
-import types
-import typing
-from typing import Any, Union
-
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing import Any
 
 from facesync.config.errors import Reporter
 from facesync.config.loader import YamlDocument, YamlPath
 from facesync.config.rules import describe_value as _describe
+from facesync.config.shape import KEY_MARKER, Problem, Validator
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
 
 # ---------------------------------------------------------------------------------------------
-# Schema errors → positions
+# Schema problems → positions
 # ---------------------------------------------------------------------------------------------
 
 
-def _unwrap(tp: Any) -> Any:
-    """Strip Annotated/Optional/unions down to a model, dict or list type."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            models = [a for a in args if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)]
-            tp = models[0] if models else args[0]
-        else:
-            return tp
-
-
-def _field_by_alias(model: type[BaseModel], key: Any) -> Any:
-    for name, info in model.model_fields.items():
-        if (info.alias or name) == key:
-            return info.annotation
-    return None
-
-
-def allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
-    """Keys the mapping at `loc` (a pydantic error location inside type `model`) accepts."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            annotation = _field_by_alias(current, part)
-            if annotation is not None:
-                current = annotation
-            # else: a union tag in the location, not a key
-        elif typing.get_origin(current) is dict:
-            current = typing.get_args(current)[1]
-        elif typing.get_origin(current) is list:
-            current = typing.get_args(current)[0]
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [info.alias or name for name, info in current.model_fields.items()]
-    return []
-
-
 def _data_path(data: Any, loc: tuple[Any, ...]) -> YamlPath:
-    """The part of a pydantic location that addresses the data (union tags dropped)."""
+    """The part of a problem's location that addresses the data (a key's "[key]" marker dropped)."""
     path: list[Any] = []
     current = data
     for i, part in enumerate(loc):
+        if part == KEY_MARKER and i == len(loc) - 1:
+            break  # the key just before is what is wrong
         in_dict = isinstance(current, dict) and part in current
         in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
         if in_dict or in_list:
@@ -91,14 +49,30 @@ def _field_label(path: YamlPath) -> str:
     return "".join(tail) or "configuration"
 
 
-def _message(err: Any, path: YamlPath, model: Any, loc: tuple[Any, ...]) -> str:
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    value = err.get("input")
-    label = _field_label(path)
+_EXPECTED = {
+    "string_type": "text",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+}
+"""What a value of the wrong type should have been, by problem kind."""
+
+
+def _expected(values: tuple[Any, ...]) -> str:
+    shown = [repr(v) for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def _message(problem: Problem, path: YamlPath, validator: Validator) -> str:
+    kind, loc, value, detail = problem.kind, problem.loc, problem.value, problem.detail
+    label = "key" if loc[-1:] == (KEY_MARKER,) else _field_label(path)
     if kind == "extra_forbidden":
         key = loc[-1]
-        candidates = allowed_keys(model, loc[:-1])
+        candidates = validator.keys_at(loc[:-1])
         if key == "persons" and "faces" in candidates:
             return (
                 "unknown key 'persons': face lists hold faces, not persons "
@@ -116,16 +90,15 @@ def _message(err: Any, path: YamlPath, model: Any, loc: tuple[Any, ...]) -> str:
         return f"unknown key {key!r}{hint}"
     if kind == "missing":
         return f"missing required key {loc[-1]!r}"
-    if kind in ("value_error", "assertion_error"):
-        return str(ctx.get("error", err["msg"]))
+    if kind == "value_error":
+        return str(detail)
     if kind == "string_too_long":
-        limit = ctx.get("max_length")
-        if label == "userData" and limit == MAX_FACE_NOTE_LENGTH:
+        if label == "userData" and detail == MAX_FACE_NOTE_LENGTH:
             return (
-                f"face 'userData' is {len(value)} characters; at most {limit} fit beside "
+                f"face 'userData' is {len(value)} characters; at most {detail} fit beside "
                 "facesync's fingerprint in the face's 1 KB userData"
             )
-        return f"'{label}' is {len(value)} characters long; at most {limit} are allowed"
+        return f"'{label}' is {len(value)} characters long; at most {detail} are allowed"
     if kind == "string_too_short":
         return f"'{label}' must not be empty"
     if kind == "string_pattern_mismatch":
@@ -133,55 +106,57 @@ def _message(err: Any, path: YamlPath, model: Any, loc: tuple[Any, ...]) -> str:
             "url": "an http:// or https:// URL",
             "persistedFaceId": "a UUID",
             "endpoint": "an https:// URL, local:PATH for the emulator, or ${VARIABLE}",
-        }.get(label, f"text matching {ctx.get('pattern')}")
+        }.get(label, f"text matching {detail}")
         return f"'{label}' must be {what}, not {value!r}"
     if kind == "literal_error":
-        return f"'{label}' must be {ctx.get('expected')}, not {_describe(value)}"
+        return f"'{label}' must be {_expected(detail)}, not {_describe(value)}"
     if kind == "face_type":
-        return f"{err['msg']}, not {_describe(value)}"
+        return f"{detail}, not {_describe(value)}"
     if kind in ("model_type", "dict_type"):
         if not path:
             return f"the configuration must be a mapping of keys, not {_describe(value)}"
         return f"'{label}' must be a mapping of keys, not {_describe(value)}"
-    if kind == "list_type":
+    if kind in ("list_type", "tuple_type"):
         return f"'{label}' must be a list, not {_describe(value)}"
-    msg = err["msg"]
-    return f"'{label}': {msg[0].lower()}{msg[1:]}, not {_describe(value)}"
+    if kind == "too_short" and isinstance(value, list | tuple):
+        return f"'{label}' must have at least {detail} item{'s' if detail != 1 else ''}"
+    if kind in ("too_short", "too_long"):
+        return f"'{label}' must have {detail} items, not {len(value)}"
+    if kind == "greater_than_equal":
+        return f"'{label}' must be at least {detail:g}, not {_describe(value)}"
+    if kind == "less_than_equal":
+        return f"'{label}' must be at most {detail:g}, not {_describe(value)}"
+    return f"'{label}' must be {_EXPECTED.get(kind, 'something else')}, not {_describe(value)}"
 
 
 def schema_check(
-    adapter: TypeAdapter[Any],
-    model: Any,
-    data: Any,
-    doc: YamlDocument,
-    prefix: YamlPath,
-    report: Reporter,
+    validator: Validator, data: Any, doc: YamlDocument, prefix: YamlPath, report: Reporter
 ) -> Any | None:
-    """Validate `data` (found at `prefix` in `doc`) with `adapter`, a TypeAdapter of type `model`.
+    """Check `data` (found at `prefix` in `doc`) with `validator`.
 
-    Errors are reported at their YAML positions; returns None when there were any.
+    Problems are reported at their YAML positions; returns None when there were any.
     """
-    try:
-        return adapter.validate_python(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        for err in errors:
-            loc = tuple(err["loc"])
-            path = _data_path(data, loc)
-            if err["type"] in ("extra_forbidden", "missing"):
-                full = (*prefix, *path)
-                pos = (
-                    doc.positions.key(full)
-                    if err["type"] == "extra_forbidden"
-                    else (doc.positions.key(full[:-1]) if full[:-1] else (1, 1))
-                )
-            else:
-                pos = doc.positions.value((*prefix, *path))
-            report.add(doc.file, pos, _message(err, (*prefix, *path), model, loc))
-        return _without_bad_keys(adapter, data, [_data_path(data, tuple(err["loc"])) for err in errors])
+    value, problems = validator.validate(data)
+    if not problems:
+        return value
+    for problem in problems:
+        path = _data_path(data, problem.loc)
+        if problem.loc[-1:] == (KEY_MARKER,):
+            pos = doc.positions.key((*prefix, *path))
+        elif problem.kind in ("extra_forbidden", "missing"):
+            full = (*prefix, *path)
+            pos = (
+                doc.positions.key(full)
+                if problem.kind == "extra_forbidden"
+                else (doc.positions.key(full[:-1]) if full[:-1] else (1, 1))
+            )
+        else:
+            pos = doc.positions.value((*prefix, *path))
+        report.add(doc.file, pos, _message(problem, (*prefix, *path), validator))
+    return _without_bad_keys(validator, data, [_data_path(data, p.loc) for p in problems])
 
 
-def _without_bad_keys(adapter: TypeAdapter[Any], data: Any, paths: list[YamlPath]) -> Any | None:
+def _without_bad_keys(validator: Validator, data: Any, paths: list[YamlPath]) -> Any | None:
     """`data` validated again without the keys whose values were reported, or None.
 
     What is left is still checked by later rules (a bad `protect` hides no bad model name);
@@ -206,10 +181,7 @@ def _without_bad_keys(adapter: TypeAdapter[Any], data: Any, paths: list[YamlPath
             removed = True
     if not removed:
         return None
-    try:
-        return adapter.validate_python(trimmed)
-    except ValidationError:
-        return None
+    return validator.validate(trimmed)[0]
 
 
 def _copy_containers(data: Any) -> Any:
