@@ -16,17 +16,8 @@ import time
 
 from facesync.diff import diff
 from facesync.fingerprint import encode_face_user_data, face_fingerprint
-from facesync.model import (
-    CollectionKind,
-    DesiredCollection,
-    DesiredFace,
-    DesiredPerson,
-    DesiredState,
-    LiveCollection,
-    LiveFace,
-    LivePerson,
-    LiveState,
-)
+from facesync.livestate import LiveCollection, LiveFace, LivePerson, LiveState
+from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredPerson, DesiredState
 
 
 def fingerprint(name: str) -> str:

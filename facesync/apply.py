@@ -30,7 +30,8 @@ from facesync.directory.journal import OperationJournal
 from facesync.fingerprint import encode_face_user_data
 from facesync.journal import TrainingJournal
 from facesync.live import FaceReader
-from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredPerson, TrainingStatus
+from facesync.livestate import TrainingStatus
+from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredPerson
 from facesync.plan import Action, Change, Plan
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from facesync.address import Address, selects
 from facesync.config.rules import is_lock_collection
 from facesync.directory.diff import diff_directory, diff_dynamic_group, diff_person_faces, member_ids
+from facesync.livestate import LiveCollection, LiveFace, LivePerson, LiveState, PlanWarning, TrainingStatus
 from facesync.model import (
     DIRECTORY_ID,
     CollectionKind,
@@ -28,12 +29,6 @@ from facesync.model import (
     DesiredFace,
     DesiredPerson,
     DesiredState,
-    LiveCollection,
-    LiveFace,
-    LivePerson,
-    LiveState,
-    PlanWarning,
-    TrainingStatus,
 )
 from facesync.plan import Action, Change, CollectionStats, Plan, Reason
 

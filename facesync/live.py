@@ -26,11 +26,7 @@ from facesync.client.models import CollectionInfo, PersistedFace, Person
 from facesync.config.rules import is_lock_collection
 from facesync.directory.live import read_directory_state
 from facesync.fingerprint import decode_face_user_data
-from facesync.model import (
-    CLASSIC_KINDS,
-    SERVICE_DEFAULT_RECOGNITION_MODEL,
-    CollectionKind,
-    DesiredState,
+from facesync.livestate import (
     LiveCollection,
     LiveFace,
     LivePerson,
@@ -40,6 +36,7 @@ from facesync.model import (
     PlanWarning,
     TrainingStatus,
 )
+from facesync.model import CLASSIC_KINDS, SERVICE_DEFAULT_RECOGNITION_MODEL, CollectionKind, DesiredState
 
 log = logging.getLogger(__name__)
 

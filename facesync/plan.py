@@ -17,20 +17,22 @@ from enum import StrEnum
 from typing import Any
 
 from facesync.address import Address, ResourceKind
-from facesync.model import (
-    CollectionKind,
-    DesiredCollection,
-    DesiredFace,
-    DesiredMember,
-    DesiredPerson,
+from facesync.livestate import (
     LiveCollection,
     LiveFace,
     LiveMember,
     LivePerson,
     LiveSummary,
     PlanWarning,
-    SourcePos,
     TrainingStatus,
+)
+from facesync.model import (
+    CollectionKind,
+    DesiredCollection,
+    DesiredFace,
+    DesiredMember,
+    DesiredPerson,
+    SourcePos,
 )
 
 PLAN_FORMAT_VERSION = 2

@@ -24,7 +24,8 @@ from facesync.client import FaceAPIError, FaceClient
 from facesync.client.models import DetectedFace, IdentifyResult
 from facesync.config.images import read_image
 from facesync.fingerprint import decode_face_user_data
-from facesync.model import CollectionKind, DesiredCollection, SourcePos, TrainingStatus
+from facesync.livestate import TrainingStatus
+from facesync.model import CollectionKind, DesiredCollection, SourcePos
 
 log = logging.getLogger(__name__)
 

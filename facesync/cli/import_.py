@@ -14,7 +14,7 @@ from facesync.cli.output import echo, run_async, with_status
 
 if TYPE_CHECKING:
     from facesync.client import FaceClient
-    from facesync.model import LiveCollection
+    from facesync.livestate import LiveCollection
 
 T = TypeVar("T")
 HEADER = "Written by `facesync import`. `facesync plan` against the same service shows no changes."

@@ -20,16 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from facesync.address import Address
-from facesync.model import (
-    RECOGNITION_MODELS,
-    DesiredCollection,
-    DesiredFace,
-    DesiredMember,
-    DesiredPerson,
-    LiveCollection,
-    LiveFace,
-    LivePerson,
-)
+from facesync.livestate import LiveCollection, LiveFace, LivePerson
+from facesync.model import RECOGNITION_MODELS, DesiredCollection, DesiredFace, DesiredMember, DesiredPerson
 from facesync.plan import Action, Change, CollectionStats, Reason
 
 MODELS_KEY = "personDirectory.recognitionModels"

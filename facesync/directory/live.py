@@ -17,17 +17,13 @@ from typing import Protocol
 from facesync.address import Address, selects
 from facesync.client import FaceClient
 from facesync.client.models import Person
+from facesync.livestate import LiveCollection, LiveFace, LiveMember, LivePerson, LiveSummary
 from facesync.model import (
     DIRECTORY_API_VERSIONS,
     DIRECTORY_ID,
     RECOGNITION_MODELS,
     CollectionKind,
     DesiredState,
-    LiveCollection,
-    LiveFace,
-    LiveMember,
-    LivePerson,
-    LiveSummary,
 )
 
 log = logging.getLogger(__name__)

@@ -20,14 +20,8 @@ from facesync.config.directory import DIRECTORY_DEFAULT_MODEL
 from facesync.fingerprint import MAX_FACE_NOTE_LENGTH
 from facesync.importing.directory import directory_body, group_body
 from facesync.importing.images import ImageIndex
-from facesync.model import (
-    SERVICE_DEFAULT_DETECTION_MODEL,
-    CollectionKind,
-    LiveCollection,
-    LiveFace,
-    LivePerson,
-    TrainingStatus,
-)
+from facesync.livestate import LiveCollection, LiveFace, LivePerson, TrainingStatus
+from facesync.model import SERVICE_DEFAULT_DETECTION_MODEL, CollectionKind
 
 _GLOB_CHARS = frozenset("*?[")
 DETECTION_FOR_RECOGNITION = {"recognition_04": "detection_03"}

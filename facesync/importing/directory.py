@@ -16,7 +16,8 @@ from typing import Any
 
 from facesync.address import Address
 from facesync.importing.images import ImageIndex
-from facesync.model import RECOGNITION_MODELS, LiveCollection, LiveFace, LivePerson
+from facesync.livestate import LiveCollection, LiveFace, LivePerson
+from facesync.model import RECOGNITION_MODELS
 
 PersonsBody = Callable[[LiveCollection, list[str]], dict[str, Any]]
 

@@ -14,13 +14,8 @@ from facesync.client.models import CollectionInfo
 from facesync.config.rules import is_lock_collection
 from facesync.directory.live import read_directory, read_group
 from facesync.live import FaceReader, read_collection
-from facesync.model import (
-    CLASSIC_KINDS,
-    DIRECTORY_API_VERSIONS,
-    DIRECTORY_ID,
-    CollectionKind,
-    LiveCollection,
-)
+from facesync.livestate import LiveCollection
+from facesync.model import CLASSIC_KINDS, DIRECTORY_API_VERSIONS, DIRECTORY_ID, CollectionKind
 
 log = logging.getLogger(__name__)
 PD, DPG = CollectionKind.PERSON_DIRECTORY, CollectionKind.DYNAMIC_PERSON_GROUP

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from facesync.model import (
-    CollectionKind,
-    DesiredCollection,
-    DesiredFace,
-    DesiredMember,
-    DesiredPerson,
-    LiveCollection,
-    LiveFace,
-    LiveMember,
-    LivePerson,
-)
+from facesync.livestate import LiveCollection, LiveFace, LiveMember, LivePerson
+from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredMember, DesiredPerson
 from tests.sync.states import live_face
 
 PD, DPG = CollectionKind.PERSON_DIRECTORY, CollectionKind.DYNAMIC_PERSON_GROUP

@@ -7,7 +7,8 @@ import pytest
 
 from facesync.address import Address, AddressError, resolve_targets
 from facesync.diff import diff
-from facesync.model import DesiredFace, DesiredState, LiveFace, LivePerson, LiveState, LiveSummary
+from facesync.livestate import LiveFace, LivePerson, LiveState, LiveSummary
+from facesync.model import DesiredFace, DesiredState
 from facesync.plan import Action, Gate, Reason, SafetyPolicy, safety_refusals
 from tests.directory.states import (
     DPG,

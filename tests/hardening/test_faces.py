@@ -10,7 +10,7 @@ from facesync.client import Endpoint
 from facesync.config import load as load_desired_state
 from facesync.diff import diff
 from facesync.fingerprint import decode_face_user_data, encode_face_user_data
-from facesync.model import LiveFace, LivePerson, LiveState
+from facesync.livestate import LiveFace, LivePerson, LiveState
 from facesync.plan import Gate, SafetyPolicy, safety_refusals
 from facesync.sync import Sync, SyncOptions
 from tests.sync.states import fp, group, live_face, live_group, state, want_face

@@ -279,7 +279,8 @@ def test_no_free_facelist_for_the_lock_is_one_clear_error(workspace: Workspace, 
 
 def test_the_lock_id_is_reserved_in_the_configuration():
     from facesync.diff import diff
-    from facesync.model import DesiredCollection, DesiredState, LiveState
+    from facesync.livestate import LiveState
+    from facesync.model import DesiredCollection, DesiredState
 
     mine = DesiredCollection(kind=LOCK_KIND, id=LOCK_ID, name="mine", recognition_model="recognition_04")
     want = DesiredState(collections=(mine,))

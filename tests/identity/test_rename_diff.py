@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from facesync.diff import diff
-from facesync.model import DesiredPerson, LivePerson, LiveState
+from facesync.livestate import LivePerson, LiveState
+from facesync.model import DesiredPerson
 from facesync.plan import Action, Plan, Reason
 from tests.sync.states import group, live_face, live_group, state, want_face
 

@@ -5,18 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from facesync.fingerprint import encode_face_user_data, face_fingerprint
-from facesync.model import (
-    CollectionKind,
-    DesiredCollection,
-    DesiredFace,
-    DesiredPerson,
-    DesiredState,
-    LiveCollection,
-    LiveFace,
-    LivePerson,
-    LiveTraining,
-    TrainingStatus,
-)
+from facesync.livestate import LiveCollection, LiveFace, LivePerson, LiveTraining, TrainingStatus
+from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredPerson, DesiredState
 
 PG, LPG, FL, LFL = (
     CollectionKind.PERSON_GROUP,

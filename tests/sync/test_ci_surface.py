@@ -224,7 +224,7 @@ def test_markdown_of_600_changes_says_how_many_it_shows_and_stays_commonmark():
     from markdown_it import MarkdownIt
 
     from facesync.diff import diff
-    from facesync.model import LiveState
+    from facesync.livestate import LiveState
     from facesync.render import render_markdown
     from tests.sync.states import group, state, want_face
 

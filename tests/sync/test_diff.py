@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from facesync.address import Address
 from facesync.diff import diff
-from facesync.model import (
-    DesiredCollection,
-    DesiredFace,
+from facesync.livestate import (
     LiveCollection,
     LiveFace,
     LivePerson,
@@ -15,6 +13,7 @@ from facesync.model import (
     LiveTraining,
     TrainingStatus,
 )
+from facesync.model import DesiredCollection, DesiredFace
 from facesync.plan import Action, Reason, SafetyPolicy, safety_refusals
 from tests.sync.states import FL, LFL, LPG, PG, TRAINED, fp, group, live_face, live_group, state, want_face
 

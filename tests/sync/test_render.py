@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from facesync.diff import diff
-from facesync.model import DesiredCollection, LiveCollection, LivePerson, LiveState, LiveSummary
+from facesync.livestate import LiveCollection, LivePerson, LiveState, LiveSummary
+from facesync.model import DesiredCollection
 from facesync.plan import Plan, PlanScope, SafetyPolicy, safety_refusals
 from facesync.render import render_json, render_markdown, render_text
 from tests.sync.states import FL, LFL, LPG, TRAINED, group, live_face, live_group, state, want_face

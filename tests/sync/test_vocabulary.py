@@ -8,7 +8,8 @@ import pytest
 
 from facesync.address import Address, AddressError, ResourceKind
 from facesync.diff import diff
-from facesync.model import CollectionKind, LivePerson, LiveState, LiveSummary
+from facesync.livestate import LivePerson, LiveState, LiveSummary
+from facesync.model import CollectionKind
 from facesync.plan import Action, Gate, Reason, SafetyPolicy, safety_refusals
 from facesync.render import render_json
 from tests.sync.states import FL, LPG, PG, fp, group, live_face, live_group, state, want_face
