@@ -27,7 +27,7 @@ import threading
 import types
 import typing
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, TypedDict, Union, Unpack
 
 __all__ = [
     "KEY_MARKER",
@@ -87,6 +87,17 @@ class Problem:
         return f"Problem({self.kind!r}, {self.loc!r}, {self.value!r}, {self.detail!r})"
 
 
+class _LimitArgs(TypedDict, total=False):
+    min_length: int
+    max_length: int
+    pattern: str
+    ge: float
+    le: float
+    description: str
+    title: str
+    enum: tuple[str, ...]
+
+
 class Limits:
     """Constraints and documentation of a value: in `Annotated[T, Limits(...)]` or via `field()`.
 
@@ -94,29 +105,8 @@ class Limits:
 
     __slots__ = ("values",)
 
-    def __init__(
-        self,
-        *,
-        min_length: int | None = None,
-        max_length: int | None = None,
-        pattern: str | None = None,
-        ge: float | None = None,
-        le: float | None = None,
-        description: str | None = None,
-        title: str | None = None,
-        enum: tuple[str, ...] | None = None,
-    ) -> None:
-        given = {
-            "min_length": min_length,
-            "max_length": max_length,
-            "pattern": pattern,
-            "ge": ge,
-            "le": le,
-            "description": description,
-            "title": title,
-            "enum": enum,
-        }
-        self.values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    def __init__(self, **values: Unpack[_LimitArgs]) -> None:
+        self.values: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
 
 
 class _FieldInfo:
@@ -136,26 +126,11 @@ def field(
     *,
     alias: str | None = None,
     default_factory: Callable[[], Any] | None = None,
-    min_length: int | None = None,
-    max_length: int | None = None,
-    pattern: str | None = None,
-    ge: float | None = None,
-    le: float | None = None,
-    description: str | None = None,
-    enum: tuple[str, ...] | None = None,
+    **limits: Unpack[_LimitArgs],
 ) -> Any:
     """A field's default, YAML key (`alias`) and limits; typed Any so that `x: int = field(1)`
     type-checks."""
-    limits = Limits(
-        min_length=min_length,
-        max_length=max_length,
-        pattern=pattern,
-        ge=ge,
-        le=le,
-        description=description,
-        enum=enum,
-    )
-    return _FieldInfo(default, alias, default_factory, limits)
+    return _FieldInfo(default, alias, default_factory, Limits(**limits))
 
 
 class OneOf:
