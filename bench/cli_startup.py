@@ -6,7 +6,8 @@ facesync run the same way.
 
 The baseline is extracted with `git archive` into a temporary folder and run with PYTHONPATH, so
 both versions start from the same interpreter and site-packages; the default baseline is the last
-commit before issue 18 (one run path, lazy deepdiff).
+commit before issue 18 (one run path, lazy deepdiff). Issue 18's goal: `validate` within 3x the
+floor, in both modes (the figure printed beside it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+GOAL = 3.0
+"""`facesync validate` on the quickstart, in multiples of `python -c "import click"`."""
 
 
 def median_seconds(argv: list[str], runs: int, pythonpath: Path) -> float:
@@ -90,11 +93,12 @@ def main() -> None:
                 timed(argv, 1, baseline, cached=cached)
                 now, now_cpu = timed(argv, args.runs, current, cached=cached)
                 before, before_cpu = timed(argv, args.runs, baseline, cached=cached)
+                goal = f"   goal {GOAL:.1f}x: {'met' if now_cpu / floor_cpu <= GOAL else 'NOT met'}"
                 print(
                     f"  facesync {label:<9}  now {now:6.3f} s ({now / floor:3.1f}x the floor), CPU "
                     f"{now_cpu:.3f} s ({now_cpu / floor_cpu:3.1f}x)   baseline {args.baseline} "
                     f"{before:6.3f} s ({before / floor:3.1f}x), CPU {before_cpu:.3f} s "
-                    f"({before_cpu / floor_cpu:3.1f}x)"
+                    f"({before_cpu / floor_cpu:3.1f}x){goal if label == 'validate' else ''}"
                 )
 
 

@@ -7,10 +7,8 @@ emulator. A command takes only the options that apply to it (`service_options(..
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import click
 
 from facesync.cli.exits import F
+from facesync.cli.logs import apply_options, logging_options
 from facesync.model import API_VERSIONS, AUTH_METHODS
 
 if TYPE_CHECKING:
@@ -27,67 +26,6 @@ if TYPE_CHECKING:
 RETRY_DELAY_VARIABLE = "FACESYNC_RETRY_DELAY"
 """Seconds of the first retry backoff (doubling up to 10×): an advanced knob, also how the test
 suite keeps retries short."""
-
-
-def _apply_options(func: F, options: Iterable[Callable[[F], F]]) -> F:
-    for option in reversed(list(options)):
-        func = option(func)
-    return func
-
-
-# -- logging ----------------------------------------------------------------------------------
-
-
-class _Stderr(logging.StreamHandler[Any]):
-    """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def _configure_logging(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    ctx.meta[f"facesync.log.{param.name}"] = value
-    verbose = ctx.meta.get("facesync.log.verbose") or 0
-    debug = bool(ctx.meta.get("facesync.log.debug"))
-    level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.WARNING
-    logger = logging.getLogger("facesync")
-    if not any(isinstance(h, _Stderr) for h in logger.handlers):
-        handler = _Stderr()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        from facesync.secrets import RedactFilter
-
-        handler.addFilter(RedactFilter())
-        logger.addHandler(handler)
-    logger.setLevel(level)
-
-
-def logging_options(func: F) -> F:
-    """`-v/--verbose` (retries, waits, cache decisions; twice for debug) and `--debug`, to stderr."""
-    return _apply_options(
-        func,
-        [
-            click.option(
-                "-v",
-                "--verbose",
-                count=True,
-                expose_value=False,
-                callback=_configure_logging,
-                help="Log what facesync decides and waits for (repeat for debug) to stderr.",
-            ),
-            click.option(
-                "--debug",
-                is_flag=True,
-                expose_value=False,
-                callback=_configure_logging,
-                help="Log everything, each request included, to stderr (never the key).",
-            ),
-        ],
-    )
 
 
 # -- the service ------------------------------------------------------------------------------
@@ -196,7 +134,7 @@ def _environment_options(which: Literal["many", "one"], *, sequential: bool) -> 
 def connection_options(func: F) -> F:
     """Where the service is and how hard to drive it: --endpoint, --key, --auth, --api-version,
     --rate-limit, --parallelism, and the logging options."""
-    return _apply_options(
+    return apply_options(
         func,
         [
             click.option(
@@ -270,7 +208,7 @@ def service_options(
         if read:
             decorators += _read_options(verify_default)
         decorators += _environment_options(envs, sequential=sequential)
-        return _apply_options(cast(F, collect), decorators)
+        return apply_options(cast(F, collect), decorators)
 
     return decorate
 
@@ -340,7 +278,7 @@ def run_request(
 
 
 def gate_options(func: F) -> F:
-    return _apply_options(
+    return apply_options(
         func,
         [
             click.option("--force", is_flag=True, help="Accept a plan the safety gates would refuse."),
@@ -374,7 +312,7 @@ force_env_option = click.option(
 
 def output_options(formats: tuple[str, ...] = ("text", "json", "markdown")) -> Callable[[F], F]:
     def decorate(func: F) -> F:
-        return _apply_options(
+        return apply_options(
             func,
             [
                 click.option(

@@ -9,7 +9,7 @@ from typing import NoReturn
 import click
 
 from facesync.cli import main
-from facesync.cli.options import logging_options
+from facesync.cli.logs import logging_options
 from facesync.cli.output import echo
 from facesync.config import DEFAULT_CONFIG, Diagnostic, validate
 from facesync.config.rules import TIERS

@@ -2,11 +2,8 @@
 staging) — what the retired Snapshot API did, from git.
 
 `spec` reads the `environments:` block, `resolve` turns one entry into what a `Sync` needs (a
-desired state, an endpoint with that environment's key, options), `run` plans and applies several
-at once through `Sync`, and `document` joins their plans into one document and finds where the
-environments differ from each other.
+desired state, an endpoint with that environment's key, options), `select` turns a command line
+into those for the environments it names, and `load` reads the desired state they share. They run
+through the one run path, `facesync.fleet`. Nothing is imported here: a configuration without the
+block never loads its parser.
 """
-
-from facesync.environments.spec import Environment, Environments, load_environments, parse_environments
-
-__all__ = ["Environment", "Environments", "load_environments", "parse_environments"]

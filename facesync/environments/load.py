@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facesync.config.errors import ConfigError, Diagnostic
-from facesync.environments.spec import Environments
 from facesync.model import DesiredState
+
+if TYPE_CHECKING:
+    from facesync.environments.spec import Environments
 
 
 def load_desired(
@@ -25,6 +28,13 @@ def load_desired(
 def environment_problems(config: Path) -> list[Diagnostic]:
     """For `facesync validate`: the problems of the configuration's `environments:` block (none
     when it has no block). No environment variable is read: validation runs anywhere."""
+    from facesync.config.errors import Reporter
+    from facesync.config.sources import read_documents
+
+    # The block's parser is not imported (nor its classes built) for a configuration without one.
+    docs = read_documents(config, Reporter())  # parsed once per run: the same call validate made
+    if not any(isinstance(d.data, dict) and "environments" in d.data for d in docs):
+        return []
     from facesync.environments.spec import load_environments
 
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from facesync.config.errors import ConfigError
-from facesync.environments import load_environments
+from facesync.environments.spec import load_environments
 from facesync.environments.resolve import resolve_desired, resolve_environment_endpoint
 from facesync.environments.spec import Environment
 from facesync.model import CollectionKind, DesiredCollection, DesiredState
