@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from facesync.config.errors import ConfigError
-from facesync.environments.spec import load_environments
 from facesync.environments.resolve import resolve_desired, resolve_environment_endpoint
-from facesync.environments.spec import Environment
+from facesync.environments.spec import Environment, load_environments
 from facesync.model import CollectionKind, DesiredCollection, DesiredState
 from tests.environments.conftest import THREE
 from tests.environments.helpers import Region, env_config
