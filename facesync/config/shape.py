@@ -287,7 +287,7 @@ class _StrNode(_Node):
         self.min_length: int | None = limits.get("min_length")
         self.max_length: int | None = limits.get("max_length")
         self.pattern: str | None = limits.get("pattern")
-        self.regex = re.compile(self.pattern) if self.pattern is not None else None
+        self.regex = _end_anchored(self.pattern) if self.pattern is not None else None
 
     def check(self, value: Any, loc: tuple[Any, ...], problems: list[Problem]) -> Any:
         if type(value) is not str and not isinstance(value, str):
@@ -312,6 +312,14 @@ class _StrNode(_Node):
         if "enum" in self.limits:
             schema["enum"] = list(self.limits["enum"])
         return self.documented(schema)
+
+
+def _end_anchored(pattern: str) -> re.Pattern[str]:
+    """`pattern` (JSON Schema's dialect) for Python: a final `$` ends the text, as in JSON Schema,
+    where Python's would also accept a newline before the end (a YAML block scalar's)."""
+    if pattern.endswith("$") and not pattern.endswith(r"\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
 
 
 _TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})

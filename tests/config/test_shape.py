@@ -130,6 +130,13 @@ def test_floats_come_from_numbers_and_text_but_never_booleans() -> None:
     assert problems(float, float("inf")) == [("finite_number", ())]
 
 
+def test_a_pattern_ends_at_the_end_of_the_text_as_in_json_schema() -> None:
+    lowercase = Annotated[str, Limits(pattern=r"^[a-z]+$")]
+    assert Validator(lowercase).validate("abc") == ("abc", [])
+    assert problems(lowercase, "abc\n") == [("string_pattern_mismatch", ())]  # a YAML block scalar's
+    assert Validator(Annotated[str, Limits(pattern=r"costs \$")]).validate("costs $") == ("costs $", [])
+
+
 def test_text_is_only_text() -> None:
     assert problems(str, 5) == [("string_type", ())]
     assert problems(str, b"x") == [("string_type", ())]
