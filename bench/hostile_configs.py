@@ -14,6 +14,11 @@ measurement in a child process (its own peak RSS):
   after --glob-cap seconds. After, facesync's own matcher enters each real folder once.
 - a big YAML (--big-mb, default 37): before, parsed to the end (seconds and memory before the
   first error); after, refused by its size before a byte is parsed.
+
+And unclosed variable syntax (--unclosed-kb, default 300): `${a:-` repeated, without a `}`, in a
+person's userData and in service.endpoint. Before, the regular expressions that looked for
+`${NAME:-default}` (the literal-variable warning; the endpoint's pattern) backtracked: quadratic
+in the string's length. After, one linear scan, and the endpoint's length is checked first.
 """
 
 from __future__ import annotations
@@ -119,14 +124,38 @@ def big_yaml(megabytes: float, cap: float) -> None:
         print(f"  after (size cap)      {measure(after, root, cap)}")
 
 
+def unclosed_variables(kilobytes: float, cap: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="facesync-unclosed-") as tmp:
+        root = Path(tmp)
+        text = "${a:-" * int(kilobytes * 1000 / 5)
+        (root / "facesync.yaml").write_text(
+            f"version: 1\nservice:\n  endpoint: '{text}'\n"
+            f"personGroups:\n  staff:\n    name: Staff\n    persons:\n      Ann: {{userData: '{text}'}}\n"
+        )
+        before = (
+            "import re\nfrom facesync.config.models import ENDPOINT_PATTERN\n"
+            f"text = {text[:5]!r} * {len(text) // 5}\n"
+            r"re.search(r'\$\$\{|\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}', text)" "\n"
+            "re.search(ENDPOINT_PATTERN, text)\noutcome = 'searched both'"
+        )
+        after = (
+            "from facesync.config import validate\noutcome = validate('facesync.yaml').diagnostics[0].message"
+        )
+        print(f"\nunclosed '${{a:-' ({len(text):,} characters) in userData and service.endpoint:")
+        print(f"  before (backtracking) {measure(before, root, cap)}")
+        print(f"  after (linear scan)   {measure(after, root, cap)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--glob-cap", type=float, default=60.0, help="stop the old glob after this")
     parser.add_argument("--big-mb", type=float, default=37.0)
+    parser.add_argument("--unclosed-kb", type=float, default=300.0)
     args = parser.parse_args()
     static_cases()
     symlink_glob(args.glob_cap)
     big_yaml(args.big_mb, cap=600.0)
+    unclosed_variables(args.unclosed_kb, cap=args.glob_cap)
 
 
 if __name__ == "__main__":

@@ -15,17 +15,44 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from facesync.config.errors import ConfigError, Diagnostic
 from facesync.model import ServiceSettings, SourcePos
 
-_VAR_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_REFERENCE_RE = re.compile(r"\$\$\{|\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
-"""What the expansion syntax would have acted on: a `${NAME}`, `${NAME:-default}` or `$${`."""
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 KEY_VARIABLES = ("FACESYNC_KEY",)
 """Variables that hold a Face key whatever the configuration says."""
+
+
+def _references(value: str) -> Iterator[tuple[int, int, str | None, str | None]]:
+    """What the expansion syntax acts on in `value`, left to right: (start, end, name, default) of
+    each `${NAME}` and `${NAME:-default}` (the default runs to the first `}`), and (start, end,
+    None, None) of each `$${`.
+
+    One pass, linear in `value`: the regular expression this replaces backtracked, and a hostile
+    `${a:-${a:-…` without a `}` took seconds per 100 KB of any string in a configuration."""
+    close = -1  # the first "}" at or after the last default's start; len(value) when there is none
+    i = value.find("$")
+    while i != -1:
+        end = None
+        if value.startswith("$${", i):
+            end = i + 3
+            yield i, end, None, None
+        elif value.startswith("${", i) and (name := _NAME_RE.match(value, i + 2)) is not None:
+            after = name.end()
+            if value.startswith("}", after):
+                end = after + 1
+                yield i, end, name.group(), None
+            elif value.startswith(":-", after):
+                if close < after + 2:
+                    close = value.find("}", after + 2)
+                    close = len(value) if close == -1 else close
+                if close < len(value):
+                    end = close + 1
+                    yield i, end, name.group(), value[after + 2 : close]
+        i = value.find("$", i + 1 if end is None else end)
 
 
 def expand(value: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -33,32 +60,36 @@ def expand(value: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     if "${" not in value:
         return value, []
     missing: list[str] = []
-
-    def repl(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        name, default = match.group(1), match.group(2)
+    parts: list[str] = []
+    done = 0
+    for start, end, name, default in _references(value):
+        parts.append(value[done:start])
+        done = end
+        if name is None:
+            parts.append("${")
+            continue
         current = environ.get(name)
         if default is not None:
-            return current if current else default
-        if current is None:
+            parts.append(current if current else default)
+        elif current is None:
             missing.append(name)
-            return ""
-        return current
-
-    return _VAR_RE.sub(repl, value), missing
+        else:
+            parts.append(current)
+    parts.append(value[done:])
+    return "".join(parts), missing
 
 
 def variables(value: str) -> list[str]:
     """The names `value` refers to with `${NAME}` or `${NAME:-default}`."""
-    return [m.group(1) for m in _VAR_RE.finditer(value) if m.group(1)]
+    return [name for _, _, name, _ in _references(value) if name is not None]
 
 
 def literal_reference(value: str) -> str | None:
     """The first `${NAME}`, `${NAME:-…}` or `$${` in `value` (None when there is none): text that
     looks like a variable but, outside an endpoint, is sent as written."""
-    found = _REFERENCE_RE.search(value)
-    return found.group(0) if found else None
+    for start, end, _, _ in _references(value):
+        return value[start:end]
+    return None
 
 
 def expand_endpoint(

@@ -22,6 +22,9 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 URL_PATTERN = r"^https?://\S+$"
 ENDPOINT_PATTERN = r"^(https?://\S+|local:.*|.*\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}.*)$"
 """An URL, local:PATH, or text with a `${VAR}` (expanded, and checked, when a connection is built)."""
+ENDPOINT_MAX_LENGTH = 2048
+"""Longer is no endpoint; and the pattern's `${VAR}` branch backtracks (quadratic in the length):
+the length is checked first, so a hostile endpoint costs at most a few milliseconds."""
 
 CollectionId = Annotated[str, Limits(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 PersonName = Annotated[str, Limits(min_length=1, max_length=NAME_MAX_LENGTH)]
@@ -231,6 +234,7 @@ class ServiceModel(Shape):
 
     endpoint: str | None = field(
         None,
+        max_length=ENDPOINT_MAX_LENGTH,
         pattern=ENDPOINT_PATTERN,
         description="https://<name>.cognitiveservices.azure.com, local:PATH, or ${VARIABLE} (the one "
         "place variables are expanded).",

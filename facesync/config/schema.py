@@ -62,6 +62,11 @@ _EXPECTED = {
 """What a value of the wrong type should have been, by problem kind."""
 
 
+def _quoted(text: str) -> str:
+    """`text` quoted for a message, cut short: a configuration's string can be megabytes long."""
+    return repr(text) if len(text) <= 80 else f"{text[:60]!r}… ({len(text):,} characters)"
+
+
 def _expected(values: tuple[Any, ...]) -> str:
     shown = [repr(v) for v in values]
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
@@ -107,7 +112,7 @@ def _message(problem: Problem, path: YamlPath, validator: Validator) -> str:
             "persistedFaceId": "a UUID",
             "endpoint": "an https:// URL, local:PATH for the emulator, or ${VARIABLE}",
         }.get(label, f"text matching {detail}")
-        return f"'{label}' must be {what}, not {value!r}"
+        return f"'{label}' must be {what}, not {_quoted(value)}"
     if kind == "literal_error":
         return f"'{label}' must be {_expected(detail)}, not {_describe(value)}"
     if kind == "face_type":

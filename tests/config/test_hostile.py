@@ -143,3 +143,27 @@ def test_a_root_that_is_not_a_folder_is_an_error(write_config: WriteConfig, tmp_
     path = write_config("version: 1\n")
     result = validate(path, root=tmp_path / "nope")
     assert [d.message for d in result.errors] == ["--root must be an existing folder"]
+
+
+UNCLOSED = "${a:-" * 60_000
+"""300 KB of variable syntax that never closes: a backtracking search for `${NAME:-default}` took
+over a minute on it (quadratic), a linear scan milliseconds (bench/hostile_configs.py)."""
+
+
+def test_unclosed_variable_syntax_in_any_string_is_checked_without_hanging(write_config: WriteConfig) -> None:
+    path = write_config(
+        f"version: 1\nservice:\n  endpoint: '{UNCLOSED}'\n"
+        f"personGroups:\n  staff:\n    name: Staff\n    persons:\n      Ann: {{userData: '{UNCLOSED}'}}\n"
+    )
+    result = _validate_or_hang(lambda: validate(path))
+    assert [(d.line, d.column, d.message) for d in result.errors] == [
+        (3, 13, "'endpoint' is 300000 characters long; at most 2048 are allowed"),
+        (8, 23, "'userData' is 300000 characters long; at most 16384 are allowed"),
+    ]
+
+
+def test_a_pattern_mismatch_quotes_a_long_value_cut_short(write_config: WriteConfig) -> None:
+    url = "ftp://" + "x" * 5000
+    path = write_config(f"version: 1\nfaceLists:\n  vip:\n    name: VIP\n    faces: [{{url: '{url}'}}]\n")
+    (error,) = validate(path).errors
+    assert error.message == f"'url' must be an http:// or https:// URL, not {url[:60]!r}… (5,006 characters)"

@@ -62,6 +62,23 @@ def test_env_default_applies_to_empty_values() -> None:
     assert expand("no vars", {}) == ("no vars", [])
 
 
+@pytest.mark.parametrize(
+    ("written", "expanded", "missing"),
+    [
+        ("https://${HOST}/x", "https://h/x", []),
+        ("$${HOST} and ${HOST}", "${HOST} and h", []),
+        ("${NOPE}${HOST}", "h", ["NOPE"]),
+        ("${NOPE:-a:-b}", "a:-b", []),  # the default runs to the first "}"
+        ("${NOPE:-x${HOST}}", "x${HOST}", []),
+        ("${NOPE:-never closed", "${NOPE:-never closed", []),  # not the syntax: text
+        ("${9x} ${} $ {HOST}", "${9x} ${} $ {HOST}", []),
+        ("${HOST:-${NOPE:-${HOST}", "h", []),
+    ],
+)
+def test_expansion_syntax_edges(written: str, expanded: str, missing: list[str]) -> None:
+    assert expand(written, {"HOST": "h"}) == (expanded, missing)
+
+
 def test_dates_stay_text_and_merge_keys_work(tmp_path: Path) -> None:
     doc, diags = _load(tmp_path, "base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\nd: 2024-01-01\n")
     assert not diags and doc is not None
