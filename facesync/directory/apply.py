@@ -30,7 +30,7 @@ from facesync.client import FaceClient, FaceClientError
 from facesync.client.directory import DEFAULT_OPERATION_TIMEOUT, OperationTimeout
 from facesync.config.images import ImageChanged, read_planned_image
 from facesync.directory.journal import OperationJournal
-from facesync.fingerprint import encode_face_user_data
+from facesync.fingerprint import decode_face_user_data, encode_face_user_data
 from facesync.model import CollectionKind, DesiredCollection, DesiredFace, DesiredPerson
 from facesync.plan import Action, Change
 
@@ -192,7 +192,7 @@ class DirectoryApply:
         async def look() -> str | None:
             for face_id in await self.client.directory.list_faces(person_id, model) or []:
                 found = await self.client.directory.get_face(person_id, model, face_id)
-                if found.user_data is not None and found.user_data.split(" ", 1)[0] == face.fingerprint:
+                if decode_face_user_data(found.user_data)[0] == face.fingerprint:
                     return face_id
             return None
 
