@@ -32,13 +32,13 @@ def environment_problems(config: Path) -> list[Diagnostic]:
     from facesync.config.sources import read_documents
 
     # The block's parser is not imported (nor its classes built) for a configuration without one.
-    docs = read_documents(config, Reporter())  # parsed once per run: the same call validate made
+    docs = read_documents(config, Reporter())  # the YAML parse is cached from validate's own read
     if not any(isinstance(d.data, dict) and "environments" in d.data for d in docs):
         return []
-    from facesync.environments.spec import load_environments
+    from facesync.environments.spec import environments_in
 
     try:
-        load_environments(config)
+        environments_in(docs)
     except ConfigError as exc:
         return list(exc.diagnostics)
     return []

@@ -8,14 +8,14 @@ and `facesync validate` needs none at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from facesync import secrets
 from facesync.config.errors import ConfigError, Diagnostic
-from facesync.config.loader import YamlPath
+from facesync.config.loader import YamlDocument, YamlPath
 from facesync.model import API_VERSIONS, AUTH_METHODS, RECOGNITION_MODELS, SourcePos
 
 KEY = "environments"
@@ -104,8 +104,12 @@ def load_environments(config: Path) -> Environments | None:
     from facesync.config.errors import Reporter
     from facesync.config.sources import read_documents
 
-    report = Reporter()
-    docs = [d for d in read_documents(config, report) if isinstance(d.data, dict) and KEY in d.data]
+    return environments_in(read_documents(config, Reporter()))
+
+
+def environments_in(documents: Sequence[YamlDocument]) -> Environments | None:
+    """`load_environments` of a configuration's documents, already read."""
+    docs = [d for d in documents if isinstance(d.data, dict) and KEY in d.data]
     if not docs:
         return None
     first = docs[0]
