@@ -77,7 +77,6 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = Path("cache") / "images.json"
 
-_ROOT = CONFIG
 _GROUP = Validator(PersonGroupModel)
 _DIRECTORY = Validator(PersonDirectoryModel)
 _DYNAMIC_GROUP = Validator(DynamicPersonGroupModel)
@@ -293,7 +292,7 @@ class _Builder:
             if isinstance(data, dict)
             else data
         )
-        return schema_check(_ROOT, shell, doc, (), self.report)
+        return schema_check(CONFIG, shell, doc, (), self.report)
 
     def _collection_schema(self, entry: CollectionEntry) -> _Collection | None:
         doc, kind, path = entry.doc, entry.kind, entry.path

@@ -57,6 +57,9 @@ KEY_MARKER = "[key]"
 _INVALID: Any = object()
 """What a node returns when it reported a problem."""
 
+_BUILDING = threading.RLock()
+"""Held while types become nodes: another thread must not see a class's node half built."""
+
 
 class Problem:
     """One thing wrong with the data: where (`loc`, keys and list indexes from the top, plus the
@@ -189,11 +192,6 @@ class Shape:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
-
-    @classmethod
-    def fields(cls) -> list[tuple[str, str]]:
-        """(attribute, YAML key) of every field, in declaration order."""
-        return [(f.name, f.key) for f in _model_node(cls).fields]
 
 
 def _hashable(value: Any) -> Any:
@@ -653,16 +651,8 @@ class _ModelNode(_Node):
 # ---------------------------------------------------------------------------------------------
 
 
-_BUILDING = threading.RLock()
-"""Held while a class's node is built: another thread must not see it half built."""
-
-
 def _model_node(cls: type[Shape]) -> _ModelNode:
-    with _BUILDING:
-        return _build_model_node(cls)
-
-
-def _build_model_node(cls: type[Shape]) -> _ModelNode:
+    """The class's node, built once (under `_BUILDING`, held by `Validator.node`)."""
     built: _ModelNode | None = cls.__dict__.get("__shape_node__")
     if built is not None:
         return built

@@ -213,7 +213,7 @@ def test_instances_are_immutable_values() -> None:
     assert repr(first) == "Inner(count=2)"
     with pytest.raises(AttributeError):
         first.count = 3
-    assert Outer.fields()[-3:] == [("inner", "innerThing"), ("by_id", "byId"), ("anything", "anything")]
+    assert Validator(Outer).keys_at(())[-3:] == ["innerThing", "byId", "anything"]  # declaration order
 
 
 def test_keys_at_names_what_a_mapping_accepts() -> None:
