@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from facesync.cli import main
 from facesync.config import ValidationResult, validate
 from tests.config.conftest import WriteConfig
 from tests.config.expectations import assert_matches, read_expected
+from tests.guards import without_hanging
 from tests.imagegen import face_image
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -32,12 +32,9 @@ HANG_GUARD_SECONDS = 60
 
 
 def _validate_or_hang(run: Callable[[], ValidationResult]) -> ValidationResult:
-    box: list[ValidationResult] = []
-    worker = threading.Thread(target=lambda: box.append(run()), daemon=True)
-    worker.start()
-    worker.join(HANG_GUARD_SECONDS)
-    assert box, "validate did not return: it is blocked on the config file"
-    return box[0]
+    return without_hanging(
+        run, HANG_GUARD_SECONDS, "validate did not return: it is blocked on the config file"
+    )
 
 
 @pytest.mark.parametrize("name", CASES)

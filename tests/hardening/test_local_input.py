@@ -13,7 +13,6 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from facesync.cli import main
 from facesync.config import imagepaths, sources
+from tests.guards import without_hanging
 from tests.sync.sync_helpers import Service, Workspace
 
 HANG_GUARD_SECONDS = 120
@@ -29,13 +29,8 @@ needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 needs_dev_zero = pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
 
 
-def without_hanging(run: Callable[[], Result]) -> Result:
-    box: list[Result] = []
-    worker = threading.Thread(target=lambda: box.append(run()), daemon=True)
-    worker.start()
-    worker.join(HANG_GUARD_SECONDS)
-    assert box, "the command did not return"
-    return box[0]
+def command_without_hanging(run: Callable[[], Result]) -> Result:
+    return without_hanging(run, HANG_GUARD_SECONDS, "the command did not return")
 
 
 def lines(result: Result) -> list[str]:
@@ -67,7 +62,7 @@ def test_a_glob_through_symlink_loops_lists_each_folder_once(ws: Disk) -> None:
     os.symlink("..", ws.root / "images" / "up")
     os.symlink("..", ws.root / "images" / "team" / "up")
     ws.config(FACE_LIST.format(faces='["images/**/*.png"]'))
-    result = without_hanging(lambda: ws.run("validate"))
+    result = command_without_hanging(lambda: ws.run("validate"))
     assert result.exit_code == 0, result.output
     assert lines(result) == ["facesync.yaml: valid: 1 collection, 0 persons, 2 faces", "0 errors, 0 warnings"]
 
@@ -267,7 +262,7 @@ def test_plan_out_writes_a_device_in_place_and_a_fifo_nothing_reads_is_an_error(
     assert ws.run("plan", "--rate-limit", "0", "--out", "/dev/null").exit_code == 0
     assert (os.stat("/dev/null").st_mode, os.stat("/dev/null").st_rdev) == (devnull.st_mode, devnull.st_rdev)
     os.mkfifo(ws.root / "plan.json")
-    result = without_hanging(lambda: ws.run("plan", "--rate-limit", "0", "--out", "plan.json"))
+    result = command_without_hanging(lambda: ws.run("plan", "--rate-limit", "0", "--out", "plan.json"))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
         "Error: cannot write the plan file plan.json: is a FIFO (named pipe) that nothing reads"
