@@ -123,9 +123,9 @@ def _message(problem: Problem, path: YamlPath, validator: Validator) -> str:
         return f"'{label}' must be a mapping of keys, not {_describe(value)}"
     if kind in ("list_type", "tuple_type"):
         return f"'{label}' must be a list, not {_describe(value)}"
-    if kind == "too_short" and isinstance(value, list | tuple):
+    if kind == "too_few_items":
         return f"'{label}' must have at least {detail} item{'s' if detail != 1 else ''}"
-    if kind in ("too_short", "too_long"):
+    if kind in ("too_short", "too_long"):  # a fixed tuple's length
         return f"'{label}' must have {detail} items, not {len(value)}"
     if kind == "greater_than_equal":
         return f"'{label}' must be at least {detail:g}, not {_describe(value)}"

@@ -455,7 +455,7 @@ class _ListNode(_Node):
         if len(problems) > before:
             return _INVALID
         if self.min_length is not None and len(items) < self.min_length:
-            problems.append(Problem("too_short", loc, value, self.min_length))
+            problems.append(Problem("too_few_items", loc, value, self.min_length))
             return _INVALID
         return items
 

@@ -149,6 +149,12 @@ def test_a_literal_matches_by_value_and_type() -> None:
     assert found == [Problem("literal_error", (), "c", ("a", "b"))]
 
 
+def test_a_list_has_its_least_length() -> None:
+    at_least_one = Annotated[list[int], Limits(min_length=1)]
+    assert Validator(at_least_one).validate([1]) == ([1], [])
+    assert problems(at_least_one, []) == [("too_few_items", ())]
+
+
 def test_a_tuple_has_its_exact_length() -> None:
     assert Validator(tuple[int, int]).validate([1, "2"]) == ((1, 2), [])
     assert problems(tuple[int, int], [1, 2, 3]) == [("too_long", ())]
